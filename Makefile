@@ -1,0 +1,35 @@
+# Every target sets up what it needs on a fresh machine (a venv from the lock file).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test schema bench lint clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/python -m sidecar.demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+schema: setup
+	$(BIN)/python -m sidecar.protocol.export
+
+bench: setup
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/events.py
+
+lint: setup
+	$(BIN)/ruff check sidecar tests bench
+	$(BIN)/ruff format --check sidecar tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

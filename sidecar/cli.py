@@ -1,0 +1,151 @@
+"""The launch contract: `sidecar serve` prints one ready line on stdout and logs to stderr.
+
+Nothing but the ready line ever goes to stdout. Every launch failure (bad flag,
+unusable data dir, port in use) is one line on stderr and a non-zero exit,
+never a traceback. Imports are deferred to the branch that needs them: the
+time to the ready line is a cost the user sees at every app start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class LaunchError(Exception):
+    """A launch problem the user can fix; printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + error
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sidecar", description="The chat sidecar.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = sub.add_parser("serve", help="serve the JSON-RPC WebSocket on loopback")
+    serve.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
+    serve.add_argument("--port", type=_port, default=0, help="0 picks a free port")
+    serve.add_argument("--data-dir", type=Path, help="default: the platform's user data dir")
+    serve.add_argument("--db", type=Path, help="SQLite file (default DATA_DIR/sidecar.db)")
+    serve.add_argument("--token", help="default: $SIDECAR_TOKEN, else a fresh random one")
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN")
+    serve.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes")
+    serve.add_argument("--parent-pid", type=_positive, metavar="PID", help="exit when PID is gone")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--log-format", default="text", choices=["text", "json"])
+    serve.add_argument("--replay-buffer", type=_positive, default=100_000, metavar="EVENTS")
+    serve.add_argument("--max-frame-bytes", type=_positive, default=16 * 1024 * 1024, metavar="BYTES")
+    serve.add_argument("--send-queue", type=_positive, default=20_000, metavar="FRAMES",
+                       help="frames a connection may have waiting before it is closed with 4008")
+
+    from sidecar import recorder  # light at import time: its I/O imports live in the functions
+
+    record = sub.add_parser("record", help="write every event of a running sidecar as JSON lines")
+    recorder.add_record_arguments(record)
+    check = sub.add_parser("check-recording", help="verify a recording: seq gap-free, one terminal per message")
+    recorder.add_check_arguments(check)
+    return parser
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _resolve(args: argparse.Namespace):  # -> ServeConfig
+    from sidecar.config import ServeConfig
+
+    if not _loopback(args.host):
+        raise LaunchError(f"--host {args.host} is not a loopback address; the sidecar serves this machine only")
+    if args.db is not None:
+        db_path = args.db
+        data_dir = args.data_dir or db_path.parent
+    else:
+        if args.data_dir is not None:
+            data_dir = args.data_dir
+        else:
+            import platformdirs
+
+            data_dir = Path(platformdirs.user_data_dir("chat-sidecar", appauthor=False))
+        db_path = data_dir / "sidecar.db"
+    for directory in {data_dir, db_path.parent}:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LaunchError(f"data dir {directory} is not usable: {exc.strerror or exc}") from None
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise LaunchError(f"data dir {directory} is not writable")
+    token = args.token or os.environ.get("SIDECAR_TOKEN")
+    if not token:
+        import secrets
+
+        token = secrets.token_urlsafe(32)
+    return ServeConfig(
+        token=token,
+        db_path=db_path,
+        host=args.host,
+        port=args.port,
+        allow_origins=tuple(args.allow_origin),
+        watch_stdin=args.watch_stdin,
+        parent_pid=args.parent_pid,
+        log_level=args.log_level,
+        log_format=args.log_format,
+        replay_buffer=args.replay_buffer,
+        max_frame_bytes=args.max_frame_bytes,
+        send_queue=args.send_queue,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            from sidecar import logs
+
+            config = _resolve(args)
+            logs.setup(config.log_level, config.log_format)
+            logs.redact(config.token)
+            from sidecar.process import run
+
+            return run(config)
+        import asyncio
+
+        from sidecar import recorder
+
+        if args.command == "record":
+            return asyncio.run(recorder.run_record(args))
+        return recorder.run_check(args)
+    except LaunchError as exc:
+        sys.stderr.write(f"sidecar: error: {exc}\n")
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 0

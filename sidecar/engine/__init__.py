@@ -1,0 +1,31 @@
+"""The conversation engine: every state change goes through here and publishes its event.
+
+One lock orders "write, then publish" against "read a snapshot, then read
+`bus.last_seq`", so a snapshot's `seq` is exactly the last event it reflects:
+subscribing from it neither loses nor repeats anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from sidecar.engine.branches import Branches
+from sidecar.engine.conversations import Conversations
+from sidecar.engine.prompts import SystemPrompts
+from sidecar.engine.settings import SettingsService
+
+if TYPE_CHECKING:
+    from sidecar.bus import EventBus
+    from sidecar.store import Store
+
+
+class Engine:
+    def __init__(self, store: Store, bus: EventBus, lock: asyncio.Lock) -> None:
+        self.store = store
+        self.bus = bus
+        self.lock = lock
+        self.conversations = Conversations(self)
+        self.branches = Branches(self)
+        self.system_prompts = SystemPrompts(self)
+        self.settings = SettingsService(self)

@@ -1,0 +1,44 @@
+"""Saved system prompts; every change publishes the whole (short) list."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sidecar.protocol.errors import not_found
+from sidecar.protocol.events import SystemPromptsUpdated
+
+if TYPE_CHECKING:
+    from sidecar.engine import Engine
+    from sidecar.protocol.objects import SystemPrompt
+
+
+class SystemPrompts:
+    def __init__(self, engine: Engine) -> None:
+        self._e = engine
+
+    async def list(self) -> list[SystemPrompt]:
+        return await self._e.store.list_system_prompts()
+
+    async def create(self, name: str, content: str) -> SystemPrompt:
+        async with self._e.lock:
+            prompt = await self._e.store.create_system_prompt(name, content)
+            await self._publish()
+            return prompt
+
+    async def update(self, prompt_id: str, name: str | None, content: str | None) -> SystemPrompt:
+        async with self._e.lock:
+            prompt = await self._e.store.update_system_prompt(prompt_id, name=name, content=content)
+            if prompt is None:
+                raise not_found("systemPrompt", prompt_id)
+            await self._publish()
+            return prompt
+
+    async def delete(self, prompt_id: str) -> None:
+        async with self._e.lock:
+            if not await self._e.store.delete_system_prompt(prompt_id):
+                raise not_found("systemPrompt", prompt_id)
+            await self._publish()
+
+    async def _publish(self) -> None:
+        prompts = await self._e.store.list_system_prompts()
+        self._e.bus.publish(SystemPromptsUpdated(system_prompts=prompts))

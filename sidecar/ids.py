@@ -1,0 +1,46 @@
+"""Ids and timestamps shared by every layer.
+
+Ids are UUIDv7 strings: they sort by creation time as plain strings, and two ids
+made in the same millisecond still sort in the order they were made (a counter
+fills the random bits), so messages never tie the way second-resolution
+timestamps did.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import UTC, datetime
+
+_lock = threading.Lock()
+_last_ms = 0
+_counter = 0
+
+
+def new_id() -> str:
+    """A time-ordered, process-monotonic UUIDv7 string."""
+    global _last_ms, _counter
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last_ms:
+            ms = _last_ms
+            _counter += 1
+            if _counter >= 1 << 42:  # counter exhausted: borrow the next millisecond
+                ms += 1
+                _counter = int.from_bytes(os.urandom(4), "big")
+        else:
+            _counter = int.from_bytes(os.urandom(4), "big")
+        _last_ms = ms
+        counter = _counter
+    # 48 bits time | 4 bits version | 12 bits counter-high | 2 bits variant | 62 bits (30 counter-low + 32 random)
+    rand_a = (counter >> 30) & 0xFFF
+    rand_b = ((counter & 0x3FFFFFFF) << 32) | int.from_bytes(os.urandom(4), "big")
+    value = (ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def now_iso() -> str:
+    """RFC 3339 UTC timestamp with millisecond precision, e.g. 2026-11-24T05:47:01.123Z."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

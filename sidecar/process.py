@@ -1,0 +1,155 @@
+"""One sidecar process's life: open, listen, announce ready, watch its parent, shut down cleanly.
+
+Stop reasons (SIGTERM, SIGINT, stdin closed, parent gone) all set the same
+event; shutdown then stops accepting, closes connections with 1001, and closes
+the database, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from sidecar import PROTOCOL_VERSION, __version__
+
+if TYPE_CHECKING:
+    from sidecar.config import ServeConfig
+
+log = logging.getLogger("sidecar")
+
+
+class _LaunchFailed(Exception):
+    pass
+
+
+def run(config: ServeConfig) -> int:
+    try:
+        return asyncio.run(_serve(config))
+    except _LaunchFailed as exc:
+        sys.stderr.write(f"sidecar: error: {exc}\n")
+        return 1
+
+
+async def _serve(config: ServeConfig) -> int:
+    from sidecar.app import App
+    from sidecar.server import Transport
+
+    try:
+        app = await App.open(config)
+    except Exception as exc:  # the store says what is wrong with the file in one line
+        raise _LaunchFailed(f"cannot open the database {config.db_path}: {exc}") from None
+    transport = Transport(app)
+    try:
+        port = await transport.start()
+    except OSError as exc:
+        await app.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise _LaunchFailed(f"port {config.port} is already in use") from None
+        raise _LaunchFailed(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+
+    stop = asyncio.Event()
+    _watch(config, stop)
+    ready = {
+        "type": "ready",
+        "url": f"ws://{_url_host(config.host)}:{port}",
+        "port": port,
+        "token": config.token,
+        "pid": os.getpid(),
+        "protocolVersion": PROTOCOL_VERSION,
+        "version": __version__,
+    }
+    sys.stdout.write(json.dumps(ready, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+    log.info("ready on port %d (pid %d, db %s)", port, os.getpid(), config.db_path)
+    if app.store.interrupted_at_start:
+        log.warning("%d message(s) were mid-stream at the last stop; marked interrupted", app.store.interrupted_at_start)
+    # Warm the request path in the background so the first request does not pay for it.
+    warm = asyncio.create_task(asyncio.to_thread(_warm_imports))
+
+    await stop.wait()
+    log.info("shutting down")
+    await transport.stop()
+    await app.close()
+    warm.cancel()
+    log.info("stopped")
+    return 0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _warm_imports() -> None:
+    import sidecar.engine  # noqa: F401
+    import sidecar.rpc.dispatch  # noqa: F401
+
+
+def _watch(config: ServeConfig, stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+
+    def request_stop(reason: str) -> None:
+        if not stop.is_set():
+            log.info("stopping: %s", reason)
+            stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, request_stop, sig.name)
+        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(request_stop, "signal"))
+
+    if config.watch_stdin:
+
+        def read_stdin() -> None:
+            stream = sys.stdin.buffer
+            try:
+                while stream.read1(65536) if hasattr(stream, "read1") else stream.read(1):
+                    pass
+            except (OSError, ValueError):
+                pass
+            loop.call_soon_threadsafe(request_stop, "stdin closed")
+
+        threading.Thread(target=read_stdin, name="watch-stdin", daemon=True).start()
+
+    if config.parent_pid is not None:
+        pid = config.parent_pid
+
+        async def watch_parent() -> None:
+            while _pid_alive(pid):
+                await asyncio.sleep(0.5)
+            request_stop(f"parent process {pid} is gone")
+
+        stop_task = loop.create_task(watch_parent())
+        stop_task.add_done_callback(lambda _: None)
+        _background.add(stop_task)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def _pid_alive(pid: int) -> bool:
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

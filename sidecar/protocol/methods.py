@@ -1,0 +1,236 @@
+"""Every method: its params model, result model and the contract errors it may answer.
+
+`METHODS` is what the dispatcher serves and what `schema/openrpc.json` lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+from pydantic import Field
+
+from sidecar.protocol.base import Params, Wire
+from sidecar.protocol.errors import Reason
+from sidecar.protocol.objects import (
+    Branch,
+    BranchMessage,
+    Conversation,
+    ConversationSettings,
+    Settings,
+    SettingsPatch,
+    SystemPrompt,
+    TreeNode,
+)
+
+# --- session -----------------------------------------------------------------
+
+
+class ClientInfo(Params):
+    name: str = Field(min_length=1, max_length=200)
+    version: str | None = Field(default=None, max_length=100)
+
+
+class InitializeParams(Params):
+    protocol_version: int = Field(ge=0, le=1_000_000)
+    client_info: ClientInfo | None = None
+
+
+class ServerInfo(Wire):
+    name: str
+    version: str
+
+
+class Capabilities(Wire):
+    methods: list[str]
+    events: list[str]
+    replay_buffer_size: int = Field(description="How many past events `events.subscribe` can replay.")
+    max_frame_bytes: int
+
+
+class InitializeResult(Wire):
+    protocol_version: int
+    server_info: ServerInfo
+    session_id: str = Field(description="New at every start: a change means the sidecar restarted.")
+    last_seq: int
+    capabilities: Capabilities
+
+
+class SubscribeParams(Params):
+    since: int | None = Field(
+        default=None,
+        ge=0,
+        description="Replay every held event with seq > since first; omit for the live feed only.",
+    )
+
+
+class SubscribeResult(Wire):
+    last_seq: int
+    replayed: int
+
+
+class Empty(Params):
+    """No params, or an empty object."""
+
+
+class EmptyResult(Wire):
+    """`{}`."""
+
+
+# --- conversations -----------------------------------------------------------
+
+Id = Field(min_length=1, max_length=100)
+
+
+class ConversationsCreateParams(Params):
+    title: str | None = Field(default=None, max_length=500)
+    model_id: str | None = Field(default=None, max_length=200)
+    system_prompt: str | None = Field(default=None, max_length=1_000_000)
+    settings: ConversationSettings | None = None
+
+
+class ConversationResult(Wire):
+    conversation: Conversation
+
+
+class ConversationSnapshot(Wire):
+    conversation: Conversation
+    seq: int = Field(description="The last event reflected in this snapshot.")
+
+
+class ConversationsListParams(Params):
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = Field(default=None, max_length=500, description="`nextCursor` of the previous page.")
+    query: str | None = Field(
+        default=None, max_length=1000, description="Case-insensitive text in the title or any message."
+    )
+
+
+class ConversationsListResult(Wire):
+    items: list[Conversation] = Field(description="Most recently updated first.")
+    next_cursor: str | None
+    seq: int
+
+
+class ConversationIdParams(Params):
+    conversation_id: str = Id
+
+
+class ConversationsGetResult(Wire):
+    conversation: Conversation
+    messages: list[BranchMessage] = Field(description="The active branch, root first.")
+    seq: int
+
+
+class ConversationsUpdateParams(Params):
+    """Only the fields present change; `title: null` clears a title, `settings` merges field by field."""
+
+    conversation_id: str = Id
+    title: str | None = Field(default=None, max_length=500)
+    model_id: str | None = Field(default=None, max_length=200)
+    system_prompt: str | None = Field(default=None, max_length=1_000_000)
+    settings: ConversationSettings | None = None
+
+
+class ConversationsTreeResult(Wire):
+    messages: list[TreeNode] = Field(description="Every message of the conversation, oldest first.")
+    active_leaf_id: str | None
+    seq: int
+
+
+# --- branches ----------------------------------------------------------------
+
+
+class BranchesSwitchParams(Params):
+    conversation_id: str = Id
+    message_id: str = Id
+
+
+class BranchesSwitchResult(Wire):
+    active_leaf_id: str = Field(description="The leaf reached from the message along its newest descendants.")
+
+
+class BranchesListResult(Wire):
+    branches: list[Branch]
+
+
+class BranchesRenameParams(Params):
+    conversation_id: str = Id
+    leaf_id: str = Id
+    name: str | None = Field(max_length=200, description="Null removes the name.")
+
+
+class BranchResult(Wire):
+    branch: Branch
+
+
+# --- system prompts ----------------------------------------------------------
+
+
+class SystemPromptsListResult(Wire):
+    system_prompts: list[SystemPrompt]
+
+
+class SystemPromptsCreateParams(Params):
+    name: str = Field(min_length=1, max_length=200)
+    content: str = Field(max_length=1_000_000)
+
+
+class SystemPromptsUpdateParams(Params):
+    id: str = Id
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    content: str | None = Field(default=None, max_length=1_000_000)
+
+
+class SystemPromptIdParams(Params):
+    id: str = Id
+
+
+class SystemPromptResult(Wire):
+    system_prompt: SystemPrompt
+
+
+# --- settings ----------------------------------------------------------------
+
+
+class SettingsResult(Wire):
+    settings: Settings
+
+
+# --- the table ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MethodSpec:
+    name: str
+    params: type[Params]
+    result: type[Wire]
+    summary: str
+    errors: tuple[Reason, ...] = ()
+
+
+NF = (Reason.NOT_FOUND,)
+
+METHODS: dict[str, MethodSpec] = {
+    spec.name: spec
+    for spec in (
+        MethodSpec("initialize", InitializeParams, InitializeResult, "Start the session; required before any other method."),
+        MethodSpec("events.subscribe", SubscribeParams, SubscribeResult, "Start this connection's event feed, replaying from `since`.", (Reason.RESYNC_REQUIRED,)),
+        MethodSpec("conversations.create", ConversationsCreateParams, ConversationSnapshot, "Create a conversation."),
+        MethodSpec("conversations.list", ConversationsListParams, ConversationsListResult, "Page through conversations, newest activity first."),
+        MethodSpec("conversations.get", ConversationIdParams, ConversationsGetResult, "A conversation with its active branch.", NF),
+        MethodSpec("conversations.update", ConversationsUpdateParams, ConversationResult, "Change a conversation's title, model, prompt or settings.", NF),
+        MethodSpec("conversations.delete", ConversationIdParams, EmptyResult, "Delete a conversation and all its messages.", NF),
+        MethodSpec("conversations.tree", ConversationIdParams, ConversationsTreeResult, "Every message of a conversation, as a tree.", NF),
+        MethodSpec("branches.switch", BranchesSwitchParams, BranchesSwitchResult, "Make the branch through a message the active one.", NF),
+        MethodSpec("branches.list", ConversationIdParams, BranchesListResult, "One branch per leaf of the message tree.", NF),
+        MethodSpec("branches.rename", BranchesRenameParams, BranchResult, "Name a branch (by its leaf).", NF),
+        MethodSpec("systemPrompts.list", Empty, SystemPromptsListResult, "Saved system prompts."),
+        MethodSpec("systemPrompts.create", SystemPromptsCreateParams, SystemPromptResult, "Save a system prompt."),
+        MethodSpec("systemPrompts.update", SystemPromptsUpdateParams, SystemPromptResult, "Change a saved system prompt.", NF),
+        MethodSpec("systemPrompts.delete", SystemPromptIdParams, EmptyResult, "Delete a saved system prompt.", NF),
+        MethodSpec("settings.get", Empty, SettingsResult, "The sidecar's settings."),
+        MethodSpec("settings.update", SettingsPatch, SettingsResult, "Change some settings; the rest stay."),
+    )
+}
+

@@ -1,0 +1,159 @@
+"""The objects the contract fixes: conversations, messages, usage, settings, branches."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, JsonValue
+
+from sidecar.protocol.base import Params, Wire
+
+Role = Literal["user", "assistant"]
+MessageStatus = Literal["pending", "streaming", "complete", "cancelled", "failed", "interrupted"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"complete", "cancelled", "failed", "interrupted"})
+Route = Literal["sidecar", "frontend"]
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful AI assistant."
+
+
+class ConversationSettings(Params):
+    """Per-conversation generation settings; unset fields fall back to the model's defaults."""
+
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    system_prompt_id: str | None = Field(
+        default=None, description="A saved system prompt used when `systemPrompt` is null."
+    )
+
+
+class Conversation(Wire):
+    id: str
+    title: str | None = Field(description="Null until the user sets one or one is generated.")
+    title_source: Literal["user", "generated"] | None
+    model_id: str | None
+    system_prompt: str | None
+    settings: ConversationSettings
+    active_leaf_id: str | None = Field(description="The last message of the branch shown and sent.")
+    created_at: str
+    updated_at: str
+
+
+class Usage(Wire):
+    """Token counts of one provider call (inputTokens includes cached ones; outputTokens includes reasoning)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float | None = None
+
+
+class ErrorInfo(Wire):
+    """Why a stream failed, safe to show: never a key or an auth header."""
+
+    code: str
+    message: str
+    retryable: bool
+    http_status: int | None = None
+
+
+class ToolCall(Wire):
+    id: str
+    name: str
+    arguments: dict[str, JsonValue]
+    status: Literal["proposed", "running", "completed", "failed", "denied"]
+    result: JsonValue = None
+    error: str | None = None
+
+
+class Attachment(Wire):
+    id: str
+    name: str
+    mime_type: str
+    size: int
+    text: str | None = Field(default=None, description="Inline text for text and JSON attachments.")
+
+
+class Message(Wire):
+    id: str
+    conversation_id: str
+    parent_id: str | None
+    role: Role
+    content: str
+    status: MessageStatus
+    model_id: str | None = None
+    provider: str | None = None
+    thinking: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
+    usage: Usage | None = None
+    error: ErrorInfo | None = None
+    created_at: str
+    updated_at: str
+
+
+class BranchMessage(Message):
+    """A message on a listed branch, with its siblings (itself included) for "2 / 3" arrows."""
+
+    sibling_ids: list[str]
+
+
+class TreeNode(Wire):
+    id: str
+    parent_id: str | None
+    role: Role
+    status: MessageStatus
+    preview: str = Field(description="The first characters of the content, on one line.")
+    created_at: str
+
+
+class Branch(Wire):
+    leaf_id: str
+    name: str | None
+    fork_message_id: str = Field(
+        description="The first message of this branch that older branches do not share "
+        "(the root message for the main branch)."
+    )
+    message_count: int
+    updated_at: str
+    active: bool
+
+
+class SystemPrompt(Wire):
+    id: str
+    name: str
+    content: str
+    created_at: str
+    updated_at: str
+
+
+class Settings(Wire):
+    provider_routes: dict[str, Route] = Field(
+        default_factory=dict,
+        description="Provider id -> who runs its chats: the sidecar or the app's legacy path.",
+    )
+    default_model_id: str | None = None
+    title_model_id: str | None = Field(default=None, description="Null: the cheapest enabled model.")
+    last_model_id: str | None = None
+    default_system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    preferences: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Free key/value preferences of the app."
+    )
+
+
+class SettingsPatch(Params):
+    """A partial settings update. In the two maps, a null value removes the key."""
+
+    provider_routes: dict[str, Route | None] | None = None
+    default_model_id: str | None = None
+    title_model_id: str | None = None
+    last_model_id: str | None = None
+    default_system_prompt: str | None = None
+    preferences: dict[str, JsonValue] | None = None
+
+
+def dump(model: Wire) -> dict[str, Any]:
+    """The JSON-ready camelCase dict of a model."""
+    return model.model_dump(mode="json")

@@ -1,0 +1,1 @@
+"""JSON-RPC: one module per method family, and `dispatch`, the only one that knows jsonrpcserver."""

@@ -1,0 +1,209 @@
+"""WebSocket transport: who may connect, and one ordered outbound queue per connection.
+
+The handshake is judged before the upgrade (Host against DNS rebinding, Origin
+against the allowlist, then the token in constant time). After it, every frame
+a connection receives is dispatched in its own task, so a slow method never
+holds up the next frame, and everything the connection sends (responses and
+event notifications alike) leaves through one queue in the order it was
+produced. A reader too slow for that queue is cut off with 4008 instead of
+slowing anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections import deque
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+if TYPE_CHECKING:
+    from websockets.http11 import Request, Response
+
+    from sidecar.app import App
+
+log = logging.getLogger("sidecar.server")
+
+CLOSE_OVERFLOW = 4008
+CLOSE_GOING_AWAY = 1001
+
+
+class Connection:
+    """One client: its outbound queue, its session flags and its in-flight requests."""
+
+    def __init__(self, ws: ServerConnection, app: App) -> None:
+        self.ws = ws
+        self.app = app
+        self.initialized = False
+        self.subscribed = False
+        self.closed = False
+        self._queue: deque[bytes] = deque()
+        self._wakeup = asyncio.Event()
+        self._limit = app.config.send_queue
+        self._replay_pending = 0  # replayed frames at the queue's head, exempt from the limit
+        self._replaying = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- outbound -------------------------------------------------------------
+
+    def deliver(self, frame: bytes) -> None:
+        """Queue a frame (bus subscriber interface); never blocks, never awaits."""
+        if self.closed:
+            return
+        if not self._replaying and len(self._queue) - self._replay_pending >= self._limit:
+            self._overflow()
+            return
+        self._queue.append(frame)
+        self._wakeup.set()
+
+    async def write_loop(self) -> None:
+        queue, ws = self._queue, self.ws
+        try:
+            while not self.closed:
+                while queue:
+                    frame = queue.popleft()
+                    if self._replay_pending:
+                        self._replay_pending -= 1
+                    await ws.send(frame, text=True)
+                self._wakeup.clear()
+                await self._wakeup.wait()
+        except ConnectionClosed:
+            pass
+
+    def _overflow(self) -> None:
+        log.warning("connection %s: send queue over %d frames; closing with 4008", self.ws.id, self._limit)
+        self._shutdown()
+        self._queue.clear()
+        asyncio.get_running_loop().create_task(self.ws.close(CLOSE_OVERFLOW, "send queue overflow"))
+
+    def _shutdown(self) -> None:
+        self.closed = True
+        self.app.bus.unsubscribe(self)
+        self._wakeup.set()
+
+    # -- session --------------------------------------------------------------
+
+    def subscribe(self, since: int | None) -> int:
+        """Replay after `since` and go live, atomically (see EventBus.subscribe)."""
+        self.app.bus.unsubscribe(self)
+        self._replaying = True
+        before = len(self._queue)
+        try:
+            self.app.bus.subscribe(self, since)
+        finally:
+            self._replaying = False
+        replayed = len(self._queue) - before
+        self._replay_pending += replayed
+        self.subscribed = True
+        return replayed
+
+    # -- inbound --------------------------------------------------------------
+
+    async def read_loop(self) -> None:
+        from sidecar.rpc import dispatch
+
+        max_inflight = self.app.config.max_inflight
+        async for frame in self.ws:
+            if len(self._tasks) >= max_inflight:
+                self._send(dispatch.overloaded(frame))
+                continue
+            task = asyncio.create_task(self._handle(dispatch, frame))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, dispatch, frame: str | bytes) -> None:  # noqa: ANN001
+        self._send(await dispatch.dispatch(frame, self))
+
+    def _send(self, response: bytes | None) -> None:
+        if response is not None:
+            self.deliver(response)
+
+    async def run(self) -> None:
+        writer = asyncio.create_task(self.write_loop())
+        try:
+            await self.read_loop()
+        except ConnectionClosed:
+            pass
+        finally:
+            self._shutdown()
+            # In-flight requests finish (a dropped client never stops a stream or a write);
+            # their responses just have nowhere to go.
+            writer.cancel()
+
+
+class Transport:
+    """The listening server plus the live connections it must close on shutdown."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.port = 0
+        self._server: Server | None = None
+        self._hosts: frozenset[str] = frozenset()
+        self._token = app.config.token.encode()
+        self.connections: set[Connection] = set()
+
+    async def start(self) -> int:
+        cfg = self.app.config
+        self._server = await serve(
+            self._handler,
+            cfg.host,
+            cfg.port,
+            process_request=self._check_handshake,
+            compression=None,
+            max_size=cfg.max_frame_bytes,
+            server_header=None,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._hosts = frozenset(f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]"))
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close(close_connections=False)
+        await asyncio.gather(
+            *(c.ws.close(CLOSE_GOING_AWAY, "sidecar shutting down") for c in list(self.connections)),
+            return_exceptions=True,
+        )
+        await self._server.wait_closed()
+
+    def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        headers = request.headers
+        hosts = headers.get_all("Host")
+        if len(hosts) != 1 or hosts[0].lower() not in self._hosts:
+            log.info("refused a connection: Host header not allowed")
+            return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden: Host not allowed\n")
+        origins = headers.get_all("Origin")
+        if origins and (len(origins) != 1 or origins[0] not in self.app.config.origins):
+            log.info("refused a connection: Origin %r not allowed", origins[0][:200])
+            return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden: Origin not allowed\n")
+        if not self._token_ok(headers.get_all("Authorization"), request.path):
+            log.info("refused a connection: missing or wrong token")
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized: token required\n")
+        return None
+
+    def _token_ok(self, authorizations: list[str], path: str) -> bool:
+        candidates = [a[7:].strip() for a in authorizations if a[:7].lower() == "bearer "]
+        query = urlsplit(path).query
+        if query:
+            candidates += parse_qs(query).get("token", [])
+        # Compare against every candidate so timing says nothing about which one matched.
+        ok = False
+        for candidate in candidates:
+            ok |= hmac.compare_digest(candidate.encode(), self._token)
+        return ok
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        conn = Connection(ws, self.app)
+        self.connections.add(conn)
+        log.info("connection %s opened", ws.id)
+        try:
+            await conn.run()
+        finally:
+            self.connections.discard(conn)
+            log.info("connection %s closed (%s)", ws.id, ws.close_code)

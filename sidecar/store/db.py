@@ -1,0 +1,541 @@
+"""The SQLite store: conversations, the message tree, system prompts and settings.
+
+One aiosqlite connection in autocommit mode; every public method is one
+transaction (an explicit BEGIN..COMMIT when it runs several statements). An
+internal lock keeps one method's statements from interleaving with another's
+on the shared connection; higher-level locking stays the callers' business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import aiosqlite
+
+from sidecar.ids import new_id, now_iso
+from sidecar.protocol.objects import (
+    Branch,
+    BranchMessage,
+    Conversation,
+    ConversationSettings,
+    Message,
+    Settings,
+    SystemPrompt,
+    TreeNode,
+)
+from sidecar.store.errors import StoreOpenError
+from sidecar.store.migrations import migrate
+from sidecar.store.paging import LIKE_ESCAPE, contains_pattern, decode_cursor, encode_cursor
+from sidecar.store.rows import (
+    CONVERSATIONS,
+    MESSAGES,
+    SYSTEM_PROMPTS,
+    M,
+    Mapper,
+    from_json,
+    json_text,
+)
+from sidecar.store.tree import preview, summarize_branches
+
+SqlParams = Sequence[Any] | Mapping[str, Any]
+
+BUSY_TIMEOUT_MS = 5000
+
+CONVERSATION_FIELDS = frozenset(
+    {"title", "title_source", "model_id", "system_prompt", "settings", "active_leaf_id"}
+)
+MESSAGE_FIELDS = frozenset(
+    {"content", "status", "thinking", "tool_calls", "usage", "error", "model_id", "provider"}
+)
+SYSTEM_PROMPT_FIELDS = frozenset({"name", "content"})
+
+# The active branch as (id, depth), leaf at depth 0, up to the root.
+_ACTIVE_PATH = """
+WITH RECURSIVE path(id, depth) AS (
+    SELECT active_leaf_id, 0 FROM conversations WHERE id = :conversation_id
+    UNION ALL
+    SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id
+    WHERE m.parent_id IS NOT NULL
+)
+"""
+
+_IS_LEAF = """
+SELECT 1 FROM messages m
+WHERE m.id = ? AND m.conversation_id = ?
+  AND NOT EXISTS (
+      SELECT 1 FROM messages c WHERE c.conversation_id = m.conversation_id AND c.parent_id = m.id
+  )
+"""
+
+_LIKE = f"LIKE :pattern ESCAPE '{LIKE_ESCAPE}'"
+
+
+class Store:
+    """The sidecar's database. Create with `await Store.open(path)`."""
+
+    def __init__(self, db: aiosqlite.Connection, path: pathlib.Path, interrupted: int) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self.path = path
+        self.interrupted_at_start = interrupted
+        """Messages left pending/streaming by the previous run, now 'interrupted'."""
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: pathlib.Path) -> Store:
+        """Open or create the database, migrate it and close out the last run's streams.
+
+        Raises StoreOpenError (SchemaTooNewError for a newer schema) with the
+        path in the message, so startup can report it as is.
+        """
+        path = pathlib.Path(path)
+        if not path.parent.is_dir():
+            raise StoreOpenError(
+                f"cannot open database {path}: directory {path.parent} does not exist"
+            )
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreOpenError(f"cannot open database {path}: {exc}") from exc
+        db.row_factory = aiosqlite.Row
+        try:
+            await _run(db, f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            await _run(db, "PRAGMA journal_mode = WAL")
+            await _run(db, "PRAGMA synchronous = NORMAL")
+            await _run(db, "PRAGMA foreign_keys = ON")
+            await migrate(db)
+            interrupted = await _run(
+                db,
+                "UPDATE messages SET status = 'interrupted', updated_at = max(updated_at, ?) "
+                "WHERE status IN ('pending', 'streaming')",
+                (now_iso(),),
+            )
+        except sqlite3.DatabaseError as exc:
+            await db.close()
+            raise StoreOpenError(f"cannot open database {path}: {exc}") from exc
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, path, interrupted)
+
+    async def close(self) -> None:
+        """Fold the WAL back into the main file so the database is one file at rest."""
+        if self._closed:
+            return
+        self._closed = True
+        async with self._lock:
+            try:
+                with suppress(sqlite3.Error):
+                    await _run(self._db, "PRAGMA optimize")
+                    await _run(self._db, "PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                await self._db.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def integrity_check(self) -> str:
+        """SQLite's own verdict on the file: "ok", or one problem per line."""
+        async with self._locked() as db:
+            rows = await _all(db, "PRAGMA integrity_check")
+        return "\n".join(str(row[0]) for row in rows)
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Exclusive use of the connection for one statement (atomic on its own)."""
+        async with self._lock:
+            yield self._db
+
+    @asynccontextmanager
+    async def _transaction(self, *, write: bool) -> AsyncIterator[aiosqlite.Connection]:
+        """Several statements as one unit: a consistent read, or an all-or-nothing write."""
+        async with self._lock:
+            # IMMEDIATE takes the write lock up front, so a busy database waits in
+            # BEGIN (busy_timeout) instead of failing halfway through.
+            await _run(self._db, "BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield self._db
+                await _run(self._db, "COMMIT")
+            except BaseException:
+                with suppress(sqlite3.OperationalError):  # SQLite may have rolled back already
+                    await _run(self._db, "ROLLBACK")
+                raise
+
+    # -- conversations -------------------------------------------------------
+
+    async def create_conversation(
+        self,
+        *,
+        title: str | None = None,
+        title_source: str | None = None,
+        model_id: str | None = None,
+        system_prompt: str | None = None,
+        settings: ConversationSettings | None = None,
+    ) -> Conversation:
+        now = now_iso()
+        conversation = Conversation(
+            id=new_id(),
+            title=title,
+            title_source=title_source,
+            model_id=model_id,
+            system_prompt=system_prompt,
+            settings=settings or ConversationSettings(),
+            active_leaf_id=None,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._locked() as db:
+            await _run(db, CONVERSATIONS.insert_sql, CONVERSATIONS.params(conversation))
+        return conversation
+
+    async def get_conversation(self, id: str) -> Conversation | None:
+        async with self._locked() as db:
+            return await _get(db, CONVERSATIONS, id)
+
+    async def list_conversations(
+        self, *, limit: int, cursor: str | None = None, query: str | None = None
+    ) -> tuple[list[Conversation], str | None]:
+        """Most recently updated first, a page at a time.
+
+        Keyset paging on (updated_at, id) stays correct and fast however deep
+        the page. `query` matches the title or any message's content as a
+        case-insensitive substring (ASCII case folding, as SQLite's LIKE does).
+        Returns the page and the cursor of the next page (None on the last).
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        where: list[str] = []
+        params: dict[str, Any] = {"limit": limit + 1}
+        if cursor is not None:
+            params["after_updated_at"], params["after_id"] = decode_cursor(cursor)
+            where.append("(c.updated_at, c.id) < (:after_updated_at, :after_id)")
+        if query:
+            params["pattern"] = contains_pattern(query)
+            where.append(
+                f"(c.title {_LIKE} OR EXISTS (SELECT 1 FROM messages m "
+                f"WHERE m.conversation_id = c.id AND m.content {_LIKE}))"
+            )
+        sql = (
+            f"SELECT {CONVERSATIONS.select('c')} FROM conversations c"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit"
+        )
+        async with self._locked() as db:
+            rows = await _all(db, sql, params)
+        page = [CONVERSATIONS.load(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            next_cursor = encode_cursor(page[-1].updated_at, page[-1].id)
+        return page, next_cursor
+
+    async def update_conversation(self, id: str, **changes: Any) -> Conversation | None:
+        """Apply `changes` (title, title_source, model_id, system_prompt, settings,
+        active_leaf_id); None if there is no such conversation.
+
+        An active_leaf_id outside the conversation raises ValueError; unknown
+        fields raise TypeError.
+        """
+        async with self._transaction(write=True) as db:
+            current = await _get(db, CONVERSATIONS, id)
+            if current is None or not changes:
+                return current
+            updated = CONVERSATIONS.changed(current, changes, CONVERSATION_FIELDS)
+            leaf = updated.active_leaf_id
+            if leaf is not None and leaf != current.active_leaf_id:
+                if not await _exists(
+                    db, "SELECT 1 FROM messages WHERE id = ? AND conversation_id = ?", (leaf, id)
+                ):
+                    raise ValueError(f"message {leaf} is not in conversation {id}")
+            await _save(db, CONVERSATIONS, updated, changes)
+            return updated
+
+    async def delete_conversation(self, id: str) -> bool:
+        """Delete a conversation with its messages and branch names; False if unknown."""
+        async with self._locked() as db:
+            return await _run(db, "DELETE FROM conversations WHERE id = ?", (id,)) > 0
+
+    # -- messages ------------------------------------------------------------
+
+    async def add_message(self, message: Message) -> None:
+        """Insert a message and make it the conversation's active leaf.
+
+        If its parent was a named leaf, the name moves down to it: the branch
+        grew. Raises ValueError for an unknown conversation, a parent outside
+        the conversation, or a duplicate id.
+        """
+        async with self._transaction(write=True) as db:
+            try:
+                await _run(db, MESSAGES.insert_sql, MESSAGES.params(message))
+            except sqlite3.IntegrityError as exc:
+                raise ValueError(
+                    f"cannot add message {message.id} to conversation "
+                    f"{message.conversation_id} under parent {message.parent_id}: {exc}"
+                ) from exc
+            keys = {
+                "id": message.id,
+                "conversation_id": message.conversation_id,
+                "parent_id": message.parent_id,
+                "now": now_iso(),
+            }
+            if message.parent_id is not None:
+                await _run(
+                    db,
+                    "UPDATE branch_names SET leaf_id = :id "
+                    "WHERE conversation_id = :conversation_id AND leaf_id = :parent_id "
+                    "AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = :conversation_id "
+                    "                AND parent_id = :parent_id AND id <> :id)",
+                    keys,
+                )
+            await _run(
+                db,
+                "UPDATE conversations SET active_leaf_id = :id, "
+                "updated_at = max(updated_at, :now) WHERE id = :conversation_id",
+                keys,
+            )
+
+    async def get_message(self, id: str) -> Message | None:
+        async with self._locked() as db:
+            return await _get(db, MESSAGES, id)
+
+    async def update_message(self, id: str, **changes: Any) -> Message | None:
+        """Apply `changes` (content, status, thinking, tool_calls, usage, error,
+        model_id, provider); None if there is no such message."""
+        async with self._transaction(write=True) as db:
+            return await _update(db, MESSAGES, id, changes, MESSAGE_FIELDS)
+
+    async def active_path(self, conversation_id: str) -> list[BranchMessage]:
+        """The active branch root first, each message with its siblings' ids."""
+        params = {"conversation_id": conversation_id}
+        async with self._transaction(write=False) as db:
+            path = await _all(
+                db,
+                f"{_ACTIVE_PATH} SELECT {MESSAGES.select('m')} "
+                "FROM path JOIN messages m ON m.id = path.id "
+                "WHERE m.conversation_id = :conversation_id ORDER BY path.depth DESC",
+                params,
+            )
+            # Siblings of path messages are the roots and the children of path messages.
+            family = await _all(
+                db,
+                f"{_ACTIVE_PATH} SELECT id, parent_id FROM messages "
+                "WHERE conversation_id = :conversation_id AND parent_id IS NULL "
+                "UNION ALL SELECT id, parent_id FROM messages "
+                "WHERE conversation_id = :conversation_id AND parent_id IN (SELECT id FROM path)",
+                params,
+            )
+        siblings: dict[str | None, list[str]] = {}
+        for row in family:
+            siblings.setdefault(row["parent_id"], []).append(row["id"])
+        for ids in siblings.values():
+            ids.sort()
+        return [
+            MESSAGES.load(row, BranchMessage, sibling_ids=siblings[row["parent_id"]])
+            for row in path
+        ]
+
+    async def tree(self, conversation_id: str) -> list[TreeNode]:
+        """Every message oldest first, light enough to draw the whole tree."""
+        async with self._locked() as db:
+            rows = await _all(
+                db,
+                "SELECT id, parent_id, role, status, content, created_at FROM messages "
+                "WHERE conversation_id = ? ORDER BY id",
+                (conversation_id,),
+            )
+        return [
+            TreeNode(
+                id=row["id"],
+                parent_id=row["parent_id"],
+                role=row["role"],
+                status=row["status"],
+                preview=preview(row["content"]),
+                created_at=row["created_at"],
+            )
+            for row in rows
+        ]
+
+    async def newest_leaf_under(self, message_id: str) -> str | None:
+        """The leaf reached by always taking the newest child: where switching to a
+        sibling lands. The message itself if it is a leaf; None if unknown."""
+        async with self._locked() as db:
+            row = await _one(
+                db,
+                """
+                WITH RECURSIVE walk(id, conversation_id, depth) AS (
+                    SELECT id, conversation_id, 0 FROM messages WHERE id = ?
+                    UNION ALL
+                    SELECT (SELECT max(c.id) FROM messages c
+                            WHERE c.conversation_id = walk.conversation_id
+                              AND c.parent_id = walk.id),
+                           walk.conversation_id, walk.depth + 1
+                    FROM walk WHERE walk.id IS NOT NULL
+                )
+                SELECT id FROM walk WHERE id IS NOT NULL ORDER BY depth DESC LIMIT 1
+                """,
+                (message_id,),
+            )
+        return None if row is None else row["id"]
+
+    async def branches(self, conversation_id: str) -> list[Branch]:
+        """One entry per leaf, ordered by leaf id (see tree.summarize_branches)."""
+        async with self._transaction(write=False) as db:
+            return await _branches(db, conversation_id)
+
+    async def rename_branch(
+        self, conversation_id: str, leaf_id: str, name: str | None
+    ) -> Branch | None:
+        """Name the branch ending at `leaf_id` (None clears the name); None if
+        `leaf_id` is not a leaf of the conversation."""
+        async with self._transaction(write=True) as db:
+            if not await _exists(db, _IS_LEAF, (leaf_id, conversation_id)):
+                return None
+            if name is None:
+                await _run(
+                    db,
+                    "DELETE FROM branch_names WHERE conversation_id = ? AND leaf_id = ?",
+                    (conversation_id, leaf_id),
+                )
+            else:
+                await _run(
+                    db,
+                    "INSERT INTO branch_names (conversation_id, leaf_id, name) VALUES (?, ?, ?) "
+                    "ON CONFLICT (conversation_id, leaf_id) DO UPDATE SET name = excluded.name",
+                    (conversation_id, leaf_id, name),
+                )
+            branches = await _branches(db, conversation_id)
+        return next(branch for branch in branches if branch.leaf_id == leaf_id)
+
+    # -- system prompts ------------------------------------------------------
+
+    async def list_system_prompts(self) -> list[SystemPrompt]:
+        """Oldest first."""
+        async with self._locked() as db:
+            rows = await _all(
+                db, f"SELECT {SYSTEM_PROMPTS.select()} FROM system_prompts ORDER BY id"
+            )
+        return [SYSTEM_PROMPTS.load(row) for row in rows]
+
+    async def create_system_prompt(self, name: str, content: str) -> SystemPrompt:
+        now = now_iso()
+        prompt = SystemPrompt(
+            id=new_id(), name=name, content=content, created_at=now, updated_at=now
+        )
+        async with self._locked() as db:
+            await _run(db, SYSTEM_PROMPTS.insert_sql, SYSTEM_PROMPTS.params(prompt))
+        return prompt
+
+    async def update_system_prompt(
+        self, id: str, *, name: str | None = None, content: str | None = None
+    ) -> SystemPrompt | None:
+        """Change the given fields (None leaves one as is); None if unknown."""
+        changes = {k: v for k, v in (("name", name), ("content", content)) if v is not None}
+        async with self._transaction(write=True) as db:
+            return await _update(db, SYSTEM_PROMPTS, id, changes, SYSTEM_PROMPT_FIELDS)
+
+    async def delete_system_prompt(self, id: str) -> bool:
+        async with self._locked() as db:
+            return await _run(db, "DELETE FROM system_prompts WHERE id = ?", (id,)) > 0
+
+    # -- settings ------------------------------------------------------------
+
+    async def get_settings(self) -> Settings:
+        """The stored settings; fields never saved keep their defaults."""
+        async with self._locked() as db:
+            rows = await _all(db, "SELECT key, value FROM settings")
+        return Settings.model_validate({row["key"]: from_json(row["value"]) for row in rows})
+
+    async def save_settings(self, settings: Settings) -> None:
+        """Store every field, one row each, so a new field needs no migration."""
+        values = settings.model_dump(mode="json", by_alias=False)
+        async with self._transaction(write=True) as db:
+            await _run_many(
+                db,
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [(key, json_text(value)) for key, value in values.items()],
+            )
+
+
+# -- statement helpers (cursors closed right away) -----------------------------
+
+
+async def _run(db: aiosqlite.Connection, sql: str, params: SqlParams = ()) -> int:
+    """Execute one statement; returns the rows it changed."""
+    async with db.execute(sql, params) as cursor:
+        return cursor.rowcount
+
+
+async def _run_many(db: aiosqlite.Connection, sql: str, rows: Iterable[SqlParams]) -> None:
+    async with db.executemany(sql, rows):
+        pass
+
+
+async def _one(db: aiosqlite.Connection, sql: str, params: SqlParams = ()) -> sqlite3.Row | None:
+    async with db.execute(sql, params) as cursor:
+        return await cursor.fetchone()
+
+
+async def _all(db: aiosqlite.Connection, sql: str, params: SqlParams = ()) -> list[sqlite3.Row]:
+    return list(await db.execute_fetchall(sql, params))
+
+
+async def _exists(db: aiosqlite.Connection, sql: str, params: SqlParams) -> bool:
+    return await _one(db, sql, params) is not None
+
+
+async def _get(db: aiosqlite.Connection, mapper: Mapper[M], id: str) -> M | None:
+    row = await _one(db, f"SELECT {mapper.select()} FROM {mapper.table} WHERE id = ?", (id,))
+    return None if row is None else mapper.load(row)
+
+
+async def _save(
+    db: aiosqlite.Connection, mapper: Mapper[M], updated: M, changes: Mapping[str, Any]
+) -> None:
+    """Write the changed columns (and updated_at) of an already validated model."""
+    await _run(db, mapper.update_sql([*changes, "updated_at"]), mapper.params(updated))
+
+
+async def _update(
+    db: aiosqlite.Connection,
+    mapper: Mapper[M],
+    id: str,
+    changes: dict[str, Any],
+    allowed: frozenset[str],
+) -> M | None:
+    """Read, change, validate and write one row; None if it does not exist."""
+    current = await _get(db, mapper, id)
+    if current is None or not changes:
+        return current
+    updated = mapper.changed(current, changes, allowed)
+    await _save(db, mapper, updated, changes)
+    return updated
+
+
+async def _branches(db: aiosqlite.Connection, conversation_id: str) -> list[Branch]:
+    conversation = await _one(
+        db, "SELECT active_leaf_id FROM conversations WHERE id = ?", (conversation_id,)
+    )
+    if conversation is None:
+        return []
+    rows = await _all(
+        db,
+        "SELECT m.id, m.parent_id, m.updated_at, b.name FROM messages m "
+        "LEFT JOIN branch_names b ON b.conversation_id = m.conversation_id AND b.leaf_id = m.id "
+        "WHERE m.conversation_id = ? ORDER BY m.id",
+        (conversation_id,),
+    )
+    return summarize_branches(
+        ((row["id"], row["parent_id"], row["updated_at"]) for row in rows),
+        {row["id"]: row["name"] for row in rows if row["name"] is not None},
+        conversation["active_leaf_id"],
+    )

@@ -1,0 +1,185 @@
+"""Versioned schema migrations, tracked in `PRAGMA user_version`.
+
+Migration N (1-based) is `MIGRATIONS[N - 1]`. Never edit a shipped migration:
+append a new one, because user databases already carry the old ones.
+Statements end with `;` at the end of a line (see `split_statements`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import aiosqlite
+
+from sidecar.store.errors import SchemaTooNewError
+
+_V1 = """
+CREATE TABLE conversations (
+    id             TEXT PRIMARY KEY,
+    title          TEXT,
+    title_source   TEXT,
+    model_id       TEXT,
+    system_prompt  TEXT,
+    settings       TEXT NOT NULL DEFAULT '{}',
+    active_leaf_id TEXT,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL
+);
+CREATE INDEX conversations_recent ON conversations (updated_at, id);
+
+-- The parent must live in the same conversation, hence the composite key.
+-- It has no ON DELETE CASCADE on purpose: a cascade per tree level hits
+-- SQLite's trigger depth limit on long chats; deleting the conversation
+-- removes the whole tree in one statement instead.
+CREATE TABLE messages (
+    id              TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    parent_id       TEXT,
+    role            TEXT NOT NULL,
+    content         TEXT NOT NULL DEFAULT '',
+    status          TEXT NOT NULL,
+    model_id        TEXT,
+    provider        TEXT,
+    thinking        TEXT,
+    tool_calls      TEXT NOT NULL DEFAULT '[]',
+    attachments     TEXT NOT NULL DEFAULT '[]',
+    usage           TEXT,
+    error           TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    FOREIGN KEY (conversation_id, parent_id) REFERENCES messages (conversation_id, id)
+);
+CREATE UNIQUE INDEX messages_by_conversation ON messages (conversation_id, id);
+-- Children of a message, oldest first; also the index the parent foreign key
+-- needs so deleting a conversation does not rescan the table per message.
+CREATE INDEX messages_by_parent ON messages (conversation_id, parent_id, id);
+-- Keeps the startup sweep of unfinished messages from scanning every message.
+CREATE INDEX messages_unfinished ON messages (status) WHERE status IN ('pending', 'streaming');
+
+CREATE TABLE branch_names (
+    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    leaf_id         TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, leaf_id),
+    FOREIGN KEY (conversation_id, leaf_id) REFERENCES messages (conversation_id, id)
+        ON DELETE CASCADE
+);
+CREATE INDEX branch_names_by_leaf ON branch_names (leaf_id);
+
+CREATE TABLE system_prompts (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    content    TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE providers (
+    id         TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    base_url   TEXT,
+    api_key    TEXT,
+    headers    TEXT NOT NULL DEFAULT '{}',
+    enabled    INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+CREATE TABLE models (
+    id         TEXT PRIMARY KEY,
+    provider   TEXT NOT NULL,
+    data       TEXT NOT NULL DEFAULT '{}',
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX models_by_provider ON models (provider);
+
+-- No foreign keys: spending history outlives the conversations it came from.
+CREATE TABLE usage_records (
+    id                 TEXT PRIMARY KEY,
+    conversation_id    TEXT,
+    message_id         TEXT,
+    model_id           TEXT,
+    provider           TEXT,
+    kind               TEXT NOT NULL,
+    input_tokens       INTEGER NOT NULL DEFAULT 0,
+    output_tokens      INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens   INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens  INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd           REAL,
+    created_at         TEXT NOT NULL
+);
+CREATE INDEX usage_records_by_time ON usage_records (created_at);
+CREATE INDEX usage_records_by_conversation ON usage_records (conversation_id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def split_statements(script: str) -> list[str]:
+    """The statements of a script, one per item.
+
+    `executescript` would commit our open transaction first, so migrations run
+    statement by statement inside one `BEGIN IMMEDIATE` instead.
+    """
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not _only_comments(buffer):
+        raise ValueError(f"unterminated SQL statement: {buffer.strip()[:60]!r}")
+    return statements
+
+
+def _only_comments(text: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in text.splitlines())
+
+
+async def user_version(db: aiosqlite.Connection) -> int:
+    async with db.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0])
+
+
+def _refuse_newer(version: int, known: int) -> None:
+    if version > known:
+        raise SchemaTooNewError(
+            f"database schema version {version} is newer than this sidecar knows ({known}); "
+            "it was written by a newer app version, so it is left untouched"
+        )
+
+
+async def migrate(db: aiosqlite.Connection, migrations: tuple[str, ...] = MIGRATIONS) -> int:
+    """Bring the schema to the newest version and return that version.
+
+    Each migration is its own transaction, and the version is re-read once the
+    write lock is held, so two processes racing at first start cannot apply the
+    same step twice. `db` must be in autocommit mode (isolation_level=None).
+    """
+    known = len(migrations)
+    version = await user_version(db)
+    _refuse_newer(version, known)
+    while version < known:
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            version = await user_version(db)
+            _refuse_newer(version, known)
+            if version < known:
+                for statement in split_statements(migrations[version]):
+                    await db.execute(statement)
+                version += 1
+                await db.execute(f"PRAGMA user_version = {version:d}")
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+    return version
