@@ -30,7 +30,9 @@ def rss_mib(pid: int) -> float:
 def one_run(command: list[str]) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as data_dir:
         start = time.perf_counter()
-        proc = subprocess.Popen([*command, "--data-dir", data_dir], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [*command, "--data-dir", data_dir], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
         buf = b""
@@ -60,14 +62,18 @@ def main() -> int:
     results = [one_run(command) for _ in range(args.runs)]
     ready = [r[0] for r in results]
     rss = [r[1] for r in results]
-    print(json.dumps({
-        "bench": "startup",
-        "runs": args.runs,
-        "readyMsMedian": round(statistics.median(ready), 1),
-        "readyMsMin": round(min(ready), 1),
-        "readyMsMax": round(max(ready), 1),
-        "idleRssMiBMedian": round(statistics.median(rss), 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "startup",
+                "runs": args.runs,
+                "readyMsMedian": round(statistics.median(ready), 1),
+                "readyMsMin": round(min(ready), 1),
+                "readyMsMax": round(max(ready), 1),
+                "idleRssMiBMedian": round(statistics.median(rss), 1),
+            }
+        )
+    )
     return 0
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import secrets
 from collections import deque
 from collections.abc import Callable, Iterator
-from itertools import islice
 from datetime import UTC, datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Protocol
 
 from sidecar.ids import now_iso

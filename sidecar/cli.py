@@ -57,15 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--log-format", default="text", choices=["text", "json"])
     serve.add_argument("--replay-buffer", type=_positive, default=100_000, metavar="EVENTS")
-    serve.add_argument("--max-frame-bytes", type=_positive, default=16 * 1024 * 1024, metavar="BYTES")
-    serve.add_argument("--send-queue", type=_positive, default=20_000, metavar="FRAMES",
-                       help="frames a connection may have waiting before it is closed with 4008")
+    serve.add_argument(
+        "--max-frame-bytes", type=_positive, default=16 * 1024 * 1024, metavar="BYTES"
+    )
+    serve.add_argument(
+        "--send-queue",
+        type=_positive,
+        default=20_000,
+        metavar="FRAMES",
+        help="frames a connection may have waiting before it is closed with 4008",
+    )
 
     from sidecar import recorder  # light at import time: its I/O imports live in the functions
 
     record = sub.add_parser("record", help="write every event of a running sidecar as JSON lines")
     recorder.add_record_arguments(record)
-    check = sub.add_parser("check-recording", help="verify a recording: seq gap-free, one terminal per message")
+    check = sub.add_parser(
+        "check-recording", help="verify a recording: seq gap-free, one terminal per message"
+    )
     recorder.add_check_arguments(check)
     return parser
 
@@ -85,7 +94,9 @@ def _resolve(args: argparse.Namespace):  # -> ServeConfig
     from sidecar.config import ServeConfig
 
     if not _loopback(args.host):
-        raise LaunchError(f"--host {args.host} is not a loopback address; the sidecar serves this machine only")
+        raise LaunchError(
+            f"--host {args.host} is not a loopback address; the sidecar serves this machine only"
+        )
     if args.db is not None:
         db_path = args.db
         data_dir = args.data_dir or db_path.parent
@@ -101,7 +112,9 @@ def _resolve(args: argparse.Namespace):  # -> ServeConfig
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise LaunchError(f"data dir {directory} is not usable: {exc.strerror or exc}") from None
+            raise LaunchError(
+                f"data dir {directory} is not usable: {exc.strerror or exc}"
+            ) from None
         if not os.access(directory, os.W_OK | os.X_OK):
             raise LaunchError(f"data dir {directory} is not writable")
     token = args.token or os.environ.get("SIDECAR_TOKEN")

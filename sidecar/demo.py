@@ -19,9 +19,14 @@ import tempfile
 async def _show(ready: dict) -> None:
     from websockets.asyncio.client import connect
 
-    async with connect(ready["url"], additional_headers={"Authorization": f"Bearer {ready['token']}"}) as ws:
+    async with connect(
+        ready["url"], additional_headers={"Authorization": f"Bearer {ready['token']}"}
+    ) as ws:
+
         async def call(ident: int, method: str, params: dict) -> dict:
-            await ws.send(json.dumps({"jsonrpc": "2.0", "id": ident, "method": method, "params": params}))
+            await ws.send(
+                json.dumps({"jsonrpc": "2.0", "id": ident, "method": method, "params": params})
+            )
             while True:
                 message = json.loads(await ws.recv())
                 if message.get("id") == ident:

@@ -40,11 +40,12 @@ def run(config: ServeConfig) -> int:
 async def _serve(config: ServeConfig) -> int:
     from sidecar.app import App
     from sidecar.server import Transport
+    from sidecar.store import StoreOpenError
 
     try:
         app = await App.open(config)
-    except Exception as exc:  # the store says what is wrong with the file in one line
-        raise _LaunchFailed(f"cannot open the database {config.db_path}: {exc}") from None
+    except StoreOpenError as exc:  # already one line naming the file and the problem
+        raise _LaunchFailed(str(exc)) from None
     transport = Transport(app)
     try:
         port = await transport.start()
@@ -52,7 +53,9 @@ async def _serve(config: ServeConfig) -> int:
         await app.close()
         if exc.errno == errno.EADDRINUSE:
             raise _LaunchFailed(f"port {config.port} is already in use") from None
-        raise _LaunchFailed(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+        raise _LaunchFailed(
+            f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}"
+        ) from None
 
     stop = asyncio.Event()
     _watch(config, stop)
@@ -69,7 +72,10 @@ async def _serve(config: ServeConfig) -> int:
     sys.stdout.flush()
     log.info("ready on port %d (pid %d, db %s)", port, os.getpid(), config.db_path)
     if app.store.interrupted_at_start:
-        log.warning("%d message(s) were mid-stream at the last stop; marked interrupted", app.store.interrupted_at_start)
+        log.warning(
+            "%d message(s) were mid-stream at the last stop; marked interrupted",
+            app.store.interrupted_at_start,
+        )
     # Warm the request path in the background so the first request does not pay for it.
     warm = asyncio.create_task(asyncio.to_thread(_warm_imports))
 
@@ -121,17 +127,13 @@ def _watch(config: ServeConfig, stop: asyncio.Event) -> None:
     if config.parent_pid is not None:
         pid = config.parent_pid
 
-        async def watch_parent() -> None:
-            while _pid_alive(pid):
-                await asyncio.sleep(0.5)
-            request_stop(f"parent process {pid} is gone")
+        def check_parent() -> None:
+            if _pid_alive(pid):
+                loop.call_later(0.5, check_parent)
+            else:
+                request_stop(f"parent process {pid} is gone")
 
-        stop_task = loop.create_task(watch_parent())
-        stop_task.add_done_callback(lambda _: None)
-        _background.add(stop_task)
-
-
-_background: set[asyncio.Task[None]] = set()
+        loop.call_soon(check_parent)
 
 
 def _pid_alive(pid: int) -> bool:

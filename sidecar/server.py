@@ -76,7 +76,9 @@ class Connection:
             pass
 
     def _overflow(self) -> None:
-        log.warning("connection %s: send queue over %d frames; closing with 4008", self.ws.id, self._limit)
+        log.warning(
+            "connection %s: send queue over %d frames; closing with 4008", self.ws.id, self._limit
+        )
         self._shutdown()
         self._queue.clear()
         asyncio.get_running_loop().create_task(self.ws.close(CLOSE_OVERFLOW, "send queue overflow"))
@@ -167,7 +169,10 @@ class Transport:
             return
         self._server.close(close_connections=False)
         await asyncio.gather(
-            *(c.ws.close(CLOSE_GOING_AWAY, "sidecar shutting down") for c in list(self.connections)),
+            *(
+                c.ws.close(CLOSE_GOING_AWAY, "sidecar shutting down")
+                for c in list(self.connections)
+            ),
             return_exceptions=True,
         )
         await self._server.wait_closed()

@@ -59,14 +59,26 @@ class Sidecar:
             self.proc.wait(10)
 
 
-def launch(data_dir: Path, *args: str, env: dict[str, str] | None = None, stdin: int | None = None) -> Sidecar:
+def launch(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None, stdin: int | None = None
+) -> Sidecar:
     """Start `python -m sidecar serve` and wait for its ready line."""
     data_dir.mkdir(parents=True, exist_ok=True)
     stderr_path = data_dir / f"stderr-{time.monotonic_ns()}.log"
     full_env = {**os.environ, **(env or {})}
     with open(stderr_path, "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sidecar", "serve", "--data-dir", str(data_dir), "--log-level", "debug", *args],
+            [
+                sys.executable,
+                "-m",
+                "sidecar",
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--log-level",
+                "debug",
+                *args,
+            ],
             stdout=subprocess.PIPE,
             stderr=err,
             stdin=stdin if stdin is not None else subprocess.DEVNULL,
@@ -116,15 +128,22 @@ class Client:
     order: list[tuple[str, Any]] = field(default_factory=list)
 
     @classmethod
-    async def open(cls, sidecar: Sidecar, *, initialize: bool = True, subscribe: bool | int = True, **kw: Any) -> Client:
+    async def open(
+        cls, sidecar: Sidecar, *, initialize: bool = True, subscribe: bool | int = True, **kw: Any
+    ) -> Client:
         ws = await connect(
-            sidecar.url, additional_headers={"Authorization": f"Bearer {sidecar.token}"}, compression=None,
-            max_size=None, **kw,
+            sidecar.url,
+            additional_headers={"Authorization": f"Bearer {sidecar.token}"},
+            compression=None,
+            max_size=None,
+            **kw,
         )
         client = cls(ws)
         client._reader = asyncio.create_task(client._read())
         if initialize:
-            await client.request("initialize", {"protocolVersion": 1, "clientInfo": {"name": "tests"}})
+            await client.request(
+                "initialize", {"protocolVersion": 1, "clientInfo": {"name": "tests"}}
+            )
         if subscribe is not False:
             params = {} if subscribe is True else {"since": subscribe}
             await client.request("events.subscribe", params)
@@ -156,7 +175,9 @@ class Client:
         if fut is not None and not fut.done():
             fut.set_result(item)
 
-    async def call(self, method: str, params: Any = None, *, timeout: float = 15.0) -> dict[str, Any]:
+    async def call(
+        self, method: str, params: Any = None, *, timeout: float = 15.0
+    ) -> dict[str, Any]:
         """Send a request and return the raw response object (result or error)."""
         ident = next(self._ids)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -36,7 +36,9 @@ async def run_examples(doc: Path, tmp_path: Path) -> int:
     blocks = BLOCK.findall(doc.read_text())
     sc = launch(tmp_path)
     try:
-        async with connect(sc.url, additional_headers={"Authorization": f"Bearer {sc.token}"}) as ws:
+        async with connect(
+            sc.url, additional_headers={"Authorization": f"Bearer {sc.token}"}
+        ) as ws:
             methods: dict[object, str] = {}
             for block in blocks:
                 for line in block.strip().splitlines():

@@ -16,13 +16,17 @@ from tests import contract
 from tests.harness import Client
 
 json_leaf = st.one_of(
-    st.none(), st.booleans(), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.text(max_size=20),
     st.integers(min_value=-(10**30), max_value=10**30),
     st.floats(allow_nan=False, allow_infinity=False),
 )
 json_value = st.recursive(
     json_leaf,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 ids = st.one_of(st.integers(-(10**25), 10**25), st.text(max_size=12), st.none())
@@ -40,15 +44,36 @@ def wrong_params_request(draw):
 @st.composite
 def typed_wrong_request(draw):
     """Right member names, wrong types or ranges (huge numbers included)."""
-    method = draw(st.sampled_from(["conversations.list", "conversations.get", "conversations.update",
-                                   "conversations.delete", "branches.switch", "events.subscribe",
-                                   "systemPrompts.update", "settings.update"]))
-    bad = st.one_of(st.just(10**40), st.just(-1), st.just(1e308), st.lists(st.integers(), max_size=2),
-                    st.dictionaries(st.text(max_size=3), st.integers(), min_size=1, max_size=2), st.booleans())
+    method = draw(
+        st.sampled_from(
+            [
+                "conversations.list",
+                "conversations.get",
+                "conversations.update",
+                "conversations.delete",
+                "branches.switch",
+                "events.subscribe",
+                "systemPrompts.update",
+                "settings.update",
+            ]
+        )
+    )
+    bad = st.one_of(
+        st.just(10**40),
+        st.just(-1),
+        st.just(1e308),
+        st.lists(st.integers(), max_size=2),
+        st.dictionaries(st.text(max_size=3), st.integers(), min_size=1, max_size=2),
+        st.booleans(),
+    )
     member = {
-        "conversations.list": "limit", "conversations.get": "conversationId",
-        "conversations.update": "conversationId", "conversations.delete": "conversationId",
-        "branches.switch": "messageId", "events.subscribe": "since", "systemPrompts.update": "id",
+        "conversations.list": "limit",
+        "conversations.get": "conversationId",
+        "conversations.update": "conversationId",
+        "conversations.delete": "conversationId",
+        "branches.switch": "messageId",
+        "events.subscribe": "since",
+        "systemPrompts.update": "id",
         "settings.update": "providerRoutes",
     }[method]
     params = {member: draw(bad)}
@@ -60,12 +85,15 @@ def typed_wrong_request(draw):
 def unknown_method_request():
     return st.builds(
         lambda m, i, p: {"jsonrpc": "2.0", "id": i, "method": m, "params": p},
-        st.text(max_size=30).filter(lambda m: m not in METHODS), ids,
+        st.text(max_size=30).filter(lambda m: m not in METHODS),
+        ids,
         st.dictionaries(st.text(max_size=5), json_value, max_size=3),
     )
 
 
-request_like = st.one_of(wrong_params_request(), typed_wrong_request(), unknown_method_request(), json_value)
+request_like = st.one_of(
+    wrong_params_request(), typed_wrong_request(), unknown_method_request(), json_value
+)
 frames = st.one_of(
     request_like.map(json.dumps),
     st.lists(request_like, min_size=1, max_size=6).map(json.dumps),
@@ -101,8 +129,12 @@ def test_hostile_frames(shared_sidecar):
     before = dump_state(db)
 
     async def one(frame: str) -> None:
-        async with connect(sc.url, additional_headers={"Authorization": f"Bearer {sc.token}"}, max_size=None) as ws:
-            await ws.send('{"jsonrpc":"2.0","id":"i","method":"initialize","params":{"protocolVersion":1}}')
+        async with connect(
+            sc.url, additional_headers={"Authorization": f"Bearer {sc.token}"}, max_size=None
+        ) as ws:
+            await ws.send(
+                '{"jsonrpc":"2.0","id":"i","method":"initialize","params":{"protocolVersion":1}}'
+            )
             await ws.recv()
             await ws.send(frame)
             await ws.send('{"jsonrpc":"2.0","id":"marker","method":"settings.get"}')

@@ -16,7 +16,9 @@ from tests import contract
 async def ws(shared_sidecar):
     sc = shared_sidecar
     async with connect(sc.url, additional_headers={"Authorization": f"Bearer {sc.token}"}) as ws:
-        await ws.send('{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":1}}')
+        await ws.send(
+            '{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":1}}'
+        )
         assert json.loads(await ws.recv())["id"] == "init"
         yield ws
 
@@ -42,17 +44,23 @@ async def exchange(ws, frame: str, reply: bool = True) -> object:
 
 
 def is_error(message, code, ident=None):
-    return message["jsonrpc"] == "2.0" and message["error"]["code"] == code and message["id"] == ident
+    return (
+        message["jsonrpc"] == "2.0" and message["error"]["code"] == code and message["id"] == ident
+    )
 
 
 async def test_call_with_named_params(ws):
-    reply = await exchange(ws, '{"jsonrpc":"2.0","method":"conversations.list","params":{"limit":3},"id":3}')
+    reply = await exchange(
+        ws, '{"jsonrpc":"2.0","method":"conversations.list","params":{"limit":3},"id":3}'
+    )
     assert reply["id"] == 3 and "items" in reply["result"]
     contract.validate_result("conversations.list", reply["result"])
 
 
 async def test_call_with_positional_params_is_invalid_params(ws):
-    reply = await exchange(ws, '{"jsonrpc":"2.0","method":"conversations.list","params":[3],"id":1}')
+    reply = await exchange(
+        ws, '{"jsonrpc":"2.0","method":"conversations.list","params":[3],"id":1}'
+    )
     assert is_error(reply, -32602, 1)
 
 
@@ -78,7 +86,9 @@ async def test_invalid_request_object(ws):
 
 
 async def test_batch_invalid_json(ws):
-    reply = await exchange(ws, '[{"jsonrpc":"2.0","method":"sum","params":[1,2,4],"id":"1"},{"jsonrpc":"2.0","method"]')
+    reply = await exchange(
+        ws, '[{"jsonrpc":"2.0","method":"sum","params":[1,2,4],"id":"1"},{"jsonrpc":"2.0","method"]'
+    )
     assert is_error(reply, -32700)
 
 
@@ -131,7 +141,13 @@ async def test_id_types_are_echoed(ws):
 
 
 async def test_wrong_version_and_extra_members_are_invalid_requests(ws):
-    assert is_error(await exchange(ws, '{"jsonrpc":"1.0","method":"settings.get","id":1}'), -32600, 1)
+    assert is_error(
+        await exchange(ws, '{"jsonrpc":"1.0","method":"settings.get","id":1}'), -32600, 1
+    )
     assert is_error(await exchange(ws, '{"method":"settings.get","id":1}'), -32600, 1)
-    assert is_error(await exchange(ws, '{"jsonrpc":"2.0","method":"settings.get","id":1,"x":0}'), -32600, 1)
-    assert is_error(await exchange(ws, '{"jsonrpc":"2.0","method":"settings.get","id":true}'), -32600)
+    assert is_error(
+        await exchange(ws, '{"jsonrpc":"2.0","method":"settings.get","id":1,"x":0}'), -32600, 1
+    )
+    assert is_error(
+        await exchange(ws, '{"jsonrpc":"2.0","method":"settings.get","id":true}'), -32600
+    )

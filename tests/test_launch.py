@@ -55,7 +55,9 @@ def test_db_flag_places_the_database(tmp_path):
     sc = launch(tmp_path / "data", "--db", str(db))
     try:
         assert db.exists()
-        mode = subprocess.run(["sqlite3", str(db), "PRAGMA journal_mode"], capture_output=True, text=True)
+        mode = subprocess.run(
+            ["sqlite3", str(db), "PRAGMA journal_mode"], capture_output=True, text=True
+        )
         if mode.returncode == 0:
             assert mode.stdout.strip() == "wal"
     finally:

@@ -89,10 +89,14 @@ async def test_oversized_frame_closes_with_1009_and_server_stays_up(tmp_path):
     try:
         big = await Client.open(sc)
         other = await Client.open(sc)
-        await big.send_raw('{"jsonrpc":"2.0","id":1,"method":"settings.get","params":{"x":"' + "a" * 5000 + '"}}')
+        await big.send_raw(
+            '{"jsonrpc":"2.0","id":1,"method":"settings.get","params":{"x":"' + "a" * 5000 + '"}}'
+        )
         await asyncio.wait_for(big._reader, 5)
         assert big.ws.close_code == 1009
-        assert (await other.request("conversations.create", {"title": "still here"}))["conversation"]["title"] == "still here"
+        assert (await other.request("conversations.create", {"title": "still here"}))[
+            "conversation"
+        ]["title"] == "still here"
         await other.close()
     finally:
         assert sc.terminate() == 0
@@ -110,7 +114,9 @@ async def test_events_go_out_before_the_response_of_the_request_that_caused_them
 async def test_seq_is_gap_free_across_clients_and_snapshots_carry_it(sidecar):
     a = await Client.open(sidecar)
     b = await Client.open(sidecar)
-    created = await asyncio.gather(*(a.request("conversations.create", {"title": f"c{i}"}) for i in range(20)))
+    created = await asyncio.gather(
+        *(a.request("conversations.create", {"title": f"c{i}"}) for i in range(20))
+    )
     await b.wait_for(lambda e: e["seq"] == 20)
     assert seqs(a.events) == list(range(1, 21)) == seqs(b.events)
     assert sorted(r["seq"] for r in created) == list(range(1, 21))
@@ -129,7 +135,9 @@ async def test_resume_with_since_gets_exactly_the_missed_events(sidecar):
     last_seen = a.events[-1]["seq"]
     await a.close()
     writer = await Client.open(sidecar, subscribe=False)
-    missed = [await writer.request("conversations.create", {"title": f"missed {i}"}) for i in range(4)]
+    missed = [
+        await writer.request("conversations.create", {"title": f"missed {i}"}) for i in range(4)
+    ]
     back = await Client.open(sidecar, subscribe=False)
     result = await back.request("events.subscribe", {"since": last_seen})
     assert result == {"lastSeq": last_seen + 4, "replayed": 4}
@@ -171,9 +179,15 @@ async def test_since_outside_the_replay_window_is_resync_required(tmp_path):
 async def test_slow_reader_is_closed_with_4008_while_others_keep_receiving(tmp_path):
     sc = launch(tmp_path, "--send-queue", "8")
     try:
-        slow = await connect(sc.url, additional_headers={"Authorization": f"Bearer {sc.token}"},
-                             max_queue=1, max_size=None)
-        await slow.send('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":1}}')
+        slow = await connect(
+            sc.url,
+            additional_headers={"Authorization": f"Bearer {sc.token}"},
+            max_queue=1,
+            max_size=None,
+        )
+        await slow.send(
+            '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":1}}'
+        )
         await slow.recv()
         await slow.send('{"jsonrpc":"2.0","id":2,"method":"events.subscribe","params":{}}')
         await slow.recv()

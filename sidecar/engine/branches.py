@@ -27,7 +27,9 @@ class Branches:
             leaf = await e.store.newest_leaf_under(message_id)
             assert leaf is not None
             if leaf != current.active_leaf_id:
-                conversation = await e.store.update_conversation(conversation_id, active_leaf_id=leaf)
+                conversation = await e.store.update_conversation(
+                    conversation_id, active_leaf_id=leaf
+                )
                 assert conversation is not None
                 e.bus.publish(ConversationUpdated(conversation=conversation))
             return leaf

@@ -38,13 +38,19 @@ class Conversations:
             seq = e.bus.publish(ConversationCreated(conversation=conversation))
         return conversation, seq
 
-    async def list(self, limit: int, cursor: str | None, query: str | None) -> tuple[list[Conversation], str | None, int]:
+    async def list(
+        self, limit: int, cursor: str | None, query: str | None
+    ) -> tuple[list[Conversation], str | None, int]:
         e = self._e
         async with e.lock:
             try:
-                items, next_cursor = await e.store.list_conversations(limit=limit, cursor=cursor, query=query)
+                items, next_cursor = await e.store.list_conversations(
+                    limit=limit, cursor=cursor, query=query
+                )
             except ValueError:
-                raise InvalidParams("invalid cursor: pass back a nextCursor unchanged", ("cursor",)) from None
+                raise InvalidParams(
+                    "invalid cursor: pass back a nextCursor unchanged", ("cursor",)
+                ) from None
             return items, next_cursor, e.bus.last_seq
 
     async def get(self, conversation_id: str) -> tuple[Conversation, list[BranchMessage], int]:
@@ -75,7 +81,9 @@ class Conversations:
             if "system_prompt" in given:
                 changes["system_prompt"] = p.system_prompt
             if "settings" in given:
-                patch = p.settings.model_dump(exclude_unset=True, by_alias=False) if p.settings else {}
+                patch = (
+                    p.settings.model_dump(exclude_unset=True, by_alias=False) if p.settings else {}
+                )
                 changes["settings"] = current.settings.model_copy(update=patch)
             if not changes:
                 return current

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 PARSE_ERROR = -32700
@@ -12,7 +12,7 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """The contract's own errors: code and the stable `data.reason` string."""
 
     NOT_FOUND = "NOT_FOUND"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from pydantic import Field
 
 from sidecar.protocol.base import Params, Wire
@@ -44,7 +43,9 @@ class ServerInfo(Wire):
 class Capabilities(Wire):
     methods: list[str]
     events: list[str]
-    replay_buffer_size: int = Field(description="How many past events `events.subscribe` can replay.")
+    replay_buffer_size: int = Field(
+        description="How many past events `events.subscribe` can replay."
+    )
     max_frame_bytes: int
 
 
@@ -100,9 +101,13 @@ class ConversationSnapshot(Wire):
 
 class ConversationsListParams(Params):
     limit: int = Field(default=50, ge=1, le=500)
-    cursor: str | None = Field(default=None, max_length=500, description="`nextCursor` of the previous page.")
+    cursor: str | None = Field(
+        default=None, max_length=500, description="`nextCursor` of the previous page."
+    )
     query: str | None = Field(
-        default=None, max_length=1000, description="Case-insensitive text in the title or any message."
+        default=None,
+        max_length=1000,
+        description="Case-insensitive text in the title or any message.",
     )
 
 
@@ -147,7 +152,9 @@ class BranchesSwitchParams(Params):
 
 
 class BranchesSwitchResult(Wire):
-    active_leaf_id: str = Field(description="The leaf reached from the message along its newest descendants.")
+    active_leaf_id: str = Field(
+        description="The leaf reached from the message along its newest descendants."
+    )
 
 
 class BranchesListResult(Wire):
@@ -214,23 +221,104 @@ NF = (Reason.NOT_FOUND,)
 METHODS: dict[str, MethodSpec] = {
     spec.name: spec
     for spec in (
-        MethodSpec("initialize", InitializeParams, InitializeResult, "Start the session; required before any other method."),
-        MethodSpec("events.subscribe", SubscribeParams, SubscribeResult, "Start this connection's event feed, replaying from `since`.", (Reason.RESYNC_REQUIRED,)),
-        MethodSpec("conversations.create", ConversationsCreateParams, ConversationSnapshot, "Create a conversation."),
-        MethodSpec("conversations.list", ConversationsListParams, ConversationsListResult, "Page through conversations, newest activity first."),
-        MethodSpec("conversations.get", ConversationIdParams, ConversationsGetResult, "A conversation with its active branch.", NF),
-        MethodSpec("conversations.update", ConversationsUpdateParams, ConversationResult, "Change a conversation's title, model, prompt or settings.", NF),
-        MethodSpec("conversations.delete", ConversationIdParams, EmptyResult, "Delete a conversation and all its messages.", NF),
-        MethodSpec("conversations.tree", ConversationIdParams, ConversationsTreeResult, "Every message of a conversation, as a tree.", NF),
-        MethodSpec("branches.switch", BranchesSwitchParams, BranchesSwitchResult, "Make the branch through a message the active one.", NF),
-        MethodSpec("branches.list", ConversationIdParams, BranchesListResult, "One branch per leaf of the message tree.", NF),
-        MethodSpec("branches.rename", BranchesRenameParams, BranchResult, "Name a branch (by its leaf).", NF),
+        MethodSpec(
+            "initialize",
+            InitializeParams,
+            InitializeResult,
+            "Start the session; required before any other method.",
+        ),
+        MethodSpec(
+            "events.subscribe",
+            SubscribeParams,
+            SubscribeResult,
+            "Start this connection's event feed, replaying from `since`.",
+            (Reason.RESYNC_REQUIRED,),
+        ),
+        MethodSpec(
+            "conversations.create",
+            ConversationsCreateParams,
+            ConversationSnapshot,
+            "Create a conversation.",
+        ),
+        MethodSpec(
+            "conversations.list",
+            ConversationsListParams,
+            ConversationsListResult,
+            "Page through conversations, newest activity first.",
+        ),
+        MethodSpec(
+            "conversations.get",
+            ConversationIdParams,
+            ConversationsGetResult,
+            "A conversation with its active branch.",
+            NF,
+        ),
+        MethodSpec(
+            "conversations.update",
+            ConversationsUpdateParams,
+            ConversationResult,
+            "Change a conversation's title, model, prompt or settings.",
+            NF,
+        ),
+        MethodSpec(
+            "conversations.delete",
+            ConversationIdParams,
+            EmptyResult,
+            "Delete a conversation and all its messages.",
+            NF,
+        ),
+        MethodSpec(
+            "conversations.tree",
+            ConversationIdParams,
+            ConversationsTreeResult,
+            "Every message of a conversation, as a tree.",
+            NF,
+        ),
+        MethodSpec(
+            "branches.switch",
+            BranchesSwitchParams,
+            BranchesSwitchResult,
+            "Make the branch through a message the active one.",
+            NF,
+        ),
+        MethodSpec(
+            "branches.list",
+            ConversationIdParams,
+            BranchesListResult,
+            "One branch per leaf of the message tree.",
+            NF,
+        ),
+        MethodSpec(
+            "branches.rename",
+            BranchesRenameParams,
+            BranchResult,
+            "Name a branch (by its leaf).",
+            NF,
+        ),
         MethodSpec("systemPrompts.list", Empty, SystemPromptsListResult, "Saved system prompts."),
-        MethodSpec("systemPrompts.create", SystemPromptsCreateParams, SystemPromptResult, "Save a system prompt."),
-        MethodSpec("systemPrompts.update", SystemPromptsUpdateParams, SystemPromptResult, "Change a saved system prompt.", NF),
-        MethodSpec("systemPrompts.delete", SystemPromptIdParams, EmptyResult, "Delete a saved system prompt.", NF),
+        MethodSpec(
+            "systemPrompts.create",
+            SystemPromptsCreateParams,
+            SystemPromptResult,
+            "Save a system prompt.",
+        ),
+        MethodSpec(
+            "systemPrompts.update",
+            SystemPromptsUpdateParams,
+            SystemPromptResult,
+            "Change a saved system prompt.",
+            NF,
+        ),
+        MethodSpec(
+            "systemPrompts.delete",
+            SystemPromptIdParams,
+            EmptyResult,
+            "Delete a saved system prompt.",
+            NF,
+        ),
         MethodSpec("settings.get", Empty, SettingsResult, "The sidecar's settings."),
-        MethodSpec("settings.update", SettingsPatch, SettingsResult, "Change some settings; the rest stay."),
+        MethodSpec(
+            "settings.update", SettingsPatch, SettingsResult, "Change some settings; the rest stay."
+        ),
     )
 }
-

@@ -135,7 +135,9 @@ class Settings(Wire):
         description="Provider id -> who runs its chats: the sidecar or the app's legacy path.",
     )
     default_model_id: str | None = None
-    title_model_id: str | None = Field(default=None, description="Null: the cheapest enabled model.")
+    title_model_id: str | None = Field(
+        default=None, description="Null: the cheapest enabled model."
+    )
     last_model_id: str | None = None
     default_system_prompt: str = DEFAULT_SYSTEM_PROMPT
     preferences: dict[str, JsonValue] = Field(

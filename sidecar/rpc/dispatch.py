@@ -42,7 +42,9 @@ _REQUEST_KEYS = frozenset({"jsonrpc", "method", "params", "id"})
 
 
 def _error(code: int, message: str | None = None, **data: Any) -> Any:
-    return Error(code, message or errors.MESSAGES[code], {"reason": errors.STANDARD_REASONS[code], **data})
+    return Error(
+        code, message or errors.MESSAGES[code], {"reason": errors.STANDARD_REASONS[code], **data}
+    )
 
 
 def _wrap(name: str, handler: Callable[[Connection, Any], Awaitable[Any]]) -> Callable[..., Any]:
@@ -51,7 +53,10 @@ def _wrap(name: str, handler: Callable[[Connection, Any], Awaitable[Any]]) -> Ca
 
     async def call(conn: Connection, /, *args: Any, **params: Any) -> Any:
         if args:
-            return _error(errors.INVALID_PARAMS, errors=[{"loc": [], "msg": "params must be an object (by-name)"}])
+            return _error(
+                errors.INVALID_PARAMS,
+                errors=[{"loc": [], "msg": "params must be an object (by-name)"}],
+            )
         if needs_init and not conn.initialized:
             reason = Reason.NOT_INITIALIZED
             return Error(reason.code, "Call initialize first", {"reason": reason.value})
@@ -65,7 +70,9 @@ def _wrap(name: str, handler: Callable[[Connection, Any], Awaitable[Any]]) -> Ca
         except RpcError as exc:
             return Error(exc.code, exc.message, {"reason": exc.reason.value, **exc.data})
         except InvalidParams as exc:
-            return _error(errors.INVALID_PARAMS, errors=[{"loc": list(exc.loc), "msg": exc.message}])
+            return _error(
+                errors.INVALID_PARAMS, errors=[{"loc": list(exc.loc), "msg": exc.message}]
+            )
         except Exception:
             log.exception("%s failed", name)
             return _error(errors.INTERNAL_ERROR)
@@ -79,7 +86,11 @@ _METHODS = {name: _wrap(name, HANDLERS[name]) for name in METHODS}
 
 
 def _is_request(obj: Any) -> bool:
-    if not isinstance(obj, dict) or obj.get("jsonrpc") != "2.0" or not isinstance(obj.get("method"), str):
+    if (
+        not isinstance(obj, dict)
+        or obj.get("jsonrpc") != "2.0"
+        or not isinstance(obj.get("method"), str)
+    ):
         return False
     if not _REQUEST_KEYS.issuperset(obj):
         return False
@@ -95,7 +106,11 @@ def _invalid_request(obj: Any) -> dict[str, Any]:
         ident = None
     return {
         "jsonrpc": "2.0",
-        "error": {"code": errors.INVALID_REQUEST, "message": "Invalid Request", "data": {"reason": "INVALID_REQUEST"}},
+        "error": {
+            "code": errors.INVALID_REQUEST,
+            "message": "Invalid Request",
+            "data": {"reason": "INVALID_REQUEST"},
+        },
         "id": ident,
     }
 
@@ -103,7 +118,11 @@ def _invalid_request(obj: Any) -> dict[str, Any]:
 def _standalone_error(code: int, detail: str) -> dict[str, Any]:
     return {
         "jsonrpc": "2.0",
-        "error": {"code": code, "message": errors.MESSAGES[code], "data": {"reason": errors.STANDARD_REASONS[code], "detail": detail}},
+        "error": {
+            "code": code,
+            "message": errors.MESSAGES[code],
+            "data": {"reason": errors.STANDARD_REASONS[code], "detail": detail},
+        },
         "id": None,
     }
 
@@ -135,13 +154,26 @@ def _own_error_data(error: dict[str, Any], method: str) -> None:
         error["data"]["method"] = method[:200]
 
 
+def _float_id(obj: Any) -> bool:
+    if isinstance(obj, list):
+        return any(_float_id(item) for item in obj)
+    return isinstance(obj, dict) and isinstance(obj.get("id"), float)
+
+
 def parse(frame: str | bytes) -> Any:
-    """Decode a frame; raises ValueError on anything that is not JSON."""
+    """Decode a frame; raises ValueError on anything that is not JSON.
+
+    orjson reads integers past 64 bits as floats and refuses numbers past a
+    double; both are valid JSON, so the stdlib parser (exact integers) takes
+    over in those rare cases, and an id is always echoed exactly as sent.
+    """
     try:
-        return orjson.loads(frame)
+        obj = orjson.loads(frame)
+        if not _float_id(obj):
+            return obj
     except orjson.JSONDecodeError:
         pass
-    try:  # orjson refuses integers past 64 bits, which are valid JSON
+    try:
         return json.loads(frame)
     except (ValueError, RecursionError) as exc:
         raise ValueError("not valid JSON") from exc
@@ -163,7 +195,9 @@ async def dispatch(frame: str | bytes, conn: Connection) -> bytes | None:
     if isinstance(request, list):
         if not request:
             return encode(_standalone_error(errors.INVALID_REQUEST, "empty batch"))
-        answers = [a for a in await asyncio.gather(*(_one(r, conn) for r in request)) if a is not None]
+        answers = [
+            a for a in await asyncio.gather(*(_one(r, conn) for r in request)) if a is not None
+        ]
         return encode(answers) if answers else None
     answer = await _one(request, conn)
     return None if answer is None else encode(answer)
@@ -184,7 +218,11 @@ def overloaded(frame: str | bytes) -> bytes | None:
             return None
         return {
             "jsonrpc": "2.0",
-            "error": {"code": reason.code, "message": "Too many requests in flight; retry", "data": {"reason": reason.value}},
+            "error": {
+                "code": reason.code,
+                "message": "Too many requests in flight; retry",
+                "data": {"reason": reason.value},
+            },
             "id": obj["id"],
         }
 

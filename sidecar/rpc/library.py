@@ -30,7 +30,9 @@ async def list_prompts(conn: Connection, p: Empty) -> SystemPromptsListResult:
 
 @handles("systemPrompts.create")
 async def create_prompt(conn: Connection, p: SystemPromptsCreateParams) -> SystemPromptResult:
-    return SystemPromptResult(system_prompt=await conn.app.engine.system_prompts.create(p.name, p.content))
+    return SystemPromptResult(
+        system_prompt=await conn.app.engine.system_prompts.create(p.name, p.content)
+    )
 
 
 @handles("systemPrompts.update")

@@ -30,7 +30,7 @@ from sidecar.protocol.objects import (
 )
 from sidecar.store.errors import StoreOpenError
 from sidecar.store.migrations import migrate
-from sidecar.store.paging import LIKE_ESCAPE, contains_pattern, decode_cursor, encode_cursor
+from sidecar.store.paging import decode_cursor, encode_cursor
 from sidecar.store.rows import (
     CONVERSATIONS,
     MESSAGES,
@@ -72,7 +72,9 @@ WHERE m.id = ? AND m.conversation_id = ?
   )
 """
 
-_LIKE = f"LIKE :pattern ESCAPE '{LIKE_ESCAPE}'"
+
+def _casefold(text: str | None) -> str | None:
+    return text.casefold() if isinstance(text, str) else None
 
 
 class Store:
@@ -110,6 +112,7 @@ class Store:
             await _run(db, "PRAGMA journal_mode = WAL")
             await _run(db, "PRAGMA synchronous = NORMAL")
             await _run(db, "PRAGMA foreign_keys = ON")
+            await db.create_function("casefold", 1, _casefold, deterministic=True)
             await migrate(db)
             interrupted = await _run(
                 db,
@@ -209,7 +212,8 @@ class Store:
 
         Keyset paging on (updated_at, id) stays correct and fast however deep
         the page. `query` matches the title or any message's content as a
-        case-insensitive substring (ASCII case folding, as SQLite's LIKE does).
+        case-insensitive substring, with full Unicode case folding ("PASTÉIS"
+        finds "pastéis"; SQLite's own LIKE folds ASCII only).
         Returns the page and the cursor of the next page (None on the last).
         """
         if limit < 1:
@@ -220,10 +224,10 @@ class Store:
             params["after_updated_at"], params["after_id"] = decode_cursor(cursor)
             where.append("(c.updated_at, c.id) < (:after_updated_at, :after_id)")
         if query:
-            params["pattern"] = contains_pattern(query)
+            params["needle"] = query.casefold()
             where.append(
-                f"(c.title {_LIKE} OR EXISTS (SELECT 1 FROM messages m "
-                f"WHERE m.conversation_id = c.id AND m.content {_LIKE}))"
+                "(instr(casefold(c.title), :needle) OR EXISTS (SELECT 1 FROM messages m "
+                "WHERE m.conversation_id = c.id AND instr(casefold(m.content), :needle)))"
             )
         sql = (
             f"SELECT {CONVERSATIONS.select('c')} FROM conversations c"

@@ -1,12 +1,10 @@
-"""Keyset cursors and LIKE patterns for listing conversations."""
+"""Keyset cursors for paging through conversations."""
 
 from __future__ import annotations
 
 import base64
 
 import orjson
-
-LIKE_ESCAPE = "\\"
 
 
 def encode_cursor(updated_at: str, id_: str) -> str:
@@ -29,14 +27,3 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     ):
         raise ValueError("invalid cursor")
     return value[0], value[1]
-
-
-def contains_pattern(text: str) -> str:
-    """A LIKE pattern (used with ESCAPE '\\') matching `text` anywhere, with its
-    own % and _ matched literally."""
-    escaped = (
-        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
-        .replace("%", LIKE_ESCAPE + "%")
-        .replace("_", LIKE_ESCAPE + "_")
-    )
-    return f"%{escaped}%"
