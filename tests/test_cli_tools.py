@@ -1,0 +1,75 @@
+"""The commands around `serve`: the recorder and checker on a live sidecar, and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+from tests.harness import Client
+
+
+async def test_record_then_check_a_live_feed(sidecar, tmp_path):
+    out = tmp_path / "events.jsonl"
+    recorder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sidecar",
+        "record",
+        "--url",
+        sidecar.url,
+        "--out",
+        str(out),
+        "--duration",
+        "3",
+        env={**os.environ, "SIDECAR_TOKEN": sidecar.token},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    client = await Client.open(sidecar)
+    await asyncio.sleep(1.0)  # let the recorder subscribe
+    conv = await client.request("conversations.create", {"title": "recorded"})
+    cid = conv["conversation"]["id"]
+    await client.request("conversations.update", {"conversationId": cid, "title": "renamed"})
+    await client.request("conversations.delete", {"conversationId": cid})
+    stdout, stderr = await recorder.communicate()
+    assert recorder.returncode == 0, stderr
+    assert sidecar.token.encode() not in stdout + stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [e["type"] for e in lines] == [
+        "conversation.created",
+        "conversation.updated",
+        "conversation.deleted",
+    ]
+    assert [e["seq"] for e in lines] == [1, 2, 3]
+    check = subprocess.run(
+        [sys.executable, "-m", "sidecar", "check-recording", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0 and json.loads(check.stdout)["ok"] is True
+    # A recording with a hole fails the check.
+    out.write_text("\n".join(json.dumps(e) for e in (lines[0], lines[2])) + "\n")
+    check = subprocess.run(
+        [sys.executable, "-m", "sidecar", "check-recording", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 1 and json.loads(check.stdout)["ok"] is False
+    await client.close()
+
+
+def test_demo_runs_and_stops_by_itself():
+    proc = subprocess.run(
+        [sys.executable, "-m", "sidecar.demo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "DEMO_SECONDS": "0.5"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "sidecar ready: ws://127.0.0.1:" in proc.stdout
+    assert '"type": "conversation.created"' in proc.stdout
+    assert "Traceback" not in proc.stderr
