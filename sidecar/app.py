@@ -37,5 +37,12 @@ class App:
             self._engine = Engine(self.store, self.bus, asyncio.Lock())
         return self._engine
 
+    async def stop_engine(self) -> None:
+        """Running turns end `interrupted` (their text stored); the store stays open."""
+        if self._engine is not None:
+            await self._engine.close()
+            self._engine = None
+
     async def close(self) -> None:
+        await self.stop_engine()
         await self.store.close()

@@ -81,6 +81,8 @@ async def _serve(config: ServeConfig) -> int:
 
     await stop.wait()
     log.info("shutting down")
+    transport.stop_accepting()
+    await app.stop_engine()  # running streams end `interrupted`; connected clients still hear it
     await transport.stop()
     await app.close()
     warm.cancel()
@@ -94,6 +96,7 @@ def _url_host(host: str) -> str:
 
 def _warm_imports() -> None:
     import sidecar.engine  # noqa: F401
+    import sidecar.providers  # noqa: F401  (httpx, httpx-sse: needed by the first chat)
     import sidecar.rpc.dispatch  # noqa: F401
 
 

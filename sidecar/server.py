@@ -31,6 +31,7 @@ log = logging.getLogger("sidecar.server")
 
 CLOSE_OVERFLOW = 4008
 CLOSE_GOING_AWAY = 1001
+CLOSE_TIMEOUT = 2.0
 
 
 class Connection:
@@ -48,6 +49,7 @@ class Connection:
         self._replay_pending = 0  # replayed frames at the queue's head, exempt from the limit
         self._replaying = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     # -- outbound -------------------------------------------------------------
 
@@ -70,6 +72,9 @@ class Connection:
                     if self._replay_pending:
                         self._replay_pending -= 1
                     await ws.send(frame, text=True)
+                if self._closing:
+                    await ws.close(CLOSE_GOING_AWAY, "sidecar shutting down")
+                    return
                 self._wakeup.clear()
                 await self._wakeup.wait()
         except ConnectionClosed:
@@ -82,6 +87,11 @@ class Connection:
         self._shutdown()
         self._queue.clear()
         asyncio.get_running_loop().create_task(self.ws.close(CLOSE_OVERFLOW, "send queue overflow"))
+
+    def flush_and_close(self) -> None:
+        """Send what is queued, then close with 1001 (shutdown)."""
+        self._closing = True
+        self._wakeup.set()
 
     def _shutdown(self) -> None:
         self.closed = True
@@ -159,23 +169,30 @@ class Transport:
             compression=None,
             max_size=cfg.max_frame_bytes,
             server_header=None,
+            close_timeout=CLOSE_TIMEOUT,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._hosts = frozenset(f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]"))
         return self.port
 
+    def stop_accepting(self) -> None:
+        if self._server is not None:
+            self._server.close(close_connections=False)
+
     async def stop(self) -> None:
+        """Send each connection what is queued, then close it with 1001. A client that
+        does not finish the close handshake within CLOSE_TIMEOUT is cut off: shutdown
+        never waits on a client."""
         if self._server is None:
             return
-        self._server.close(close_connections=False)
-        await asyncio.gather(
-            *(
-                c.ws.close(CLOSE_GOING_AWAY, "sidecar shutting down")
-                for c in list(self.connections)
-            ),
-            return_exceptions=True,
-        )
-        await self._server.wait_closed()
+        self.stop_accepting()
+        for conn in list(self.connections):
+            conn.flush_and_close()
+        try:
+            await asyncio.wait_for(self._server.wait_closed(), CLOSE_TIMEOUT + 1)
+        except TimeoutError:
+            for conn in list(self.connections):
+                conn.ws.transport.abort()
 
     def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         headers = request.headers

@@ -185,6 +185,82 @@ def sample_prompt() -> SystemPrompt:
     )
 
 
+def stream_samples(conversation_id: str) -> list[Event]:
+    """One of each message, stream, usage and catalog event, with realistic values."""
+    from sidecar.protocol import events as ev
+    from sidecar.protocol.objects import (
+        ErrorInfo,
+        Message,
+        Model,
+        Pricing,
+        Provider,
+        Usage,
+        UsageRecord,
+    )
+
+    message = sample_messages(conversation_id)[-1]
+    final = Message.model_validate(message.model_dump(exclude={"sibling_ids"}))
+    ids = {"conversation_id": conversation_id, "message_id": final.id}
+    usage = Usage(
+        input_tokens=1200,
+        output_tokens=80,
+        reasoning_tokens=20,
+        cache_read_tokens=1000,
+        cost_usd=0.0012,
+    )
+    record = UsageRecord(
+        **usage.model_dump(by_alias=False),
+        id=new_id(),
+        conversation_id=conversation_id,
+        message_id=final.id,
+        model_id="gpt-4o",
+        provider="openai",
+        kind="chat",
+        created_at=now_iso(),
+    )
+    provider = Provider(
+        id="ollama",
+        kind="openai-compatible",
+        name="Ollama",
+        base_url="http://127.0.0.1:11434/v1",
+        has_key=False,
+        key_source=None,
+        header_names=["X-Team"],
+        enabled=True,
+        connect_timeout_seconds=10,
+        idle_timeout_seconds=120,
+        max_retries=2,
+        builtin=False,
+    )
+    model = Model(
+        id="gpt-4o",
+        provider="openai",
+        provider_model="gpt-4o",
+        display_name="GPT-4o",
+        pricing=Pricing(input=2.5, output=10, cache_read=1.25),
+    )
+    error = ErrorInfo(
+        code="rate_limited", message="Rate limit reached", retryable=True, http_status=429
+    )
+    return [
+        ev.MessageCreated(message=final),
+        ev.MessageUpdated(message=final),
+        ev.MessageDeleted(**ids),
+        ev.StreamStarted(**ids, model_id="gpt-4o", provider="openai"),
+        ev.StreamDelta(**ids, index=0, text="Hello"),
+        ev.StreamRetrying(**ids, attempt=1, delay_ms=500, reason="rate_limited"),
+        ev.StreamCompleted(**ids, finish_reason="stop", usage=usage, message=final),
+        ev.StreamCancelled(**ids, message=final),
+        ev.StreamFailed(**ids, error=error, message=final),
+        ev.ThinkingStarted(**ids),
+        ev.ThinkingDelta(**ids, text="Let me think"),
+        ev.ThinkingCompleted(**ids),
+        ev.UsageRecorded(usage=record),
+        ev.ProvidersUpdated(providers=[provider]),
+        ev.ModelsUpdated(models=[model]),
+    ]
+
+
 def sample_events() -> dict[str, Event]:
     conversation = sample_conversation()
     samples: list[Event] = [
@@ -194,6 +270,7 @@ def sample_events() -> dict[str, Event]:
         BranchUpdated(conversation_id=conversation.id, branch=sample_branch()),
         SystemPromptsUpdated(system_prompts=[sample_prompt(), sample_prompt()]),
         SettingsUpdated(settings=sample_settings()),
+        *stream_samples(conversation.id),
     ]
     for seq, event in enumerate(samples, start=41):  # what the bus does when it publishes
         event.seq = seq
@@ -308,7 +385,8 @@ def test_there_is_one_file_per_method_and_event():
 def test_params_forbid_additional_properties(method: str):
     schema = load_schema(export.params_path(method))
     assert schema["additionalProperties"] is False
-    required = {name: {"protocolVersion": 1}.get(name, "x") for name in schema.get("required", [])}
+    samples = {"protocolVersion": 1, "model": {"id": "m", "provider": "openai"}}
+    required = {name: samples.get(name, "x") for name in schema.get("required", [])}
     if method == "branches.rename":
         required["name"] = None
     validate_params(method, required)  # the minimal params are fine...

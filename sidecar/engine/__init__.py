@@ -12,8 +12,11 @@ from typing import TYPE_CHECKING
 
 from sidecar.engine.branches import Branches
 from sidecar.engine.conversations import Conversations
+from sidecar.engine.models import Models
 from sidecar.engine.prompts import SystemPrompts
+from sidecar.engine.providers import Providers
 from sidecar.engine.settings import SettingsService
+from sidecar.engine.turns import Turns
 
 if TYPE_CHECKING:
     from sidecar.bus import EventBus
@@ -29,3 +32,10 @@ class Engine:
         self.branches = Branches(self)
         self.system_prompts = SystemPrompts(self)
         self.settings = SettingsService(self)
+        self.providers = Providers(self)
+        self.models = Models(self)
+        self.turns = Turns(self)
+
+    async def close(self) -> None:
+        """Stop every running turn (stored as interrupted) and release connections."""
+        await self.turns.close()

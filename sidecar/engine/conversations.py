@@ -57,7 +57,7 @@ class Conversations:
         e = self._e
         async with e.lock:
             conversation = await self.require(conversation_id)
-            messages = await e.store.active_path(conversation_id)
+            messages = e.turns.overlay(await e.store.active_path(conversation_id))
             return conversation, messages, e.bus.last_seq
 
     async def tree(self, conversation_id: str) -> tuple[list[TreeNode], str | None, int]:
@@ -65,6 +65,9 @@ class Conversations:
         async with e.lock:
             conversation = await self.require(conversation_id)
             nodes = await e.store.tree(conversation_id)
+            for node in nodes:
+                if node.id in e.turns.active:
+                    node.status = e.turns.active[node.id].status
             return nodes, conversation.active_leaf_id, e.bus.last_seq
 
     async def update(self, p: ConversationsUpdateParams) -> Conversation:
@@ -94,6 +97,10 @@ class Conversations:
 
     async def delete(self, conversation_id: str) -> None:
         e = self._e
+        for turn in [
+            t for t in e.turns.active.values() if t.message.conversation_id == conversation_id
+        ]:
+            await e.turns.cancel(turn.message.id)
         async with e.lock:
             if not await e.store.delete_conversation(conversation_id):
                 raise not_found("conversation", conversation_id)

@@ -6,12 +6,23 @@ params so a client can hand params straight to a reducer as a tagged union.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import Field, TypeAdapter
 
 from sidecar.protocol.base import Wire
-from sidecar.protocol.objects import Branch, Conversation, Settings, SystemPrompt
+from sidecar.protocol.objects import (
+    Branch,
+    Conversation,
+    ErrorInfo,
+    Message,
+    Model,
+    Provider,
+    Settings,
+    SystemPrompt,
+    Usage,
+    UsageRecord,
+)
 
 
 class Event(Wire):
@@ -55,6 +66,96 @@ class SettingsUpdated(Event):
     settings: Settings
 
 
+class MessageCreated(Event):
+    type: Literal["message.created"] = "message.created"
+    message: Message
+
+
+class MessageUpdated(Event):
+    """The stored message changed (the last event of every assistant turn carries the final one)."""
+
+    type: Literal["message.updated"] = "message.updated"
+    message: Message
+
+
+class MessageDeleted(Event):
+    type: Literal["message.deleted"] = "message.deleted"
+    conversation_id: str
+    message_id: str
+
+
+class StreamEvent(Event):
+    conversation_id: str
+    message_id: str
+
+
+class StreamStarted(StreamEvent):
+    type: Literal["assistant.stream.started"] = "assistant.stream.started"
+    model_id: str
+    provider: str
+
+
+class StreamDelta(StreamEvent):
+    type: Literal["assistant.stream.delta"] = "assistant.stream.delta"
+    index: int = Field(description="0, 1, 2, ... per message: a gap means a lost delta.")
+    text: str
+
+
+class StreamRetrying(StreamEvent):
+    """The provider call failed before any text and is tried again after `delayMs`."""
+
+    type: Literal["assistant.stream.retrying"] = "assistant.stream.retrying"
+    attempt: int
+    delay_ms: int
+    reason: str
+
+
+class StreamCompleted(StreamEvent):
+    type: Literal["assistant.stream.completed"] = "assistant.stream.completed"
+    finish_reason: str
+    usage: Usage | None
+    message: Message = Field(description="The final stored message: authoritative over the deltas.")
+
+
+class StreamCancelled(StreamEvent):
+    type: Literal["assistant.stream.cancelled"] = "assistant.stream.cancelled"
+    message: Message
+
+
+class StreamFailed(StreamEvent):
+    type: Literal["assistant.stream.failed"] = "assistant.stream.failed"
+    error: ErrorInfo
+    message: Message
+
+
+class ThinkingStarted(StreamEvent):
+    type: Literal["agent.thinking.started"] = "agent.thinking.started"
+
+
+class ThinkingDelta(StreamEvent):
+    type: Literal["agent.thinking.delta"] = "agent.thinking.delta"
+    text: str
+
+
+class ThinkingCompleted(StreamEvent):
+    type: Literal["agent.thinking.completed"] = "agent.thinking.completed"
+
+
+class UsageRecorded(Event):
+    type: Literal["usage.recorded"] = "usage.recorded"
+    usage: UsageRecord
+
+
+class ProvidersUpdated(Event):
+    type: Literal["providers.updated"] = "providers.updated"
+    providers: list[Provider]
+
+
+class ModelsUpdated(Event):
+    type: Literal["models.updated"] = "models.updated"
+    models: list[Model]
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     ConversationCreated,
     ConversationUpdated,
@@ -62,19 +163,30 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     BranchUpdated,
     SystemPromptsUpdated,
     SettingsUpdated,
+    MessageCreated,
+    MessageUpdated,
+    MessageDeleted,
+    StreamStarted,
+    StreamDelta,
+    StreamRetrying,
+    StreamCompleted,
+    StreamCancelled,
+    StreamFailed,
+    ThinkingStarted,
+    ThinkingDelta,
+    ThinkingCompleted,
+    UsageRecorded,
+    ProvidersUpdated,
+    ModelsUpdated,
 )
 
-AnyEvent = Annotated[
-    ConversationCreated
-    | ConversationUpdated
-    | ConversationDeleted
-    | BranchUpdated
-    | SystemPromptsUpdated
-    | SettingsUpdated,
-    Field(discriminator="type"),
-]
+AnyEvent = Annotated[Union[EVENT_TYPES], Field(discriminator="type")]  # noqa: UP007
 
 EVENTS: dict[str, type[Event]] = {cls.model_fields["type"].default: cls for cls in EVENT_TYPES}
+
+TERMINAL_EVENTS = frozenset(
+    {"assistant.stream.completed", "assistant.stream.cancelled", "assistant.stream.failed"}
+)
 
 
 def event_adapter() -> TypeAdapter[AnyEvent]:

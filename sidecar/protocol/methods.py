@@ -16,6 +16,10 @@ from sidecar.protocol.objects import (
     BranchMessage,
     Conversation,
     ConversationSettings,
+    Model,
+    ModelInput,
+    Provider,
+    ProviderKind,
     Settings,
     SettingsPatch,
     SystemPrompt,
@@ -204,6 +208,97 @@ class SettingsResult(Wire):
     settings: Settings
 
 
+# --- chat --------------------------------------------------------------------
+
+
+class ChatSendParams(Params):
+    conversation_id: str = Id
+    content: str = Field(max_length=4_000_000)
+    parent_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The message to answer after; default: the active leaf.",
+    )
+    model_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Default: the conversation's model, then settings.defaultModelId.",
+    )
+    client_request_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Makes the call idempotent: a repeat returns the first result and starts nothing.",
+    )
+
+
+class ChatSendResult(Wire):
+    user_message_id: str
+    assistant_message_id: str
+
+
+class MessageIdParams(Params):
+    message_id: str = Id
+
+
+class ChatCancelResult(Wire):
+    cancelled: bool = Field(description="False when the message had already finished.")
+
+
+# --- providers and models ----------------------------------------------------
+
+
+class ProvidersListResult(Wire):
+    providers: list[Provider]
+
+
+class ProvidersConfigureParams(Params):
+    """Add a custom backend (a new `id`, `kind` required) or change a provider; only fields present change."""
+
+    id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    kind: ProviderKind | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    base_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://\S+$")
+    api_key: str | None = Field(
+        default=None, max_length=10_000, description="Null removes the stored key."
+    )
+    headers: dict[str, str] | None = Field(
+        default=None, description="Extra headers sent upstream; replaces the previous set."
+    )
+    enabled: bool | None = None
+    connect_timeout_seconds: float | None = Field(default=None, gt=0, le=600)
+    idle_timeout_seconds: float | None = Field(default=None, gt=0, le=3600)
+    max_retries: int | None = Field(default=None, ge=0, le=10)
+
+
+class ProviderResult(Wire):
+    provider: Provider
+
+
+class ProviderIdParams(Params):
+    id: str = Field(min_length=1, max_length=100)
+
+
+class ModelsListParams(Params):
+    provider: str | None = Field(default=None, max_length=100)
+
+
+class ModelsListResult(Wire):
+    models: list[Model]
+
+
+class ModelsUpsertParams(Params):
+    model: ModelInput
+
+
+class ModelResult(Wire):
+    model: Model
+
+
+class ModelIdParams(Params):
+    model_id: str = Field(min_length=1, max_length=200)
+
+
 # --- the table ---------------------------------------------------------------
 
 
@@ -320,5 +415,44 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec(
             "settings.update", SettingsPatch, SettingsResult, "Change some settings; the rest stay."
         ),
+        MethodSpec(
+            "chat.send",
+            ChatSendParams,
+            ChatSendResult,
+            "Store the user's message and stream a reply as events.",
+            (Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED, Reason.CONFLICT),
+        ),
+        MethodSpec(
+            "chat.cancel",
+            MessageIdParams,
+            ChatCancelResult,
+            "Stop a streaming reply; the partial text is kept.",
+            NF,
+        ),
+        MethodSpec(
+            "providers.list",
+            Empty,
+            ProvidersListResult,
+            "Providers and custom backends (never their keys).",
+        ),
+        MethodSpec(
+            "providers.configure",
+            ProvidersConfigureParams,
+            ProviderResult,
+            "Add a custom backend or change a provider.",
+            NF,
+        ),
+        MethodSpec(
+            "providers.remove",
+            ProviderIdParams,
+            EmptyResult,
+            "Remove a custom backend, or reset a built-in provider to its defaults.",
+            NF,
+        ),
+        MethodSpec(
+            "models.list", ModelsListParams, ModelsListResult, "Models, optionally of one provider."
+        ),
+        MethodSpec("models.upsert", ModelsUpsertParams, ModelResult, "Add or change a model.", NF),
+        MethodSpec("models.remove", ModelIdParams, EmptyResult, "Remove a model.", NF),
     )
 }

@@ -159,3 +159,98 @@ class SettingsPatch(Params):
 def dump(model: Wire) -> dict[str, Any]:
     """The JSON-ready camelCase dict of a model."""
     return model.model_dump(mode="json")
+
+
+class UsageRecord(Usage):
+    """One provider call's usage, as recorded (one per call: chat steps and titles alike)."""
+
+    id: str
+    conversation_id: str | None
+    message_id: str | None
+    model_id: str
+    provider: str
+    kind: Literal["chat", "title"]
+    created_at: str
+
+
+ProviderKind = Literal["openai", "anthropic", "deepseek", "openai-compatible"]
+
+
+class Provider(Wire):
+    """A provider as clients see it: never the key, never header values (they may hold secrets)."""
+
+    id: str
+    kind: ProviderKind
+    name: str
+    base_url: str
+    has_key: bool
+    key_source: Literal["stored", "environment"] | None = Field(
+        description="Where the key comes from: set through providers.configure, or the usual environment variable."
+    )
+    header_names: list[str]
+    enabled: bool
+    connect_timeout_seconds: float
+    idle_timeout_seconds: float = Field(
+        description="The longest silence between bytes of a response."
+    )
+    max_retries: int
+    builtin: bool = Field(
+        description="openai, anthropic and deepseek always exist; others are custom backends."
+    )
+
+
+class ModelCapabilities(Wire):
+    tools: bool = False
+    vision: bool = False
+    reasoning: bool = False
+
+
+class Pricing(Wire):
+    """USD per million tokens; a missing cache price falls back to the input price."""
+
+    input: float | None = Field(default=None, ge=0)
+    output: float | None = Field(default=None, ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+
+class Model(Wire):
+    id: str
+    provider: str
+    provider_model: str = Field(description="The model name sent upstream.")
+    display_name: str
+    enabled: bool = True
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    capabilities: ModelCapabilities = Field(default_factory=ModelCapabilities)
+    pricing: Pricing | None = None
+
+
+class ModelInput(Params):
+    """A model to add or change; `providerModel` and `displayName` default to `id`."""
+
+    id: str = Field(min_length=1, max_length=200)
+    provider: str = Field(min_length=1, max_length=100)
+    provider_model: str | None = Field(default=None, min_length=1, max_length=200)
+    display_name: str | None = Field(default=None, max_length=200)
+    enabled: bool = True
+    context_window: int | None = Field(default=None, gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    capabilities: ModelCapabilitiesInput | None = None
+    pricing: PricingInput | None = None
+
+
+class ModelCapabilitiesInput(Params):
+    tools: bool = False
+    vision: bool = False
+    reasoning: bool = False
+
+
+class PricingInput(Params):
+    input: float | None = Field(default=None, ge=0)
+    output: float | None = Field(default=None, ge=0)
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+
+ModelInput.model_rebuild()

@@ -1,5 +1,11 @@
 """Every method's handler, gathered from the per-family modules."""
 
-from sidecar.rpc import conversations, library, session
+from sidecar.rpc import catalog, chat, conversations, library, session
 
-HANDLERS = {**session.handles, **conversations.handles, **library.handles}
+HANDLERS = {
+    **session.handles,
+    **conversations.handles,
+    **library.handles,
+    **chat.handles,
+    **catalog.handles,
+}

@@ -24,17 +24,21 @@ from sidecar.protocol.objects import (
     Conversation,
     ConversationSettings,
     Message,
+    Model,
     Settings,
     SystemPrompt,
     TreeNode,
+    UsageRecord,
 )
 from sidecar.store.errors import StoreOpenError
 from sidecar.store.migrations import migrate
 from sidecar.store.paging import decode_cursor, encode_cursor
+from sidecar.store.records import ProviderRow
 from sidecar.store.rows import (
     CONVERSATIONS,
     MESSAGES,
     SYSTEM_PROMPTS,
+    USAGE,
     M,
     Mapper,
     from_json,
@@ -71,6 +75,30 @@ WHERE m.id = ? AND m.conversation_id = ?
       SELECT 1 FROM messages c WHERE c.conversation_id = m.conversation_id AND c.parent_id = m.id
   )
 """
+
+
+_PROVIDER_FIELDS = (
+    "id",
+    "kind",
+    "name",
+    "base_url",
+    "api_key",
+    "headers",
+    "enabled",
+    "connect_timeout",
+    "idle_timeout",
+    "max_retries",
+    "created_at",
+    "updated_at",
+)
+_PROVIDER_COLUMNS = ", ".join(_PROVIDER_FIELDS)
+
+
+def _provider_row(row: sqlite3.Row) -> ProviderRow:
+    data = {c: row[c] for c in _PROVIDER_FIELDS}
+    data["headers"] = from_json(data["headers"]) or {}
+    data["enabled"] = bool(data["enabled"])
+    return ProviderRow(**data)
 
 
 def _casefold(text: str | None) -> str | None:
@@ -278,34 +306,62 @@ class Store:
         the conversation, or a duplicate id.
         """
         async with self._transaction(write=True) as db:
-            try:
-                await _run(db, MESSAGES.insert_sql, MESSAGES.params(message))
-            except sqlite3.IntegrityError as exc:
-                raise ValueError(
-                    f"cannot add message {message.id} to conversation "
-                    f"{message.conversation_id} under parent {message.parent_id}: {exc}"
-                ) from exc
-            keys = {
-                "id": message.id,
-                "conversation_id": message.conversation_id,
-                "parent_id": message.parent_id,
-                "now": now_iso(),
-            }
-            if message.parent_id is not None:
+            await _insert_message(db, message)
+
+    async def add_turn(
+        self, user: Message | None, assistant: Message, client_request_id: str | None = None
+    ) -> None:
+        """Store a user message (if any) and the assistant message answering it, in one
+        transaction, remembering `client_request_id` so a repeated send finds them."""
+        async with self._transaction(write=True) as db:
+            if user is not None:
+                await _insert_message(db, user)
+            await _insert_message(db, assistant)
+            if client_request_id is not None:
                 await _run(
                     db,
-                    "UPDATE branch_names SET leaf_id = :id "
-                    "WHERE conversation_id = :conversation_id AND leaf_id = :parent_id "
-                    "AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = :conversation_id "
-                    "                AND parent_id = :parent_id AND id <> :id)",
-                    keys,
+                    "INSERT INTO client_requests (client_request_id, conversation_id, "
+                    "user_message_id, assistant_message_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        client_request_id,
+                        assistant.conversation_id,
+                        user.id if user else assistant.parent_id,
+                        assistant.id,
+                        assistant.created_at,
+                    ),
                 )
-            await _run(
+
+    async def client_request(self, client_request_id: str) -> tuple[str, str] | None:
+        """(user message id, assistant message id) of an earlier chat.send with this id."""
+        async with self._locked() as db:
+            row = await _one(
                 db,
-                "UPDATE conversations SET active_leaf_id = :id, "
-                "updated_at = max(updated_at, :now) WHERE id = :conversation_id",
-                keys,
+                "SELECT user_message_id, assistant_message_id FROM client_requests "
+                "WHERE client_request_id = ?",
+                (client_request_id,),
             )
+        return None if row is None else (row[0], row[1])
+
+    async def flush_streams(self, rows: list[tuple[str, str | None, str, str, str]]) -> None:
+        """Write the text streamed so far of several messages in one transaction:
+        rows of (content, thinking, status, updated_at, id). A message that already
+        reached a final status is left alone, so a late batch never undoes it."""
+        async with self._transaction(write=True) as db:
+            await _run_many(
+                db,
+                "UPDATE messages SET content = ?, thinking = ?, status = ?, updated_at = ? "
+                "WHERE id = ? AND status IN ('pending', 'streaming')",  # a final write always wins
+                rows,
+            )
+
+    async def finish_message(self, message: Message, usage: UsageRecord | None) -> None:
+        """Store a turn's final message and its usage record together."""
+        async with self._transaction(write=True) as db:
+            await _run(
+                db, MESSAGES.update_sql([*MESSAGE_FIELDS, "updated_at"]), MESSAGES.params(message)
+            )
+            if usage is not None:
+                await _run(db, USAGE.insert_sql, USAGE.params(usage))
 
     async def get_message(self, id: str) -> Message | None:
         async with self._locked() as db:
@@ -469,8 +525,97 @@ class Store:
                 [(key, json_text(value)) for key, value in values.items()],
             )
 
+    # -- providers -----------------------------------------------------------
+
+    async def provider_rows(self) -> list[ProviderRow]:
+        async with self._locked() as db:
+            rows = await _all(db, f"SELECT {_PROVIDER_COLUMNS} FROM providers ORDER BY id")
+        return [_provider_row(row) for row in rows]
+
+    async def save_provider_row(self, row: ProviderRow) -> None:
+        """Insert or replace a provider's stored settings."""
+        now = now_iso()
+        row.created_at = row.created_at or now
+        row.updated_at = max(now, row.updated_at)
+        values = {c: getattr(row, c) for c in _PROVIDER_FIELDS}
+        values["headers"] = json_text(row.headers)
+        values["enabled"] = int(row.enabled)
+        names = ", ".join(_PROVIDER_FIELDS)
+        async with self._locked() as db:
+            await _run(
+                db,
+                f"INSERT OR REPLACE INTO providers ({names}) VALUES ({', '.join(':' + c for c in _PROVIDER_FIELDS)})",
+                values,
+            )
+
+    async def delete_provider_row(self, id: str) -> bool:
+        async with self._locked() as db:
+            return await _run(db, "DELETE FROM providers WHERE id = ?", (id,)) > 0
+
+    # -- models --------------------------------------------------------------
+
+    async def list_models(self) -> list[Model]:
+        async with self._locked() as db:
+            rows = await _all(db, "SELECT data FROM models ORDER BY provider, id")
+        return [Model.model_validate(from_json(row["data"])) for row in rows]
+
+    async def save_model(self, model: Model) -> None:
+        async with self._locked() as db:
+            await _run(
+                db,
+                "INSERT OR REPLACE INTO models (id, provider, data, updated_at) VALUES (?, ?, ?, ?)",
+                (model.id, model.provider, json_text(model), now_iso()),
+            )
+
+    async def delete_model(self, id: str) -> bool:
+        async with self._locked() as db:
+            return await _run(db, "DELETE FROM models WHERE id = ?", (id,)) > 0
+
+    async def usage_records(self, conversation_id: str | None = None) -> list[UsageRecord]:
+        sql = f"SELECT {USAGE.select()} FROM usage_records"
+        params: tuple[str, ...] = ()
+        if conversation_id is not None:
+            sql += " WHERE conversation_id = ?"
+            params = (conversation_id,)
+        async with self._locked() as db:
+            rows = await _all(db, sql + " ORDER BY id", params)
+        return [USAGE.load(row) for row in rows]
+
 
 # -- statement helpers (cursors closed right away) -----------------------------
+
+
+async def _insert_message(db: aiosqlite.Connection, message: Message) -> None:
+    """Insert a message as the conversation's active leaf; a named parent leaf's
+    name moves down to it (the branch grew)."""
+    try:
+        await _run(db, MESSAGES.insert_sql, MESSAGES.params(message))
+    except sqlite3.IntegrityError as exc:
+        raise ValueError(
+            f"cannot add message {message.id} to conversation "
+            f"{message.conversation_id} under parent {message.parent_id}: {exc}"
+        ) from exc
+    keys = {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "parent_id": message.parent_id,
+        "now": now_iso(),
+    }
+    if message.parent_id is not None:
+        await _run(
+            db,
+            "UPDATE branch_names SET leaf_id = :id "
+            "WHERE conversation_id = :conversation_id AND leaf_id = :parent_id "
+            "AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = :conversation_id "
+            "                AND parent_id = :parent_id AND id <> :id)",
+            keys,
+        )
+    await _run(
+        db,
+        "UPDATE conversations SET active_leaf_id = :id, "
+        "updated_at = max(updated_at, :now) WHERE id = :conversation_id",
+        keys,
+    )
 
 
 async def _run(db: aiosqlite.Connection, sql: str, params: SqlParams = ()) -> int:

@@ -79,15 +79,29 @@ CREATE TABLE settings (
     value TEXT NOT NULL
 );
 
+-- Only what differs from a built-in provider's defaults is stored (NULL = default).
 CREATE TABLE providers (
-    id         TEXT PRIMARY KEY,
-    kind       TEXT NOT NULL,
-    base_url   TEXT,
-    api_key    TEXT,
-    headers    TEXT NOT NULL DEFAULT '{}',
-    enabled    INTEGER NOT NULL DEFAULT 1,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    id              TEXT PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    name            TEXT,
+    base_url        TEXT,
+    api_key         TEXT,
+    headers         TEXT NOT NULL DEFAULT '{}',
+    enabled         INTEGER NOT NULL DEFAULT 1,
+    connect_timeout REAL,
+    idle_timeout    REAL,
+    max_retries     INTEGER,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+);
+
+-- chat.send is idempotent by clientRequestId, across reconnects and restarts.
+CREATE TABLE client_requests (
+    client_request_id    TEXT PRIMARY KEY,
+    conversation_id      TEXT NOT NULL,
+    user_message_id      TEXT NOT NULL,
+    assistant_message_id TEXT NOT NULL,
+    created_at           TEXT NOT NULL
 );
 
 CREATE TABLE models (

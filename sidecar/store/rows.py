@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from sidecar.ids import now_iso
 from sidecar.protocol.base import Wire
-from sidecar.protocol.objects import Conversation, Message, SystemPrompt
+from sidecar.protocol.objects import Conversation, Message, SystemPrompt, UsageRecord
 
 M = TypeVar("M", bound=Wire)
 
@@ -99,3 +99,4 @@ class Mapper(Generic[M]):
 CONVERSATIONS = Mapper("conversations", Conversation, json_columns=("settings",))
 MESSAGES = Mapper("messages", Message, json_columns=("tool_calls", "attachments", "usage", "error"))
 SYSTEM_PROMPTS = Mapper("system_prompts", SystemPrompt)
+USAGE = Mapper("usage_records", UsageRecord)

@@ -1,0 +1,173 @@
+"""Providers: the three built-in ones plus custom backends, and where their keys come from.
+
+Keys live in the store (set through `providers.configure`) or in the usual
+environment variables; they are registered with the log scrubber the moment
+they are seen and never leave this module except inside a ProviderConfig
+handed to an adapter.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from sidecar import logs
+from sidecar.protocol.errors import Reason, RpcError, not_found
+from sidecar.protocol.events import ProvidersUpdated
+from sidecar.protocol.objects import Provider
+from sidecar.providers.types import DEFAULT_BASE_URLS, KEY_ENV_VARS, ProviderConfig
+from sidecar.store.records import ProviderRow
+
+if TYPE_CHECKING:
+    from sidecar.engine import Engine
+    from sidecar.protocol.methods import ProvidersConfigureParams
+
+BUILTIN_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic", "deepseek": "DeepSeek"}
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_IDLE_TIMEOUT = 120.0
+DEFAULT_MAX_RETRIES = 2
+
+
+class Providers:
+    def __init__(self, engine: Engine) -> None:
+        self._e = engine
+
+    async def _rows(self) -> dict[str, ProviderRow]:
+        rows = {row.id: row for row in await self._e.store.provider_rows()}
+        for builtin in BUILTIN_NAMES:
+            rows.setdefault(builtin, ProviderRow(id=builtin, kind=builtin))
+        for row in rows.values():
+            logs.redact(row.api_key)
+        return dict(sorted(rows.items()))
+
+    async def list(self) -> list[Provider]:
+        return [_wire(row) for row in (await self._rows()).values()]
+
+    async def configure(self, p: ProvidersConfigureParams) -> Provider:
+        given = p.model_fields_set
+        async with self._e.lock:
+            rows = await self._rows()
+            row = rows.get(p.id)
+            if row is None:
+                if p.kind is None or p.base_url is None:
+                    raise RpcError(
+                        Reason.NOT_FOUND,
+                        "unknown provider: pass `kind` and `baseUrl` to add a custom backend",
+                        kind="provider",
+                        id=p.id,
+                    )
+                row = ProviderRow(id=p.id, kind=p.kind)
+            elif p.kind is not None and p.kind != row.kind:
+                if row.id in BUILTIN_NAMES:
+                    raise RpcError(
+                        Reason.CONFLICT, "a built-in provider's kind cannot change", id=p.id
+                    )
+                row.kind = p.kind
+            for field, column in (
+                ("name", "name"),
+                ("base_url", "base_url"),
+                ("api_key", "api_key"),
+                ("headers", "headers"),
+                ("enabled", "enabled"),
+                ("connect_timeout_seconds", "connect_timeout"),
+                ("idle_timeout_seconds", "idle_timeout"),
+                ("max_retries", "max_retries"),
+            ):
+                if field in given:
+                    value = getattr(p, field)
+                    if field in ("headers", "enabled") and value is None:
+                        continue
+                    setattr(
+                        row, column, value.rstrip("/") if field == "base_url" and value else value
+                    )
+            logs.redact(row.api_key)
+            for value in row.headers.values():
+                logs.redact(value)
+            await self._e.store.save_provider_row(row)
+            await self._publish()
+            return _wire(row)
+
+    async def remove(self, provider_id: str) -> None:
+        async with self._e.lock:
+            if (
+                not await self._e.store.delete_provider_row(provider_id)
+                and provider_id not in BUILTIN_NAMES
+            ):
+                raise not_found("provider", provider_id)
+            await self._publish()
+
+    async def config(self, provider_id: str) -> ProviderConfig:
+        """What an adapter needs to call `provider_id`; PROVIDER_NOT_CONFIGURED when it cannot be called."""
+        row = (await self._rows()).get(provider_id)
+        if row is None:
+            raise RpcError(
+                Reason.PROVIDER_NOT_CONFIGURED,
+                f"provider {provider_id} is not configured",
+                provider=provider_id,
+            )
+        if not row.enabled:
+            raise RpcError(
+                Reason.PROVIDER_NOT_CONFIGURED,
+                f"provider {provider_id} is disabled",
+                provider=provider_id,
+            )
+        key, _ = _key(row)
+        if key is None and row.kind != "openai-compatible":
+            raise RpcError(
+                Reason.PROVIDER_NOT_CONFIGURED,
+                f"provider {provider_id} has no API key: set one with providers.configure"
+                + (
+                    f" or the {KEY_ENV_VARS[row.kind]} environment variable"
+                    if row.kind in KEY_ENV_VARS
+                    else ""
+                ),
+                provider=provider_id,
+            )
+        return ProviderConfig(
+            id=row.id,
+            kind=row.kind,  # type: ignore[arg-type]
+            base_url=_base_url(row),
+            api_key=key,
+            headers=tuple(row.headers.items()),
+            connect_timeout=row.connect_timeout or DEFAULT_CONNECT_TIMEOUT,
+            idle_timeout=row.idle_timeout or DEFAULT_IDLE_TIMEOUT,
+            max_retries=DEFAULT_MAX_RETRIES if row.max_retries is None else row.max_retries,
+        )
+
+    async def _publish(self) -> None:
+        self._e.bus.publish(
+            ProvidersUpdated(providers=[_wire(r) for r in (await self._rows()).values()])
+        )
+
+
+def _key(row: ProviderRow) -> tuple[str | None, str | None]:
+    if row.api_key:
+        return row.api_key, "stored"
+    env = KEY_ENV_VARS.get(row.id) if row.id in BUILTIN_NAMES else None
+    value = os.environ.get(env) if env else None
+    if value:
+        logs.redact(value)
+        return value, "environment"
+    return None, None
+
+
+def _base_url(row: ProviderRow) -> str:
+    return row.base_url or DEFAULT_BASE_URLS.get(row.kind, "")
+
+
+def _wire(row: ProviderRow) -> Provider:
+    key, source = _key(row)
+    return Provider(
+        id=row.id,
+        kind=row.kind,  # type: ignore[arg-type]
+        name=row.name or BUILTIN_NAMES.get(row.id, row.id),
+        base_url=_base_url(row),
+        has_key=key is not None,
+        key_source=source,  # type: ignore[arg-type]
+        header_names=sorted(row.headers),
+        enabled=row.enabled,
+        connect_timeout_seconds=row.connect_timeout or DEFAULT_CONNECT_TIMEOUT,
+        idle_timeout_seconds=row.idle_timeout or DEFAULT_IDLE_TIMEOUT,
+        max_retries=DEFAULT_MAX_RETRIES if row.max_retries is None else row.max_retries,
+        builtin=row.id in BUILTIN_NAMES,
+    )

@@ -1,0 +1,473 @@
+"""The turn runner: one assistant reply from `chat.send` to its one terminal event.
+
+A turn is a task independent of any connection: a client that drops never
+stops it; only `chat.cancel` (or shutdown) does. Provider parts become events
+on the bus as they arrive (the hot path: no awaits, no I/O), while the text is
+kept in memory and written to the store in batches by one flusher every
+FLUSH_INTERVAL, so a crash loses at most that window. Snapshots read the live
+text of running turns from here, so they always agree with their `seq`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+import orjson
+
+from sidecar.engine.prompt import build_request
+from sidecar.engine.usage import cost_usd
+from sidecar.ids import new_id, now_iso
+from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
+from sidecar.protocol.events import (
+    ConversationUpdated,
+    MessageCreated,
+    MessageUpdated,
+    SettingsUpdated,
+    StreamCancelled,
+    StreamCompleted,
+    StreamDelta,
+    StreamFailed,
+    StreamRetrying,
+    StreamStarted,
+    ThinkingCompleted,
+    ThinkingDelta,
+    ThinkingStarted,
+    UsageRecorded,
+)
+from sidecar.protocol.objects import ErrorInfo, Message, ToolCall, Usage, UsageRecord
+from sidecar.providers import types as parts
+
+if TYPE_CHECKING:
+    import httpx
+
+    from sidecar.engine import Engine
+    from sidecar.protocol.methods import ChatSendParams
+    from sidecar.protocol.objects import Model
+    from sidecar.providers.types import ChatRequest, ProviderConfig
+
+log = logging.getLogger("sidecar.turns")
+
+FLUSH_INTERVAL = 0.25
+
+
+class Turn:
+    """The live state of one streaming assistant message."""
+
+    __slots__ = (
+        "message",
+        "model",
+        "task",
+        "started",
+        "stop_reason",
+        "content",
+        "thinking",
+        "index",
+        "thinking_open",
+        "tools",
+        "usage",
+        "finish",
+        "status",
+        "done",
+    )
+
+    def __init__(self, message: Message, model: Model) -> None:
+        self.message = message
+        self.model = model
+        self.task: asyncio.Task[None] | None = None
+        self.started = False
+        self.stop_reason: str | None = None  # "cancelled" or "interrupted" once asked to stop
+        self.content: list[str] = []
+        self.thinking: list[str] = []
+        self.index = 0
+        self.thinking_open = False
+        self.tools: dict[int, list[str]] = {}  # index -> [id, name, arguments...]
+        self.usage: parts.UsagePart | None = None
+        self.finish: str | None = None
+        self.status = "pending"
+        self.done = asyncio.Event()
+
+    def live(self, stored: Message) -> Message:
+        """`stored` with what has streamed so far (for snapshots)."""
+        return stored.model_copy(
+            update={
+                "content": "".join(self.content),
+                "thinking": "".join(self.thinking) or None,
+                "status": self.status,
+            }
+        )
+
+
+class Turns:
+    def __init__(self, engine: Engine) -> None:
+        self._e = engine
+        self.active: dict[str, Turn] = {}
+        self._dirty: set[Turn] = set()
+        self._flusher: asyncio.Task[None] | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._send_lock = asyncio.Lock()
+
+    # -- commands -------------------------------------------------------------
+
+    async def send(self, p: ChatSendParams) -> tuple[str, str]:
+        e = self._e
+        async with (
+            self._send_lock
+        ):  # two sends with one clientRequestId: the second finds the first
+            if p.client_request_id is not None:
+                earlier = await e.store.client_request(p.client_request_id)
+                if earlier is not None:
+                    return earlier
+            async with e.lock:
+                return await self._start(p)
+
+    async def _start(self, p: ChatSendParams) -> tuple[str, str]:
+        e = self._e
+        conversation = await e.conversations.require(p.conversation_id)
+        settings = await e.store.get_settings()
+        model_id = (
+            p.model_id
+            or conversation.model_id
+            or settings.default_model_id
+            or settings.last_model_id
+        )
+        if not model_id:
+            raise InvalidParams(
+                "no model: pass modelId, or set the conversation's or the default model",
+                ("modelId",),
+            )
+        model = await e.models.usable(model_id)
+        config = await e.providers.config(model.provider)
+        parent_id = (
+            p.parent_id if "parent_id" in p.model_fields_set else conversation.active_leaf_id
+        )
+        if parent_id is not None:
+            parent = await e.store.get_message(parent_id)
+            if parent is None or parent.conversation_id != conversation.id:
+                raise not_found("message", parent_id)
+            if parent_id in self.active:
+                raise RpcError(
+                    Reason.CONFLICT,
+                    "that reply is still streaming: cancel it or wait",
+                    messageId=parent_id,
+                )
+        now = now_iso()
+        user = Message(
+            id=new_id(),
+            conversation_id=conversation.id,
+            parent_id=parent_id,
+            role="user",
+            content=p.content,
+            status="complete",
+            created_at=now,
+            updated_at=now,
+        )
+        assistant = Message(
+            id=new_id(),
+            conversation_id=conversation.id,
+            parent_id=user.id,
+            role="assistant",
+            content="",
+            status="pending",
+            model_id=model.id,
+            provider=model.provider,
+            created_at=now,
+            updated_at=now,
+        )
+        await e.store.add_turn(user, assistant, p.client_request_id)
+        e.bus.publish(MessageCreated(message=user))
+        e.bus.publish(MessageCreated(message=assistant))
+        updated = await e.store.get_conversation(conversation.id)
+        assert updated is not None
+        e.bus.publish(ConversationUpdated(conversation=updated))
+        if settings.last_model_id != model.id:
+            settings = settings.model_copy(update={"last_model_id": model.id})
+            await e.store.save_settings(settings)
+            e.bus.publish(SettingsUpdated(settings=settings))
+        path = await e.store.active_path(conversation.id)
+        system = await self._system_prompt(conversation, settings)
+        request = build_request(
+            model, conversation, system, [m for m in path if m.id != assistant.id]
+        )
+        turn = Turn(assistant, model)
+        self.active[assistant.id] = turn
+        turn.task = asyncio.create_task(
+            self._run(turn, request, config), name=f"turn-{assistant.id}"
+        )
+        return user.id, assistant.id
+
+    async def cancel(self, message_id: str) -> bool:
+        turn = self.active.get(message_id)
+        if turn is None:
+            if await self._e.store.get_message(message_id) is None:
+                raise not_found("message", message_id)
+            return False
+        self._stop(turn, "cancelled")
+        await turn.done.wait()
+        return True
+
+    def overlay(self, messages: list[Message]) -> list[Message]:
+        """Messages as a snapshot must show them: running turns with their live text."""
+        active = self.active
+        if not active:
+            return messages
+        return [active[m.id].live(m) if m.id in active else m for m in messages]
+
+    async def close(self) -> None:
+        """Shutdown: every running turn ends `interrupted`, its text stored."""
+        turns = list(self.active.values())
+        for turn in turns:
+            self._stop(turn, "interrupted")
+        for turn in turns:
+            await turn.done.wait()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        if self._http is not None:
+            await self._http.aclose()
+
+    # -- the run --------------------------------------------------------------
+
+    def _stop(self, turn: Turn, reason: str) -> None:
+        if turn.stop_reason is None:
+            turn.stop_reason = reason
+            if turn.started and turn.task is not None:
+                turn.task.cancel()
+
+    async def _run(self, turn: Turn, request: ChatRequest, config: ProviderConfig) -> None:
+        error: ErrorInfo | None = None
+        try:
+            turn.started = True
+            if turn.stop_reason is not None:
+                raise asyncio.CancelledError
+            from sidecar.providers import create_provider
+
+            provider = create_provider(config, self._client())
+            message = turn.message
+            turn.status = "streaming"
+            self._e.bus.publish(
+                StreamStarted(
+                    conversation_id=message.conversation_id,
+                    message_id=message.id,
+                    model_id=turn.model.id,
+                    provider=turn.model.provider,
+                )
+            )
+            self._mark(turn)
+            async for part in provider.stream(request):
+                self._on_part(turn, part)
+            if turn.finish is None:
+                raise parts.ProviderError(
+                    "incomplete_stream", "the stream ended without a finish reason", retryable=True
+                )
+            status = "complete"
+        except asyncio.CancelledError:
+            status = turn.stop_reason or "cancelled"
+        except parts.ProviderError as exc:
+            status = "failed"
+            error = ErrorInfo(
+                code=exc.code,
+                message=exc.message,
+                retryable=exc.retryable,
+                http_status=exc.http_status,
+            )
+        except Exception:
+            log.exception("turn %s failed", turn.message.id)
+            status = "failed"
+            error = ErrorInfo(
+                code="internal", message="the sidecar hit an internal error", retryable=False
+            )
+        if status == "interrupted":
+            error = ErrorInfo(
+                code="interrupted", message="the sidecar stopped mid-stream", retryable=True
+            )
+        await asyncio.shield(self._finish(turn, status, error))
+
+    def _on_part(self, turn: Turn, part: parts.Part) -> None:
+        """One provider part -> events. The hot path: synchronous, no I/O."""
+        kind = type(part)
+        message = turn.message
+        if kind is parts.TextDelta:
+            if not part.text:
+                return
+            if turn.thinking_open:
+                self._close_thinking(turn)
+            turn.content.append(part.text)
+            index = turn.index
+            turn.index = index + 1
+            self._e.bus.publish(
+                StreamDelta(
+                    conversation_id=message.conversation_id,
+                    message_id=message.id,
+                    index=index,
+                    text=part.text,
+                )
+            )
+            self._mark(turn)
+        elif kind is parts.ThinkingDelta:
+            if not part.text:
+                return
+            if not turn.thinking_open:
+                turn.thinking_open = True
+                self._e.bus.publish(
+                    ThinkingStarted(conversation_id=message.conversation_id, message_id=message.id)
+                )
+            turn.thinking.append(part.text)
+            self._e.bus.publish(
+                ThinkingDelta(
+                    conversation_id=message.conversation_id, message_id=message.id, text=part.text
+                )
+            )
+            self._mark(turn)
+        elif kind is parts.ToolCallStart:
+            turn.tools[part.index] = [part.id, part.name]
+        elif kind is parts.ToolCallDelta:
+            turn.tools.setdefault(part.index, ["", ""]).append(part.arguments)
+        elif kind is parts.UsagePart:
+            turn.usage = part
+        elif kind is parts.Finish:
+            turn.finish = part.reason
+        elif kind is parts.Retrying:
+            self._e.bus.publish(
+                StreamRetrying(
+                    conversation_id=message.conversation_id,
+                    message_id=message.id,
+                    attempt=part.attempt,
+                    delay_ms=part.delay_ms,
+                    reason=part.reason,
+                )
+            )
+
+    def _close_thinking(self, turn: Turn) -> None:
+        turn.thinking_open = False
+        m = turn.message
+        self._e.bus.publish(ThinkingCompleted(conversation_id=m.conversation_id, message_id=m.id))
+
+    async def _finish(self, turn: Turn, status: str, error: ErrorInfo | None) -> None:
+        e = self._e
+        m = turn.message
+        try:
+            async with e.lock:
+                if turn.thinking_open:
+                    self._close_thinking(turn)
+                usage = record = None
+                if turn.usage is not None:
+                    u = turn.usage
+                    usage = Usage(
+                        input_tokens=u.input_tokens,
+                        output_tokens=u.output_tokens,
+                        reasoning_tokens=u.reasoning_tokens,
+                        cache_read_tokens=u.cache_read_tokens,
+                        cache_write_tokens=u.cache_write_tokens,
+                    )
+                    usage.cost_usd = cost_usd(usage, turn.model.pricing)
+                    record = UsageRecord(
+                        **usage.model_dump(by_alias=False),
+                        id=new_id(),
+                        conversation_id=m.conversation_id,
+                        message_id=m.id,
+                        model_id=turn.model.id,
+                        provider=turn.model.provider,
+                        kind="chat",
+                        created_at=now_iso(),
+                    )
+                final = m.model_copy(
+                    update={
+                        "content": "".join(turn.content),
+                        "thinking": "".join(turn.thinking) or None,
+                        "status": status,
+                        "usage": usage,
+                        "error": error,
+                        "tool_calls": _tool_calls(turn.tools),
+                        "updated_at": max(now_iso(), m.updated_at),
+                    }
+                )
+                self._dirty.discard(turn)
+                await e.store.finish_message(final, record)
+                del self.active[m.id]
+                turn.status = status
+                if record is not None:
+                    e.bus.publish(UsageRecorded(usage=record))
+                ids = {"conversation_id": m.conversation_id, "message_id": m.id}
+                if status == "complete":
+                    e.bus.publish(
+                        StreamCompleted(
+                            **ids, finish_reason=turn.finish or "stop", usage=usage, message=final
+                        )
+                    )
+                elif status == "cancelled":
+                    e.bus.publish(StreamCancelled(**ids, message=final))
+                else:
+                    assert error is not None
+                    e.bus.publish(StreamFailed(**ids, error=error, message=final))
+                e.bus.publish(MessageUpdated(message=final))
+        finally:
+            turn.done.set()
+
+    # -- batched writes ---------------------------------------------------------
+
+    def _mark(self, turn: Turn) -> None:
+        self._dirty.add(turn)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop(), name="stream-flusher")
+
+    async def _flush_loop(self) -> None:
+        """Write every dirty stream's text in one transaction, at most every FLUSH_INTERVAL."""
+        while self._dirty or self.active:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            if not self._dirty:
+                continue
+            batch, self._dirty = self._dirty, set()
+            now = now_iso()
+            rows = [
+                ("".join(t.content), "".join(t.thinking) or None, t.status, now, t.message.id)
+                for t in batch
+                if t.message.id in self.active
+            ]
+            try:
+                await self._e.store.flush_streams(rows)
+            except Exception:
+                log.exception("could not write streamed text; will retry")
+                self._dirty |= batch
+
+    # -- helpers --------------------------------------------------------------
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+                follow_redirects=False,
+            )
+        return self._http
+
+    async def _system_prompt(self, conversation, settings) -> str | None:  # noqa: ANN001
+        if conversation.system_prompt is not None:
+            return conversation.system_prompt
+        prompt_id = conversation.settings.system_prompt_id
+        if prompt_id:
+            for prompt in await self._e.store.list_system_prompts():
+                if prompt.id == prompt_id:
+                    return prompt.content
+        return settings.default_system_prompt
+
+
+def _tool_calls(tools: dict[int, list[str]]) -> list[ToolCall]:
+    calls = []
+    for index in sorted(tools):
+        call_id, name, *fragments = tools[index]
+        text = "".join(fragments)
+        try:
+            arguments = orjson.loads(text) if text else {}
+        except orjson.JSONDecodeError:
+            arguments = {"_unparsed": text}
+        if not isinstance(arguments, dict):
+            arguments = {"_value": arguments}
+        calls.append(
+            ToolCall(id=call_id or new_id(), name=name, arguments=arguments, status="proposed")
+        )
+    return calls

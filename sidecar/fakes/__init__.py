@@ -1,0 +1,58 @@
+"""Fake LLM provider servers: real HTTP/1.1 on 127.0.0.1, speaking each provider's wire format.
+
+The sidecar's adapters, the tests, the benchmarks and the demo call them over real
+sockets, exactly as they call the real APIs (see /work/shared/PROVIDERS.md):
+
+    async with FakeProvider("anthropic") as fake:
+        fake.enqueue(Script(text="Hi!", thinking="Let me see.", usage=Usage(100, 7)))
+        ...  # point a client at fake.base_url
+
+Kinds and where requests go (`base_url` is what the sidecar's provider config expects):
+"openai", "deepseek", "openai-compatible": base ".../v1", POST {base}/chat/completions;
+"anthropic": base "http://127.0.0.1:PORT", POST {base}/v1/messages (the
+`anthropic-version` header is required; the key may come as x-api-key or as a bearer
+token, as the 2.x SDK sends it). GET /v1/models lists a few model names.
+
+A `Script` is one response. Text streams as `chunks` (else `text` cut in `chunk_size`
+pieces), after `thinking` (Anthropic thinking block; DeepSeek `reasoning_content`;
+openai-compatible `reasoning_content` or the quirk's way; dropped for "openai"), then the
+`tool_calls`, whose JSON `arguments` stream in `chunk_size` fragments. `usage` None is
+computed: input = prompt characters // 4 (or 12), output = the number of fragments.
+`rate` paces fragments (per second); `keepalive` sends that many ": keep-alive" comments
+first (`keepalive_interval` apart, default 1/rate); `split_writes` writes each SSE event in
+pieces at awkward offsets; `headers` adds response headers (e.g. x-should-retry).
+
+Faults: "http_400", "http_400_context", "http_401", "http_402", "http_403", "http_404",
+"http_429", "http_429_quota", "http_500", "http_503", "http_529" answer with the dialect's
+real error body and headers (`retry_after` sets retry-after); "error_event", "drop" and
+"stall" strike mid-stream once `fault_after` text chunks were sent (before any fragment
+when 0); "no_finish" ends the stream cleanly without a finish reason. On a non-streamed
+request "error_event" answers 500 (529 for Anthropic) and "no_finish" gives a null reason.
+
+Quirks (openai-compatible only): "ollama", "vllm", "lmstudio", "openrouter", "think_tags".
+"""
+
+from sidecar.fakes.provider import KINDS, FakeProvider
+from sidecar.fakes.script import (
+    FAULTS,
+    HTTP_FAULTS,
+    QUIRKS,
+    STREAM_FAULTS,
+    RecordedRequest,
+    Script,
+    ToolCallScript,
+    Usage,
+)
+
+__all__ = [
+    "FAULTS",
+    "HTTP_FAULTS",
+    "KINDS",
+    "QUIRKS",
+    "STREAM_FAULTS",
+    "FakeProvider",
+    "RecordedRequest",
+    "Script",
+    "ToolCallScript",
+    "Usage",
+]

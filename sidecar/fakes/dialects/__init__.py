@@ -1,0 +1,16 @@
+"""The wire formats the fake providers speak."""
+
+from __future__ import annotations
+
+from sidecar.fakes.dialects.anthropic import MessagesDialect
+from sidecar.fakes.dialects.common import KEEPALIVE, PACED, Dialect, Frame, split_awkwardly
+from sidecar.fakes.dialects.openai import ChatCompletionsDialect
+
+
+def dialect_for(kind: str, quirk: str | None = None) -> Dialect:
+    if kind == "anthropic":
+        return MessagesDialect()
+    return ChatCompletionsDialect(kind, quirk)
+
+
+__all__ = ["KEEPALIVE", "PACED", "Dialect", "Frame", "dialect_for", "split_awkwardly"]

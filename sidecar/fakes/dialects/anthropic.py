@@ -1,0 +1,244 @@
+"""Anthropic Messages: `event:` + `data:` SSE, content blocks, cumulative usage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sidecar.fakes.dialects.common import Dialect, Frame, HttpError, event_frame, random_id
+from sidecar.fakes.reply import Reply
+from sidecar.fakes.script import Script
+
+_HTTP_ERRORS: dict[str, tuple[int, str, str]] = {
+    "http_400": (400, "invalid_request_error", "max_tokens: Field required"),
+    "http_400_context": (
+        400,
+        "invalid_request_error",
+        "prompt is too long: 215313 tokens > 200000 maximum",
+    ),
+    "http_401": (401, "authentication_error", "invalid x-api-key"),
+    "http_402": (
+        402,
+        "billing_error",
+        "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.",
+    ),
+    "http_403": (
+        403,
+        "permission_error",
+        "Your API key does not have permission to use the specified resource.",
+    ),
+    "http_404": (404, "not_found_error", "model: claude-fake"),
+    "http_429": (
+        429,
+        "rate_limit_error",
+        "Number of request tokens has exceeded your per-minute rate limit (https://docs.anthropic.com/en/api/rate-limits); see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase.",
+    ),
+    "http_429_quota": (
+        429,
+        "rate_limit_error",
+        "This request would exceed your organization's rate limit of 1,000,000 input tokens per day. Please try again later.",
+    ),
+    "http_500": (500, "api_error", "Internal server error"),
+    "http_503": (503, "api_error", "Service unavailable"),
+    "http_529": (529, "overloaded_error", "Overloaded"),
+}
+
+
+class MessagesDialect(Dialect):
+    kind = "anthropic"
+    paths = ("/v1/messages",)
+    models_paths = ("/v1/models",)
+    request_id_header = "request-id"
+    error_event_fault = "http_529"
+    stream_content_type = "text/event-stream; charset=utf-8"
+
+    # --- requests and errors ---------------------------------------------------
+
+    def authorized(self, headers: dict[str, str], api_key: str) -> bool:
+        # x-api-key is the documented header; the official SDK (2.x) sends the key as a
+        # bearer token instead, which the API accepts too.
+        return (
+            headers.get("x-api-key") == api_key
+            or headers.get("authorization") == f"Bearer {api_key}"
+        )
+
+    def precheck(self, headers: dict[str, str]) -> HttpError | None:
+        if "anthropic-version" not in headers:
+            return self._error(
+                400, "invalid_request_error", "anthropic-version: header is required"
+            )
+        return None
+
+    def new_request_id(self) -> str:
+        return random_id("req_011C", 20)
+
+    def _error(
+        self, status: int, type_: str, message: str, headers: list[tuple[str, str]] | None = None
+    ) -> HttpError:
+        rid = self.new_request_id()
+        body = {"type": "error", "error": {"type": type_, "message": message}, "request_id": rid}
+        return HttpError(
+            status,
+            body,
+            [(self.request_id_header, rid), *(headers or [("content-type", "application/json")])],
+        )
+
+    def http_error(self, fault: str, script: Script) -> HttpError:
+        status, type_, message = _HTTP_ERRORS[fault]
+        headers = self.error_headers(fault, script)
+        if status == 429:
+            wait = script.retry_after if script.retry_after is not None else 1.0
+            reset = datetime.now(UTC) + timedelta(seconds=wait)
+            headers += [
+                ("anthropic-ratelimit-requests-limit", "50"),
+                ("anthropic-ratelimit-requests-remaining", "0"),
+                ("anthropic-ratelimit-requests-reset", reset.strftime("%Y-%m-%dT%H:%M:%SZ")),
+            ]
+        return self._error(status, type_, message, headers)
+
+    def bad_request(self, message: str) -> HttpError:
+        return self._error(400, "invalid_request_error", message)
+
+    def not_found(self, path: str) -> HttpError:
+        return self._error(404, "not_found_error", "Not Found")
+
+    def models(self) -> dict[str, Any]:
+        data = [
+            {
+                "type": "model",
+                "id": name,
+                "display_name": name,
+                "created_at": "2025-01-01T00:00:00Z",
+            }
+            for name in ("claude-haiku-fake", "claude-sonnet-fake")
+        ]
+        return {
+            "data": data,
+            "has_more": False,
+            "first_id": data[0]["id"],
+            "last_id": data[-1]["id"],
+        }
+
+    # --- the stream --------------------------------------------------------------
+
+    def stream(self, reply: Reply) -> Iterator[Frame]:
+        message = self._envelope(reply)
+        message["usage"]["output_tokens"] = 1
+        yield event_frame("message_start", {"type": "message_start", "message": message}, "open")
+        yield event_frame("ping", {"type": "ping"}, "open")
+        for index, (block, deltas) in enumerate(self._blocks(reply)):
+            yield event_frame(
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": block},
+                "event",
+            )
+            for kind, delta in deltas:
+                yield event_frame(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                    kind,
+                )
+            yield event_frame(
+                "content_block_stop", {"type": "content_block_stop", "index": index}, "event"
+            )
+        yield event_frame(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": self._stop_reason(reply), "stop_sequence": None},
+                "usage": {"output_tokens": reply.usage.output_tokens},
+            },
+            "finish",
+        )
+        yield event_frame("message_stop", {"type": "message_stop"}, "finish")
+
+    def _blocks(
+        self, reply: Reply
+    ) -> Iterator[tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]]:
+        """(content_block_start block, [(frame kind, delta)]) per content block."""
+        if reply.thinking_chunks:
+            deltas = [
+                ("delta", {"type": "thinking_delta", "thinking": p}) for p in reply.thinking_chunks
+            ]
+            deltas.append(("event", {"type": "signature_delta", "signature": reply.signature}))
+            yield {"type": "thinking", "thinking": "", "signature": ""}, deltas
+        if reply.text_chunks:
+            yield (
+                {"type": "text", "text": ""},
+                [("text", {"type": "text_delta", "text": p}) for p in reply.text_chunks],
+            )
+        for call in reply.tool_calls:
+            pieces = ["", *call.fragments]
+            yield (
+                {"type": "tool_use", "id": self._tool_id(call.id), "name": call.name, "input": {}},
+                [("delta", {"type": "input_json_delta", "partial_json": p}) for p in pieces],
+            )
+
+    def error_frames(self, reply: Reply) -> list[Frame]:
+        body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        return [event_frame("error", body, "event")]
+
+    # --- the non-streamed answer -----------------------------------------------------
+
+    def message(self, reply: Reply, *, finished: bool = True) -> dict[str, Any]:
+        message = self._envelope(reply)
+        content: list[dict[str, Any]] = []
+        if reply.thinking:
+            content.append(
+                {"type": "thinking", "thinking": reply.thinking, "signature": reply.signature}
+            )
+        if reply.text:
+            content.append({"type": "text", "text": reply.text})
+        for call in reply.tool_calls:
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": self._tool_id(call.id),
+                    "name": call.name,
+                    "input": _parsed(call.arguments),
+                }
+            )
+        message["content"] = content
+        message["stop_reason"] = self._stop_reason(reply) if finished else None
+        return message
+
+    # --- shared ----------------------------------------------------------------------
+
+    @staticmethod
+    def _envelope(reply: Reply) -> dict[str, Any]:
+        u = reply.usage
+        return {
+            "id": random_id("msg_01", 22),
+            "type": "message",
+            "role": "assistant",
+            "model": reply.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {
+                # Anthropic's input_tokens leaves out cache reads and writes.
+                "input_tokens": max(u.input_tokens - u.cached_tokens - u.cache_write_tokens, 0),
+                "cache_creation_input_tokens": u.cache_write_tokens,
+                "cache_read_input_tokens": u.cached_tokens,
+                "output_tokens": u.output_tokens,
+            },
+        }
+
+    @staticmethod
+    def _tool_id(given: str) -> str:
+        return given or random_id("toolu_01", 22)
+
+    @staticmethod
+    def _stop_reason(reply: Reply) -> str:
+        if reply.finish_reason is not None:
+            return reply.finish_reason
+        return "tool_use" if reply.tool_calls else "end_turn"
+
+
+def _parsed(arguments: str) -> Any:
+    try:
+        return json.loads(arguments) if arguments else {}
+    except ValueError:
+        return {}

@@ -1,0 +1,262 @@
+"""`FakeProvider`: a real HTTP server on 127.0.0.1 that answers chat requests from scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from typing import Any
+
+from sidecar.fakes.dialects import KEEPALIVE, PACED, Dialect, dialect_for, split_awkwardly
+from sidecar.fakes.dialects.common import HttpError, dumps
+from sidecar.fakes.http import Exchange, HttpRequest, HttpServer
+from sidecar.fakes.reply import Reply, echo_script
+from sidecar.fakes.script import HTTP_FAULTS, RecordedRequest, Script
+
+KINDS = ("openai", "anthropic", "deepseek", "openai-compatible")
+_MID_STREAM_FAULTS = ("error_event", "drop", "stall")
+_SPLIT_PAUSE = 0.002  # between the pieces of a split write, so they arrive as separate reads
+
+
+class FakeProvider:
+    """A fake of one provider kind. Queue `Script`s with `enqueue` (one per request, in
+    order); with none queued it answers with `default`, else echoes the last user message.
+
+    `requests` records every request; `disconnects` the time.monotonic() at which a client
+    left while a response was in progress. When `api_key` is set, requests without it get
+    the dialect's real 401. `rate` paces scripts that set none (chunks per second).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        default: Script | None = None,
+        api_key: str | None = None,
+        rate: float | None = None,
+    ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown provider kind {kind!r}; one of {', '.join(KINDS)}")
+        self.kind = kind
+        self.host = host
+        self.port = port
+        self.default = default
+        self.api_key = api_key
+        self.rate = rate
+        self.requests: list[RecordedRequest] = []
+        self.disconnects: list[float] = []
+        self._queue: deque[Script] = deque()
+        self._dialect = dialect_for(kind)
+        self._server: HttpServer | None = None
+        self._base_url: str | None = None
+        self._disconnects_taken = 0
+        self._disconnected = asyncio.Event()
+
+    # --- life ------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        if self._server is not None:
+            return self.base_url
+        server = HttpServer(self._handle, on_disconnect=self._on_disconnect)
+        self.port = await server.start(self.host, self.port)
+        self._server = server
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        root = f"http://{host}:{self.port}"
+        self._base_url = root if self.kind == "anthropic" else f"{root}/v1"
+        return self._base_url
+
+    async def close(self) -> None:
+        if self._server is not None:
+            server, self._server = self._server, None
+            await server.close()
+
+    async def __aenter__(self) -> FakeProvider:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("the fake provider is not started")
+        return self._base_url
+
+    # --- scripting -------------------------------------------------------------------
+
+    def enqueue(self, *scripts: Script) -> None:
+        for script in scripts:
+            if script.quirk is not None and self.kind != "openai-compatible":
+                raise ValueError(
+                    f"quirk {script.quirk!r} is for openai-compatible, not {self.kind}"
+                )
+        self._queue.extend(scripts)
+
+    def _next_script(self, body: dict[str, Any]) -> Script:
+        if self._queue:
+            return self._queue.popleft()
+        if self.default is not None:
+            return self.default
+        return echo_script(body, Script())
+
+    # --- disconnects -----------------------------------------------------------------
+
+    def _on_disconnect(self, at: float) -> None:
+        self.disconnects.append(at)
+        self._disconnected.set()
+
+    async def wait_disconnect(self, timeout: float) -> float:  # noqa: ASYNC109
+        """The time of the next disconnect not yet returned by this method (waiting for it
+        up to `timeout` seconds; TimeoutError after that)."""
+
+        async def next_one() -> float:
+            while len(self.disconnects) <= self._disconnects_taken:
+                self._disconnected.clear()
+                await self._disconnected.wait()
+            self._disconnects_taken += 1
+            return self.disconnects[self._disconnects_taken - 1]
+
+        return await asyncio.wait_for(next_one(), timeout)
+
+    # --- answering -------------------------------------------------------------------
+
+    async def _handle(self, request: HttpRequest, exchange: Exchange) -> None:
+        headers = dict(request.headers)
+        body = _parse(request.body)
+        self.requests.append(
+            RecordedRequest(request.method, request.path, headers, body, time.monotonic())
+        )
+        dialect = self._dialect
+        if self.api_key is not None and not dialect.authorized(headers, self.api_key):
+            return await _send_error(exchange, dialect.http_error("http_401", Script()))
+        if request.method == "GET" and request.path in dialect.models_paths:
+            return await _send_json(exchange, 200, dialect.models(), _ids(dialect))
+        if request.method != "POST" or request.path not in dialect.paths:
+            return await _send_error(exchange, dialect.not_found(request.path))
+        refused = dialect.precheck(headers)
+        if refused is not None:
+            return await _send_error(exchange, refused)
+        if body is None:
+            return await _send_error(
+                exchange, dialect.bad_request("We could not parse the JSON body of your request.")
+            )
+        script = self._next_script(body)
+        dialect = dialect_for(self.kind, script.quirk)
+        extra = list(script.headers.items())
+        if script.fault in HTTP_FAULTS:
+            return await _send_error(exchange, dialect.http_error(script.fault, script), extra)
+        reply = Reply.resolve(script, body)
+        rate = script.rate if script.rate is not None else self.rate
+        if reply.stream:
+            await _stream(exchange, dialect, reply, rate, extra)
+        else:
+            await _answer(exchange, dialect, reply, rate, extra)
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _ids(dialect: Dialect) -> list[tuple[str, str]]:
+    return [(dialect.request_id_header, dialect.new_request_id())]
+
+
+async def _send_json(
+    exchange: Exchange, status: int, body: Any, headers: list[tuple[str, str]]
+) -> None:
+    headers = [("content-type", "application/json"), *headers]
+    await exchange.respond(status, headers, dumps(body).encode())
+
+
+async def _send_error(
+    exchange: Exchange, error: HttpError, extra: list[tuple[str, str]] | None = None
+) -> None:
+    await exchange.respond(
+        error.status, [*error.headers, *(extra or [])], dumps(error.body).encode()
+    )
+
+
+async def _answer(
+    exchange: Exchange,
+    dialect: Dialect,
+    reply: Reply,
+    rate: float | None,
+    extra: list[tuple[str, str]],
+) -> None:
+    """A non-streamed request: the whole message as one JSON body (after the time it
+    would have taken to stream, when a rate is set)."""
+    fault = reply.script.fault
+    if fault == "drop":
+        return await exchange.drop()
+    if fault == "stall":
+        return await exchange.stall()
+    if fault == "error_event":
+        error = dialect.http_error(dialect.error_event_fault, reply.script)
+        return await _send_error(exchange, error, extra)
+    if rate:
+        await exchange.sleep(len(reply.text_chunks) / rate)
+    message = dialect.message(reply, finished=fault != "no_finish")
+    await _send_json(exchange, 200, message, [*_ids(dialect), *extra])
+
+
+async def _stream(
+    exchange: Exchange,
+    dialect: Dialect,
+    reply: Reply,
+    rate: float | None,
+    extra: list[tuple[str, str]],
+) -> None:
+    script = reply.script
+    headers = [
+        ("content-type", dialect.stream_content_type),
+        ("cache-control", "no-cache"),
+        *_ids(dialect),
+        *extra,
+    ]
+    await exchange.start(200, headers)
+
+    async def emit(data: bytes) -> None:
+        if not script.split_writes:
+            return await exchange.write(data)
+        for i, piece in enumerate(split_awkwardly(data)):
+            if i:
+                await exchange.sleep(_SPLIT_PAUSE)
+            await exchange.write(piece)
+
+    interval = script.keepalive_interval
+    if interval is None:
+        interval = 1 / rate if rate else 0.0
+    for _ in range(script.keepalive):
+        await emit(KEEPALIVE)
+        await exchange.sleep(interval)
+
+    fault = script.fault if script.fault in _MID_STREAM_FAULTS else None
+    texts = 0
+    paced = False
+    for frame in dialect.stream(reply):
+        if fault and frame.kind != "open" and texts >= script.fault_after:
+            if fault == "drop":
+                return await exchange.drop()
+            if fault == "stall":
+                return await exchange.stall()
+            for error in dialect.error_frames(reply):
+                await emit(error.data)
+            return await exchange.end()
+        if frame.kind == "finish" and script.fault == "no_finish":
+            continue
+        if frame.kind in PACED:
+            if paced and rate:
+                await exchange.sleep(1 / rate)
+            paced = True
+        await emit(frame.data)
+        if frame.kind == "text":
+            texts += 1
+    await exchange.end()

@@ -1,0 +1,85 @@
+"""What a fake provider should answer: scripts, usage and the requests it recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+HTTP_FAULTS = (
+    "http_400",
+    "http_400_context",
+    "http_401",
+    "http_402",
+    "http_403",
+    "http_404",
+    "http_429",
+    "http_429_quota",
+    "http_500",
+    "http_503",
+    "http_529",
+)
+STREAM_FAULTS = ("error_event", "drop", "stall", "no_finish")
+FAULTS = HTTP_FAULTS + STREAM_FAULTS
+QUIRKS = ("ollama", "vllm", "lmstudio", "openrouter", "think_tags")
+
+
+@dataclass
+class Usage:
+    """Token counts in OpenAI's convention: `input_tokens` includes cached ones and
+    `output_tokens` includes reasoning. Each dialect converts (Anthropic subtracts the
+    cache reads and writes from its `input_tokens`)."""
+
+    input_tokens: int = 12
+    output_tokens: int = 5
+    cached_tokens: int = 0  # cache reads
+    cache_write_tokens: int = 0  # Anthropic cache_creation_input_tokens
+    reasoning_tokens: int = 0
+
+
+@dataclass
+class ToolCallScript:
+    id: str  # "" for a generated one in the dialect's style
+    name: str
+    arguments: str  # JSON text; streamed in fragments of the script's chunk_size
+
+
+@dataclass
+class Script:
+    """One scripted response; see the package docstring for every field."""
+
+    text: str = "Hello from the fake provider."
+    chunks: list[str] | None = None
+    chunk_size: int = 8
+    thinking: str | None = None
+    tool_calls: list[ToolCallScript] = field(default_factory=list)
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    rate: float | None = None
+    keepalive: int = 0
+    keepalive_interval: float | None = None  # None: 1/rate when rate is set, else 0
+    fault: str | None = None
+    fault_after: int = 0
+    retry_after: float | None = None
+    quirk: str | None = None
+    split_writes: bool = False
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers
+    signature: str | None = None  # Anthropic thinking signature; None: derived from `thinking`
+
+    def __post_init__(self) -> None:
+        if self.fault is not None and self.fault not in FAULTS:
+            raise ValueError(f"unknown fault {self.fault!r}; one of {', '.join(FAULTS)}")
+        if self.quirk is not None and self.quirk not in QUIRKS:
+            raise ValueError(f"unknown quirk {self.quirk!r}; one of {', '.join(QUIRKS)}")
+        if self.chunk_size < 1:
+            raise ValueError("chunk_size must be at least 1")
+        if self.rate is not None and self.rate <= 0:
+            raise ValueError("rate must be positive")
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: dict[str, Any] | None  # the parsed JSON object; None when absent or not an object
+    received_at: float  # time.monotonic()

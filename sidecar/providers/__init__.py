@@ -1,0 +1,77 @@
+"""Provider adapters: a normalized ChatRequest in, normalized parts out.
+
+    provider = create_provider(config, http)      # http: the engine's shared AsyncClient
+    async for part in provider.stream(request):   # TextDelta, ThinkingDelta, ToolCall*, UsagePart,
+        ...                                       # Retrying, …, and one Finish last
+    text, usage = await provider.complete(request)  # non-streamed (titles)
+
+Both raise ProviderError (see types.py); nothing else escapes except CancelledError
+and programming errors.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from .anthropic import AnthropicProvider
+from .base import Provider
+from .openai_chat import DIALECTS, Dialect, OpenAIChatProvider
+from .types import (
+    KINDS,
+    ChatMessage,
+    ChatRequest,
+    Finish,
+    Part,
+    ProviderConfig,
+    ProviderError,
+    ProviderKind,
+    RedactedThinking,
+    Retrying,
+    TextDelta,
+    ThinkingDelta,
+    ThinkingSignature,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallRef,
+    ToolCallStart,
+    ToolSpec,
+    UsagePart,
+)
+
+
+def create_provider(config: ProviderConfig, http: httpx.AsyncClient) -> Provider:
+    """The adapter for `config.kind`. Cheap: make one per call or keep it, either is fine."""
+    if config.kind == "anthropic":
+        return AnthropicProvider(config, http)
+    if config.kind in DIALECTS:
+        return OpenAIChatProvider(config, http, DIALECTS[config.kind])
+    raise ValueError(f"unknown provider kind {config.kind!r} (expected one of {', '.join(KINDS)})")
+
+
+__all__ = [
+    "AnthropicProvider",
+    "ChatMessage",
+    "ChatRequest",
+    "DIALECTS",
+    "Dialect",
+    "Finish",
+    "KINDS",
+    "OpenAIChatProvider",
+    "Part",
+    "Provider",
+    "ProviderConfig",
+    "ProviderError",
+    "ProviderKind",
+    "RedactedThinking",
+    "Retrying",
+    "TextDelta",
+    "ThinkingDelta",
+    "ThinkingSignature",
+    "ToolCallDelta",
+    "ToolCallEnd",
+    "ToolCallRef",
+    "ToolCallStart",
+    "ToolSpec",
+    "UsagePart",
+    "create_provider",
+]

@@ -1,0 +1,308 @@
+"""Anthropic Messages API.
+
+What differs from the OpenAI shape: typed SSE events per content block, usage that
+is cumulative across `message_start` and `message_delta` (taken, never summed),
+thinking blocks with signatures (and redacted ones) that must travel back unchanged
+on tool turns, a top-level `system`, a required `max_tokens`, and strictly
+alternating roles with tool results as user content blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .base import Provider, StreamParser, as_int, loads
+from .errors import error_from_payload
+from .types import (
+    ChatMessage,
+    ChatRequest,
+    ProviderError,
+    RedactedThinking,
+    TextDelta,
+    ThinkingDelta,
+    ThinkingSignature,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    UsagePart,
+)
+
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+
+_STOP = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "refusal",
+}
+
+
+class AnthropicStreamParser(StreamParser):
+    __slots__ = ("_api_key", "_tools", "_whole", "_count", "_in", "_read", "_write", "_out")
+
+    def __init__(self, api_key: str | None) -> None:
+        super().__init__()
+        self._api_key = api_key
+        self._tools: dict[Any, int] = {}  # open tool_use block index -> tool call ordinal
+        self._whole: set[int] = set()  # tool calls whose input came whole in the block start
+        self._count = 0  # tool calls seen
+        self._in = self._read = self._write = self._out = 0
+
+    def feed(self, event: str, data: str) -> None:
+        obj = loads(data) if data else None
+        if type(obj) is not dict:
+            return
+        kind = obj.get("type") or event.strip()
+        if kind == "content_block_delta":
+            delta = obj.get("delta")
+            if type(delta) is not dict:
+                return
+            dtype = delta.get("type")
+            if dtype == "text_delta":
+                text = delta.get("text")
+                if text:
+                    self.out.append(TextDelta(text))
+            elif dtype == "input_json_delta":
+                partial = delta.get("partial_json")
+                ordinal = self._tools.get(obj.get("index"))
+                if partial and ordinal is not None and ordinal not in self._whole:
+                    self.out.append(ToolCallDelta(ordinal, partial))
+            elif dtype == "thinking_delta":
+                text = delta.get("thinking")
+                if text:
+                    self.out.append(ThinkingDelta(text))
+            elif dtype == "signature_delta":
+                signature = delta.get("signature")
+                if signature:
+                    self.out.append(ThinkingSignature(signature))
+            # citations_delta and anything newer: ignored
+        elif kind == "content_block_start":
+            block = obj.get("content_block")
+            if type(block) is dict:
+                self._block_start(obj.get("index"), block)
+        elif kind == "content_block_stop":
+            ordinal = self._tools.pop(obj.get("index"), None)
+            if ordinal is not None:
+                self.out.append(ToolCallEnd(ordinal))
+        elif kind == "message_delta":
+            delta = obj.get("delta")
+            if type(delta) is dict:
+                stop = delta.get("stop_reason")
+                if stop:
+                    self.finish_reason = _STOP.get(stop, stop)
+            self._usage(obj.get("usage"))
+        elif kind == "message_start":
+            message = obj.get("message")
+            if type(message) is dict:
+                self._usage(message.get("usage"))
+        elif kind == "message_stop":
+            self.done = True
+        elif kind == "error":
+            raise error_from_payload(obj, self._api_key)
+        # ping and unknown events: ignored
+
+    def _block_start(self, index: Any, block: dict[str, Any]) -> None:
+        btype = block.get("type")
+        out = self.out
+        if btype == "text":
+            text = block.get("text")
+            if text:
+                out.append(TextDelta(text))
+        elif btype == "thinking":
+            text = block.get("thinking")
+            if text:
+                out.append(ThinkingDelta(text))
+            signature = block.get("signature")
+            if signature:
+                out.append(ThinkingSignature(signature))
+        elif btype == "redacted_thinking":
+            out.append(RedactedThinking(block.get("data") or ""))
+        elif btype == "tool_use":
+            ordinal = self._count
+            self._count += 1
+            self._tools[index] = ordinal
+            out.append(
+                ToolCallStart(
+                    ordinal, block.get("id") or f"toolu_{ordinal}", block.get("name") or ""
+                )
+            )
+            given = block.get("input")
+            if given and type(given) is dict:  # a proxy that sends the input whole
+                self._whole.add(ordinal)
+                out.append(ToolCallDelta(ordinal, orjson.dumps(given).decode()))
+        # server_tool_use, web_search_tool_result, …: run upstream, nothing for the engine
+
+    def _usage(self, usage: Any) -> None:
+        """Cumulative: every field present replaces the previous value."""
+        if type(usage) is not dict:
+            return
+        value = usage.get("input_tokens")
+        if value is not None:
+            self._in = as_int(value)
+        value = usage.get("cache_read_input_tokens")
+        if value is not None:
+            self._read = as_int(value)
+        value = usage.get("cache_creation_input_tokens")
+        if value is not None:
+            self._write = as_int(value)
+        value = usage.get("output_tokens")
+        if value is not None:
+            self._out = as_int(value)
+        self.out.append(
+            UsagePart(
+                input_tokens=self._in + self._read + self._write,
+                output_tokens=self._out,
+                cache_read_tokens=self._read,
+                cache_write_tokens=self._write,
+            )
+        )
+
+    def feed_json(self, obj: Any) -> None:
+        """A whole (non-streamed) message where a stream was expected."""
+        if type(obj) is not dict or obj.get("type") != "message":
+            raise ProviderError("invalid_response", "unexpected JSON reply", retryable=False)
+        for i, block in enumerate(obj.get("content") or ()):
+            if type(block) is not dict:
+                continue
+            if block.get("type") == "text":
+                text = block.get("text")
+                if text:
+                    self.out.append(TextDelta(text))
+            else:
+                self._block_start(i, block)
+                if block.get("type") == "tool_use":
+                    ordinal = self._tools.pop(i)
+                    if ordinal not in self._whole:
+                        self.out.append(ToolCallDelta(ordinal, "{}"))
+                    self.out.append(ToolCallEnd(ordinal))
+        self._usage(obj.get("usage"))
+        stop = obj.get("stop_reason")
+        self.finish_reason = _STOP.get(stop, stop) if stop else "stop"
+        self.done = True
+
+    def end(self) -> ProviderError | None:
+        if self.finish_reason is not None:
+            for index in list(self._tools):  # blocks the stream never closed
+                self.out.append(ToolCallEnd(self._tools.pop(index)))
+        return super().end()
+
+
+def _tool_input(arguments: str) -> dict[str, Any]:
+    """Anthropic wants the parsed object back; a call with broken JSON goes back empty."""
+    parsed = loads(arguments) if arguments and arguments.strip() else None
+    return parsed if type(parsed) is dict else {}
+
+
+def _blocks(m: ChatMessage) -> tuple[str, list[dict[str, Any]]]:
+    if m.role == "tool":
+        result: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id or ""}
+        if m.content:
+            result["content"] = m.content
+        return "user", [result]
+    blocks: list[dict[str, Any]] = []
+    if m.role == "assistant":
+        # Thinking first, unchanged, with its signature (an unsigned one cannot go back).
+        if m.thinking and m.thinking_signature:
+            blocks.append(
+                {"type": "thinking", "thinking": m.thinking, "signature": m.thinking_signature}
+            )
+        for data in m.redacted_thinking:
+            blocks.append({"type": "redacted_thinking", "data": data})
+        if m.content.strip():  # the API rejects empty and whitespace-only text blocks
+            blocks.append({"type": "text", "text": m.content})
+        for call in m.tool_calls:
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": call.id,
+                    "name": call.name,
+                    "input": _tool_input(call.arguments),
+                }
+            )
+        return "assistant", blocks
+    for mime, data in m.images:
+        blocks.append(
+            {"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}}
+        )
+    if m.content.strip():
+        blocks.append({"type": "text", "text": m.content})
+    return "user", blocks
+
+
+def anthropic_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
+    """Strictly alternating roles: consecutive same-role turns (e.g. several tool results,
+    or a tool result followed by the user's next message) are merged into one."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        role, blocks = _blocks(m)
+        if not blocks:
+            continue
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    for msg in out:  # tool_result blocks must lead their user message
+        content = msg["content"]
+        if msg["role"] == "user" and len(content) > 1:
+            content.sort(key=lambda b: b["type"] != "tool_result")
+    return out
+
+
+class AnthropicProvider(Provider):
+    path = "/v1/messages"
+
+    def _auth_headers(self) -> dict[str, str]:
+        headers = {"anthropic-version": API_VERSION}
+        if self.config.api_key:
+            headers["x-api-key"] = self.config.api_key
+        return headers
+
+    def _body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        budget = request.thinking_budget
+        max_tokens = request.max_output_tokens
+        if max_tokens is None:
+            # Required by the API; with thinking, the budget counts against it.
+            max_tokens = DEFAULT_MAX_TOKENS + (budget or 0)
+        body: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": max_tokens,
+            "messages": anthropic_messages(request.messages),
+        }
+        if request.system:
+            body["system"] = request.system
+        if budget:
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            # The API rejects temperature with thinking, and top_p below 0.95.
+            if request.top_p is not None and request.top_p >= 0.95:
+                body["top_p"] = request.top_p
+        else:
+            if request.temperature is not None:
+                body["temperature"] = request.temperature
+            if request.top_p is not None:
+                body["top_p"] = request.top_p
+        if request.tools:
+            body["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.input_schema}
+                for t in request.tools
+            ]
+        if stream:
+            body["stream"] = True
+        return body
+
+    def _parser(self, request: ChatRequest) -> AnthropicStreamParser:
+        return AnthropicStreamParser(self.config.api_key)
+
+    def _parse_complete(self, obj: Any) -> tuple[str, UsagePart]:
+        text = "".join(
+            b.get("text") or ""
+            for b in obj.get("content") or ()
+            if type(b) is dict and b.get("type") == "text"
+        )
+        parser = AnthropicStreamParser(None)
+        parser._usage(obj.get("usage"))
+        usage = parser.out[-1] if parser.out else UsagePart()
+        return text, usage  # type: ignore[return-value]

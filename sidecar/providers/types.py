@@ -1,0 +1,215 @@
+"""The normalized provider interface: a request in, a stream of parts out.
+
+Every adapter (OpenAI, Anthropic, DeepSeek, OpenAI-compatible) speaks only
+these types to the engine, so the engine never sees a provider's wire format,
+and adapters never see events, sockets or SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ProviderKind = Literal["openai", "anthropic", "deepseek", "openai-compatible"]
+KINDS: tuple[str, ...] = ("openai", "anthropic", "deepseek", "openai-compatible")
+
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "deepseek": "https://api.deepseek.com",
+}
+KEY_ENV_VARS: dict[str, str] = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+}
+
+
+# --- request -----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ToolCallRef:
+    """A tool call the assistant made earlier in the conversation (sent back on later turns)."""
+
+    id: str
+    name: str
+    arguments: str  # the JSON text, exactly as the model produced it
+
+
+@dataclass(slots=True)
+class ChatMessage:
+    """One turn of the prompt. `role` "tool" carries a tool result for `tool_call_id`."""
+
+    role: Literal["user", "assistant", "tool"]
+    content: str
+    tool_calls: list[ToolCallRef] = field(default_factory=list)
+    tool_call_id: str | None = None
+    thinking: str | None = None
+    thinking_signature: str | None = None  # Anthropic: must be sent back unchanged
+    images: list[tuple[str, str]] = field(default_factory=list)  # (mime type, base64 data)
+    # Anthropic redacted_thinking blocks (their opaque `data`), sent back unchanged like thinking.
+    redacted_thinking: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    model: str  # the name sent upstream
+    messages: list[ChatMessage]
+    system: str | None = None
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    tools: list[ToolSpec] = field(default_factory=list)
+    thinking_budget: int | None = None  # Anthropic extended thinking, when the model supports it
+    # OpenAI-style dialects: send assistant `thinking` back as `reasoning_content` (a model
+    # option: DeepSeek's legacy reasoner rejects it, its newer thinking modes need it on tool turns).
+    send_reasoning_back: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    """Where and how to call one provider. `api_key` never leaves the process."""
+
+    id: str
+    kind: ProviderKind
+    base_url: str
+    api_key: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    connect_timeout: float = 10.0
+    idle_timeout: float = 120.0  # between bytes; keep-alive comments count as bytes
+    max_retries: int = 2
+
+    def __repr__(self) -> str:  # never print the key
+        return f"ProviderConfig(id={self.id!r}, kind={self.kind!r}, base_url={self.base_url!r}, has_key={self.api_key is not None})"
+
+
+# --- parts -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(slots=True)
+class ThinkingDelta:
+    text: str
+
+
+@dataclass(slots=True)
+class ThinkingSignature:
+    """Anthropic's signature for the thinking just streamed (sent back on tool turns)."""
+
+    signature: str
+
+
+@dataclass(slots=True)
+class RedactedThinking:
+    """Anthropic's encrypted thinking block: opaque, kept only to send back on later turns."""
+
+    data: str
+
+
+@dataclass(slots=True)
+class ToolCallStart:
+    index: int  # position of the call in this response
+    id: str
+    name: str
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    index: int
+    arguments: str  # a fragment of the JSON text
+
+
+@dataclass(slots=True)
+class ToolCallEnd:
+    index: int
+
+
+@dataclass(slots=True)
+class UsagePart:
+    """Token counts, in the contract's convention (inputTokens includes cached ones,
+    outputTokens includes reasoning). Cumulative: a later UsagePart replaces an earlier one."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+@dataclass(slots=True)
+class Finish:
+    """The provider said the response is over; `reason` is normalized:
+    stop, length, tool_calls, content_filter, refusal, or the provider's own word."""
+
+    reason: str
+
+
+@dataclass(slots=True)
+class Retrying:
+    """The adapter is about to retry (nothing was streamed yet)."""
+
+    attempt: int  # 1 for the first retry
+    delay_ms: int
+    reason: str
+
+
+Part = (
+    TextDelta
+    | ThinkingDelta
+    | ThinkingSignature
+    | RedactedThinking
+    | ToolCallStart
+    | ToolCallDelta
+    | ToolCallEnd
+    | UsagePart
+    | Finish
+    | Retrying
+)
+
+
+# --- errors ------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """A provider call failed. `message` is safe to show: no key, no auth header.
+
+    code: auth, permission, payment_required, rate_limited, overloaded, server_error,
+    bad_request, not_found, conflict, context_length, timeout, connection, stream_error,
+    incomplete_stream, invalid_response.
+
+    `retry_after` (seconds) is the server's own retry hint when it gave a usable one;
+    `request_id` is the provider's id for the failed request (for support tickets).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        retryable: bool,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.http_status = http_status
+        self.retry_after = retry_after
+        self.request_id = request_id
+
+    def __repr__(self) -> str:
+        return f"ProviderError(code={self.code!r}, message={self.message!r}, retryable={self.retryable}, http_status={self.http_status})"

@@ -1,0 +1,29 @@
+"""`chat.*`: start and stop assistant replies."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sidecar.protocol.methods import (
+    ChatCancelResult,
+    ChatSendParams,
+    ChatSendResult,
+    MessageIdParams,
+)
+from sidecar.rpc.registry import Registry
+
+if TYPE_CHECKING:
+    from sidecar.server import Connection
+
+handles = Registry()
+
+
+@handles("chat.send")
+async def send(conn: Connection, p: ChatSendParams) -> ChatSendResult:
+    user_id, assistant_id = await conn.app.engine.turns.send(p)
+    return ChatSendResult(user_message_id=user_id, assistant_message_id=assistant_id)
+
+
+@handles("chat.cancel")
+async def cancel(conn: Connection, p: MessageIdParams) -> ChatCancelResult:
+    return ChatCancelResult(cancelled=await conn.app.engine.turns.cancel(p.message_id))

@@ -1,0 +1,328 @@
+"""Fidelity (dev-only): the official OpenAI and Anthropic SDKs parse the fakes' streams.
+
+If the SDKs accept the bytes and find the scripted text, tool calls, thinking and usage,
+the fakes are close enough to the real APIs for the adapters to be tested against them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sidecar.fakes import FakeProvider, Script, ToolCallScript, Usage
+
+openai = pytest.importorskip("openai")
+anthropic = pytest.importorskip("anthropic")
+
+MESSAGES = [{"role": "user", "content": "What's the weather in Paris?"}]
+TOOLS = [
+    ToolCallScript("call_w1", "get_weather", '{"city": "Paris", "unit": "celsius"}'),
+    ToolCallScript("call_t2", "get_time", '{"timezone": "Europe/Paris"}'),
+]
+
+
+def openai_client(fake: FakeProvider, key: str = "sk-test") -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=fake.base_url, api_key=key, max_retries=0)
+
+
+def anthropic_client(fake: FakeProvider, key: str = "sk-ant-test") -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(base_url=fake.base_url, api_key=key, max_retries=0)
+
+
+async def collect_openai(fake: FakeProvider, **kwargs) -> dict:
+    """Stream one chat completion with the SDK and assemble it like an adapter would."""
+    text, reasoning, finish, usage = [], [], None, None
+    calls: dict[int, dict] = {}
+    async with openai_client(fake) as client:
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+            **kwargs,
+        )
+        async for chunk in stream:
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices or []:
+                delta = choice.delta
+                if delta.content:
+                    text.append(delta.content)
+                extra = delta.model_extra or {}
+                if extra.get("reasoning_content"):
+                    reasoning.append(extra["reasoning_content"])
+                for call in delta.tool_calls or []:
+                    slot = calls.setdefault(call.index, {"id": None, "name": None, "arguments": ""})
+                    if call.id:
+                        slot["id"] = call.id
+                    if call.function and call.function.name:
+                        slot["name"] = call.function.name
+                    if call.function and call.function.arguments:
+                        slot["arguments"] += call.function.arguments
+                if choice.finish_reason:
+                    finish = choice.finish_reason
+    return {
+        "text": "".join(text),
+        "reasoning": "".join(reasoning),
+        "calls": [calls[i] for i in sorted(calls)],
+        "finish": finish,
+        "usage": usage,
+    }
+
+
+# --- OpenAI SDK ----------------------------------------------------------------------
+
+
+async def test_openai_sdk_streams_text_and_usage():
+    async with FakeProvider("openai") as fake:
+        fake.enqueue(
+            Script(text="Hello, SDK! ünïcode ok.", chunk_size=3, usage=Usage(40, 9, 32, 0, 3))
+        )
+        got = await collect_openai(fake)
+        request = fake.requests[-1]
+    assert got["text"] == "Hello, SDK! ünïcode ok."
+    assert got["finish"] == "stop"
+    usage = got["usage"]
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (40, 9, 49)
+    assert usage.prompt_tokens_details.cached_tokens == 32
+    assert usage.completion_tokens_details.reasoning_tokens == 3
+    assert request.headers["authorization"] == "Bearer sk-test"
+    assert request.body["stream_options"] == {"include_usage": True}
+
+
+async def test_openai_sdk_parallel_tool_calls():
+    async with FakeProvider("openai") as fake:
+        fake.enqueue(Script(text="", tool_calls=TOOLS, chunk_size=4))
+        got = await collect_openai(fake)
+    assert got["finish"] == "tool_calls"
+    assert got["calls"] == [
+        {
+            "id": "call_w1",
+            "name": "get_weather",
+            "arguments": '{"city": "Paris", "unit": "celsius"}',
+        },
+        {"id": "call_t2", "name": "get_time", "arguments": '{"timezone": "Europe/Paris"}'},
+    ]
+    assert json.loads(got["calls"][0]["arguments"]) == {"city": "Paris", "unit": "celsius"}
+
+
+async def test_openai_sdk_reads_deepseek_reasoning_and_usage():
+    async with FakeProvider("deepseek") as fake:
+        fake.enqueue(
+            Script(
+                text="42.",
+                thinking="The user asks; think first.",
+                keepalive=2,
+                split_writes=True,
+                usage=Usage(100, 30, cached_tokens=80, reasoning_tokens=20),
+            )
+        )
+        got = await collect_openai(fake)
+    assert got["text"] == "42."
+    assert got["reasoning"] == "The user asks; think first."
+    assert got["usage"].prompt_tokens == 100
+    assert got["usage"].completion_tokens_details.reasoning_tokens == 20
+    assert got["usage"].model_extra["prompt_cache_hit_tokens"] == 80
+
+
+@pytest.mark.parametrize("quirk", ["ollama", "vllm", "lmstudio", "openrouter", "think_tags"])
+async def test_openai_sdk_survives_every_quirk(quirk):
+    async with FakeProvider("openai-compatible") as fake:
+        fake.enqueue(Script(text="Quirky.", thinking="hmm", tool_calls=TOOLS[:1], quirk=quirk))
+        got = await collect_openai(fake)
+    expected = "<think>hmm</think>Quirky." if quirk == "think_tags" else "Quirky."
+    assert got["text"] == expected
+    assert got["calls"] == [
+        {
+            "id": "call_w1",
+            "name": "get_weather",
+            "arguments": '{"city": "Paris", "unit": "celsius"}',
+        }
+    ]
+    assert got["finish"] == "tool_calls"
+    assert got["usage"].prompt_tokens > 0
+
+
+async def test_openai_sdk_non_streamed():
+    async with FakeProvider("openai") as fake, openai_client(fake) as client:
+        fake.enqueue(Script(text="Weather in Paris", usage=Usage(20, 4)))
+        completion = await client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert completion.choices[0].message.content == "Weather in Paris"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage.total_tokens == 24
+
+
+@pytest.mark.parametrize(
+    ("fault", "error_class", "status"),
+    [
+        ("http_401", "AuthenticationError", 401),
+        ("http_429", "RateLimitError", 429),
+        ("http_429_quota", "RateLimitError", 429),
+        ("http_500", "InternalServerError", 500),
+        ("http_402", "APIStatusError", 402),
+    ],
+)
+async def test_openai_sdk_error_classes(fault, error_class, status):
+    async with FakeProvider("openai") as fake, openai_client(fake) as client:
+        fake.enqueue(Script(fault=fault, retry_after=1))
+        with pytest.raises(getattr(openai, error_class)) as caught:
+            await client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, stream=True
+            )
+    assert isinstance(caught.value, openai.APIStatusError)
+    assert caught.value.status_code == status
+    assert caught.value.request_id and caught.value.request_id.startswith("req_")
+    if fault == "http_429_quota":
+        assert caught.value.code == "insufficient_quota"
+
+
+async def test_openai_sdk_api_key_check_and_mid_stream_error():
+    async with FakeProvider("openai", api_key="sk-right") as fake:
+        async with openai_client(fake, key="sk-wrong") as client:
+            with pytest.raises(openai.AuthenticationError) as caught:
+                await client.chat.completions.create(model="m", messages=MESSAGES)
+            assert caught.value.code == "invalid_api_key"
+        fake.enqueue(Script(text="abcdef", chunk_size=2, fault="error_event", fault_after=1))
+        async with openai_client(fake, key="sk-right") as client:
+            stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+            seen = []
+            with pytest.raises(openai.APIError, match="Sorry about that"):
+                async for chunk in stream:
+                    seen.extend(c.delta.content for c in chunk.choices if c.delta.content)
+    assert seen == ["ab"]
+
+
+# --- Anthropic SDK -------------------------------------------------------------------
+
+
+async def test_anthropic_sdk_stream_final_message():
+    async with FakeProvider("anthropic") as fake, anthropic_client(fake) as client:
+        fake.enqueue(
+            Script(
+                text="Let me check both.",
+                thinking="I need the weather and the time.",
+                tool_calls=TOOLS,
+                chunk_size=5,
+                split_writes=True,
+                usage=Usage(
+                    input_tokens=500, output_tokens=60, cached_tokens=300, cache_write_tokens=100
+                ),
+            )
+        )
+        texts = []
+        async with client.messages.stream(
+            model="claude-sonnet-fake",
+            max_tokens=1024,
+            messages=MESSAGES,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+        ) as stream:
+            async for event in stream:
+                if event.type == "text":
+                    texts.append(event.text)
+            message = await stream.get_final_message()
+        request = fake.requests[-1]
+    assert "".join(texts) == "Let me check both."
+    assert [block.type for block in message.content] == ["thinking", "text", "tool_use", "tool_use"]
+    thinking, text, weather, time_call = message.content
+    assert thinking.thinking == "I need the weather and the time." and thinking.signature
+    assert text.text == "Let me check both."
+    assert (weather.id, weather.name, weather.input) == (
+        "call_w1",
+        "get_weather",
+        {"city": "Paris", "unit": "celsius"},
+    )
+    assert (time_call.name, time_call.input) == ("get_time", {"timezone": "Europe/Paris"})
+    assert message.stop_reason == "tool_use"
+    assert message.model == "claude-sonnet-fake"
+    usage = message.usage
+    assert (
+        usage.input_tokens,
+        usage.cache_read_input_tokens,
+        usage.cache_creation_input_tokens,
+    ) == (
+        100,
+        300,
+        100,
+    )
+    assert usage.output_tokens == 60
+    # the SDK sends the key as x-api-key (1.x and older) or as a bearer token (2.x)
+    assert request.headers.get("x-api-key") == "sk-ant-test" or (
+        request.headers.get("authorization") == "Bearer sk-ant-test"
+    )
+    assert request.headers["anthropic-version"]
+
+
+async def test_anthropic_sdk_non_streamed():
+    async with FakeProvider("anthropic") as fake, anthropic_client(fake) as client:
+        message = await client.messages.create(
+            model="claude-haiku-fake", max_tokens=20, messages=MESSAGES
+        )
+    assert message.content[0].text == "You said: What's the weather in Paris?"
+    assert message.stop_reason == "end_turn"
+
+
+@pytest.mark.parametrize(
+    ("fault", "error_class", "status"),
+    [
+        ("http_401", "AuthenticationError", 401),
+        ("http_429", "RateLimitError", 429),
+        ("http_529", "InternalServerError", 529),
+        ("http_500", "InternalServerError", 500),
+        ("http_402", "APIStatusError", 402),
+    ],
+)
+async def test_anthropic_sdk_error_classes(fault, error_class, status):
+    async with FakeProvider("anthropic") as fake, anthropic_client(fake) as client:
+        fake.enqueue(Script(fault=fault))
+        with pytest.raises(getattr(anthropic, error_class)) as caught:
+            async with client.messages.stream(
+                model="m", max_tokens=10, messages=MESSAGES
+            ) as stream:
+                await stream.get_final_message()
+    assert isinstance(caught.value, anthropic.APIStatusError)
+    assert caught.value.status_code == status
+    assert caught.value.request_id and caught.value.request_id.startswith("req_")
+    assert caught.value.body["type"] == "error"
+
+
+async def test_anthropic_sdk_mid_stream_overloaded():
+    async with FakeProvider("anthropic") as fake, anthropic_client(fake) as client:
+        fake.enqueue(Script(text="abcdef", chunk_size=2, fault="error_event", fault_after=2))
+        texts = []
+        with pytest.raises(anthropic.APIStatusError) as caught:
+            async with client.messages.stream(
+                model="m", max_tokens=10, messages=MESSAGES
+            ) as stream:
+                async for event in stream:
+                    if event.type == "text":
+                        texts.append(event.text)
+    assert texts == ["ab", "cd"]
+    assert caught.value.body["error"]["type"] == "overloaded_error"
+
+
+async def test_anthropic_sdk_api_key_check():
+    async with FakeProvider("anthropic", api_key="sk-ant-right") as fake:
+        async with anthropic_client(fake, key="sk-ant-wrong") as client:
+            with pytest.raises(anthropic.AuthenticationError):
+                await client.messages.create(model="m", max_tokens=10, messages=MESSAGES)
+        async with anthropic_client(fake, key="sk-ant-right") as client:
+            message = await client.messages.create(model="m", max_tokens=10, messages=MESSAGES)
+    assert message.content[0].text.startswith("You said:")
+
+
+async def test_sdks_see_a_dropped_connection_as_incomplete():
+    async with FakeProvider("openai") as fake, openai_client(fake) as client:
+        fake.enqueue(Script(text="abcdef", chunk_size=2, fault="drop", fault_after=1))
+        stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        with pytest.raises(openai.APIConnectionError):
+            async for _ in stream:
+                pass
+    async with FakeProvider("anthropic") as fake, anthropic_client(fake) as client:
+        fake.enqueue(Script(text="abcdef", chunk_size=2, fault="drop", fault_after=1))
+        # the Anthropic SDK lets its HTTP library's protocol error through mid-stream
+        with pytest.raises(Exception, match="incomplete chunked read"):
+            async with client.messages.stream(
+                model="m", max_tokens=10, messages=MESSAGES
+            ) as stream:
+                await stream.get_final_message()
