@@ -1,9 +1,11 @@
-"""`make demo`: a sidecar on a throwaway data dir, with a short scripted session to show it works.
+"""`make demo`: chat end to end on a fresh machine.
 
-It starts `sidecar serve` as a child process (exactly as the desktop app will),
-reads its ready line, connects over the WebSocket, creates a conversation and
-lists it, prints how to connect yourself, and keeps the sidecar running until
-Ctrl-C (or for DEMO_SECONDS seconds when that variable is set).
+Starts a fake OpenAI-compatible provider on loopback (or uses a real provider
+when OPENAI_API_KEY, ANTHROPIC_API_KEY or DEEPSEEK_API_KEY is set) and a
+sidecar on a throwaway data dir, both as child processes exactly as the
+desktop app would start the sidecar. It configures the provider and a model,
+sends a message, prints the reply as it streams, prints how to connect
+yourself, and keeps both running until Ctrl-C (or for DEMO_SECONDS seconds).
 """
 
 from __future__ import annotations
@@ -15,49 +17,101 @@ import subprocess
 import sys
 import tempfile
 
+REAL = (  # (env var, provider id, model sent upstream)
+    ("OPENAI_API_KEY", "openai", "gpt-4o-mini"),
+    ("ANTHROPIC_API_KEY", "anthropic", "claude-3-5-haiku-latest"),
+    ("DEEPSEEK_API_KEY", "deepseek", "deepseek-chat"),
+)
 
-async def _show(ready: dict) -> None:
+
+def _start(args: list[str]) -> tuple[subprocess.Popen[bytes], dict]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", *args], stdout=subprocess.PIPE, stdin=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    return proc, json.loads(proc.stdout.readline())
+
+
+async def _chat(ready: dict, provider: dict | None, model: tuple[str, str]) -> None:
     from websockets.asyncio.client import connect
 
-    async with connect(
-        ready["url"], additional_headers={"Authorization": f"Bearer {ready['token']}"}
-    ) as ws:
+    headers = {"Authorization": f"Bearer {ready['token']}"}
+    async with connect(ready["url"], additional_headers=headers) as ws:
+        ids = iter(range(1, 1_000_000))
 
-        async def call(ident: int, method: str, params: dict) -> dict:
+        async def call(method: str, params: dict) -> dict:
+            ident = next(ids)
             await ws.send(
                 json.dumps({"jsonrpc": "2.0", "id": ident, "method": method, "params": params})
             )
             while True:
                 message = json.loads(await ws.recv())
                 if message.get("id") == ident:
-                    return message
-                print("  event   ", json.dumps(message["params"])[:160])
+                    if "error" in message:
+                        raise RuntimeError(f"{method}: {message['error']['message']}")
+                    return message["result"]
 
-        for ident, (method, params) in enumerate(
-            [
-                ("initialize", {"protocolVersion": 1, "clientInfo": {"name": "demo"}}),
-                ("events.subscribe", {}),
-                ("conversations.create", {"title": "Hello from the demo"}),
-                ("conversations.list", {"limit": 5}),
-            ],
-            start=1,
-        ):
-            print(f"→ {method} {json.dumps(params)}")
-            print("  response", json.dumps(await call(ident, method, params))[:300])
+        await call("initialize", {"protocolVersion": 1, "clientInfo": {"name": "demo"}})
+        await call("events.subscribe", {})
+        if provider is not None:
+            await call("providers.configure", provider)
+        provider_id, upstream = model
+        await call(
+            "models.upsert",
+            {"model": {"id": "demo-model", "provider": provider_id, "providerModel": upstream}},
+        )
+        conv = await call("conversations.create", {"title": "Demo", "modelId": "demo-model"})
+        question = "Hello! In one sentence, what is a sidecar process?"
+        print(f"\nyou:       {question}\nassistant: ", end="", flush=True)
+        sent = await call(
+            "chat.send", {"conversationId": conv["conversation"]["id"], "content": question}
+        )
+        while True:
+            event = json.loads(await ws.recv()).get("params", {})
+            if event.get("messageId") != sent["assistantMessageId"]:
+                continue
+            if event["type"] == "assistant.stream.delta":
+                print(event["text"], end="", flush=True)
+            elif event["type"] in ("assistant.stream.completed", "assistant.stream.cancelled"):
+                usage = event["message"]["usage"] or {}
+                print(
+                    f"\n           [{event['message']['status']}, {usage.get('inputTokens', 0)} in / "
+                    f"{usage.get('outputTokens', 0)} out tokens]"
+                )
+                return
+            elif event["type"] == "assistant.stream.failed":
+                print(
+                    f"\n           [failed: {event['error']['code']}: {event['error']['message']}]"
+                )
+                return
 
 
 def main() -> int:
     seconds = float(os.environ.get("DEMO_SECONDS", "0")) or None
+    real = next(((p, m) for var, p, m in REAL if os.environ.get(var)), None)
+    children: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="sidecar-demo-") as data_dir:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sidecar", "serve", "--data-dir", data_dir],
-            stdout=subprocess.PIPE,
-        )
         try:
-            assert proc.stdout is not None
-            ready = json.loads(proc.stdout.readline())
+            if real is None:
+                fake, fake_ready = _start(
+                    ["sidecar.fakes", "--kind", "openai-compatible", "--rate", "25"]
+                )
+                children.append(fake)
+                print(f"fake provider: {fake_ready['baseUrl']} (OpenAI-compatible, 25 chunks/s)")
+                provider = {
+                    "id": "local",
+                    "kind": "openai-compatible",
+                    "name": "Demo fake",
+                    "baseUrl": fake_ready["baseUrl"],
+                }
+                model = ("local", "demo-echo")
+            else:
+                print(f"using the real {real[0]} provider (key from the environment)")
+                provider, model = None, real
+            sidecar, ready = _start(["sidecar", "serve", "--data-dir", data_dir, "--watch-stdin"])
+            children.append(sidecar)
             print(f"sidecar ready: {ready['url']}  (pid {ready['pid']}, data dir {data_dir})")
-            asyncio.run(_show(ready))
+            asyncio.run(_chat(ready, provider, model))
             print(
                 "\nConnect yourself (any WebSocket client):\n"
                 f"  URL:    {ready['url']}/?token={ready['token']}\n"
@@ -65,14 +119,13 @@ def main() -> int:
                 '  first frame: {"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":1}}\n'
                 "Press Ctrl-C to stop."
             )
-            proc.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            pass
-        except KeyboardInterrupt:
+            sidecar.wait(timeout=seconds)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
             pass
         finally:
-            proc.terminate()
-            proc.wait(10)
+            for child in reversed(children):
+                child.terminate()
+                child.wait(10)
     return 0
 
 

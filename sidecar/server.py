@@ -101,8 +101,10 @@ class Connection:
     # -- session --------------------------------------------------------------
 
     def subscribe(self, since: int | None) -> int:
-        """Replay after `since` and go live, atomically (see EventBus.subscribe)."""
-        self.app.bus.unsubscribe(self)
+        """Replay after `since` and go live, atomically (see EventBus.subscribe).
+
+        A refused `since` (RESYNC_REQUIRED) leaves an existing subscription as it was.
+        """
         self._replaying = True
         before = len(self._queue)
         try:

@@ -144,4 +144,8 @@ async def chat_env(
             sidecar.terminate()
             log = sidecar.stderr()
             assert API_KEY not in log and TOKEN not in log, "a secret reached the logs"
-            assert API_KEY not in json.dumps(client.events), "a secret reached an event"
+            received = "".join(r if isinstance(r, str) else r.decode() for r in client.raw)
+            assert API_KEY not in received and TOKEN not in received, (
+                "a secret reached a result or event"
+            )
+            assert sidecar.proc.stdout.read() == b"", "stdout holds the ready line only"

@@ -126,6 +126,7 @@ class Client:
     _reader: asyncio.Task[None] | None = None
     _event_signal: asyncio.Event = field(default_factory=asyncio.Event)
     order: list[tuple[str, Any]] = field(default_factory=list)
+    raw: list[str | bytes] = field(default_factory=list)  # every frame received, for secret scans
 
     @classmethod
     async def open(
@@ -152,6 +153,7 @@ class Client:
     async def _read(self) -> None:
         try:
             async for raw in self.ws:
+                self.raw.append(raw)
                 msg = json.loads(raw)
                 for item in msg if isinstance(msg, list) else [msg]:
                     self._route(item)

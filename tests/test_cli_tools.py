@@ -61,15 +61,22 @@ async def test_record_then_check_a_live_feed(sidecar, tmp_path):
     await client.close()
 
 
-def test_demo_runs_and_stops_by_itself():
+def test_demo_chats_through_a_fake_provider_and_stops_by_itself():
     proc = subprocess.run(
         [sys.executable, "-m", "sidecar.demo"],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "DEMO_SECONDS": "0.5"},
+        env={
+            **os.environ,
+            "DEMO_SECONDS": "0.5",
+            "OPENAI_API_KEY": "",
+            "ANTHROPIC_API_KEY": "",
+            "DEEPSEEK_API_KEY": "",
+        },
     )
     assert proc.returncode == 0, proc.stderr
     assert "sidecar ready: ws://127.0.0.1:" in proc.stdout
-    assert '"type": "conversation.created"' in proc.stdout
+    assert "assistant: You said: Hello! In one sentence, what is a sidecar process?" in proc.stdout
+    assert "[complete, " in proc.stdout
     assert "Traceback" not in proc.stderr

@@ -168,8 +168,13 @@ async def test_since_outside_the_replay_window_is_resync_required(tmp_path):
         with pytest.raises(RpcFailure) as err:
             await late.request("events.subscribe", {"since": 11})  # a seq from another session
         assert err.value.reason == "RESYNC_REQUIRED"
-        ok = await late.request("events.subscribe", {"since": 5})
-        assert ok == {"lastSeq": 10, "replayed": 5} and seqs(late.events) == [6, 7, 8, 9, 10]
+        # A refused resubscribe leaves the live feed of an already subscribed client alone.
+        with pytest.raises(RpcFailure):
+            await c.request("events.subscribe", {"since": 1})
+        await late.request("conversations.create", {"title": "still live"})
+        assert (await c.wait_for(lambda e: e["seq"] == 11))["conversation"]["title"] == "still live"
+        ok = await late.request("events.subscribe", {"since": 6})
+        assert ok == {"lastSeq": 11, "replayed": 5} and seqs(late.events) == [7, 8, 9, 10, 11]
         await c.close()
         await late.close()
     finally:
