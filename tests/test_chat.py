@@ -44,12 +44,19 @@ def assert_lifecycle(events: list[dict], message_id: str, terminal: str) -> list
     return deltas
 
 
-@pytest.mark.parametrize("kind", KINDS)
-async def test_stream_round_trip(tmp_path, kind):
+ROUND_TRIPS = [(kind, None, False) for kind in KINDS] + [
+    ("openai-compatible", quirk, False) for quirk in ("ollama", "vllm", "lmstudio", "openrouter")
+] + [("openai", None, True), ("anthropic", None, True)]
+
+
+@pytest.mark.parametrize("kind, quirk, split", ROUND_TRIPS)
+async def test_stream_round_trip(tmp_path, kind, quirk, split):
     async with chat_env(tmp_path, kind) as env:
         env.fake.enqueue(
             Script(
                 text=TEXT,
+                quirk=quirk,
+                split_writes=split,
                 chunk_size=5,
                 usage=Usage(input_tokens=1200, output_tokens=40, cached_tokens=1000),
             )
