@@ -40,7 +40,8 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json
 import sidecar
 from sidecar.protocol.errors import INVALID_PARAMS, MESSAGES, STANDARD_REASONS, Reason
 from sidecar.protocol.events import EVENTS, AnyEvent
-from sidecar.protocol.methods import METHODS, MethodSpec
+from sidecar.protocol.methods import METHODS
+from sidecar.protocol.spec import MethodSpec
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 BASE_ID = "https://chat-sidecar.local/schema/"

@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pydantic import Field
 
 from sidecar.protocol.base import Params, Wire
@@ -25,6 +23,7 @@ from sidecar.protocol.objects import (
     SystemPrompt,
     TreeNode,
 )
+from sidecar.protocol.spec import NF, MethodSpec
 
 # --- session -----------------------------------------------------------------
 
@@ -302,17 +301,6 @@ class ModelIdParams(Params):
 # --- the table ---------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class MethodSpec:
-    name: str
-    params: type[Params]
-    result: type[Wire]
-    summary: str
-    errors: tuple[Reason, ...] = ()
-
-
-NF = (Reason.NOT_FOUND,)
-
 METHODS: dict[str, MethodSpec] = {
     spec.name: spec
     for spec in (
@@ -456,3 +444,9 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec("models.remove", ModelIdParams, EmptyResult, "Remove a model.", NF),
     )
 }
+
+# Method families defined in their own modules (they import only base, objects and spec).
+from sidecar.protocol import reports, transfer  # noqa: E402
+
+for _spec in (*reports.SPECS, *transfer.SPECS):
+    METHODS[_spec.name] = _spec

@@ -1,6 +1,6 @@
 """Every method's handler, gathered from the per-family modules."""
 
-from sidecar.rpc import catalog, chat, conversations, library, session
+from sidecar.rpc import catalog, chat, conversations, library, reports, session, transfer
 
 HANDLERS = {
     **session.handles,
@@ -8,4 +8,6 @@ HANDLERS = {
     **library.handles,
     **chat.handles,
     **catalog.handles,
+    **reports.handles,
+    **transfer.handles,
 }
