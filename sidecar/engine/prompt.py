@@ -1,4 +1,9 @@
-"""From a conversation's active path to the normalized request an adapter sends."""
+"""From a conversation's active path to the normalized request an adapter sends.
+
+The prompt is exactly the active path, never another branch's messages. It is
+fitted to the model's context window by leaving out the oldest turns first;
+the system prompt and the newest user message are always kept.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +11,95 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from sidecar.engine.attachments import is_image
 from sidecar.providers.types import ChatMessage, ChatRequest, ToolCallRef
 
 if TYPE_CHECKING:
     from sidecar.protocol.objects import Conversation, Message, Model
 
+CHARS_PER_TOKEN = 4  # a deliberately rough estimate: cheap, and conservative for English
+MESSAGE_OVERHEAD = 8
+IMAGE_TOKENS = 1_600
+SAFETY_MARGIN = 256
+DEFAULT_OUTPUT_RESERVE = 4_096
+
 
 def build_request(
-    model: Model, conversation: Conversation, system: str | None, path: list[Message]
-) -> ChatRequest:
-    """The prompt is exactly the active path (never another branch's messages).
-
-    Assistant replies that produced nothing (failed before any text) are left
-    out; partial replies the user saw (cancelled, interrupted) stay in.
-    """
-    messages: list[ChatMessage] = []
-    for message in path:
-        if message.role == "assistant" and not message.content and not message.tool_calls:
-            continue
-        messages.append(
-            ChatMessage(
-                role=message.role,
-                content=message.content,
-                tool_calls=[
-                    ToolCallRef(id=c.id, name=c.name, arguments=orjson.dumps(c.arguments).decode())
-                    for c in message.tool_calls
-                ],
-            )
-        )
+    model: Model,
+    conversation: Conversation,
+    system: str | None,
+    path: list[Message],
+    images: dict[str, str] | None = None,
+) -> tuple[ChatRequest, int]:
+    """The request for the reply after `path`, and how many path messages were left out."""
+    images = images or {}
+    messages = [_message(m, images) for m in path if _sendable(m)]
     settings = conversation.settings
-    return ChatRequest(
+    max_output = settings.max_output_tokens or model.max_output_tokens
+    kept = fit(messages, system, model.context_window, max_output)
+    request = ChatRequest(
         model=model.provider_model,
-        messages=messages,
+        messages=kept,
         system=system or None,
-        max_output_tokens=settings.max_output_tokens or model.max_output_tokens,
+        max_output_tokens=max_output,
         temperature=settings.temperature,
         top_p=settings.top_p,
     )
+    return request, len(messages) - len(kept)
+
+
+def _sendable(message: Message) -> bool:
+    """Replies that produced nothing (failed before any text) are left out; partial
+    replies the user saw (cancelled, interrupted) stay in."""
+    return message.role == "user" or bool(message.content or message.tool_calls)
+
+
+def _message(message: Message, images: dict[str, str]) -> ChatMessage:
+    content = message.content
+    for a in message.attachments:
+        if a.text is not None:
+            content += f"\n\n[Attachment: {a.name} ({a.mime_type})]\n{a.text}"
+    return ChatMessage(
+        role=message.role,
+        content=content,
+        tool_calls=[
+            ToolCallRef(id=c.id, name=c.name, arguments=orjson.dumps(c.arguments).decode())
+            for c in message.tool_calls
+        ],
+        thinking=message.thinking,
+        images=[
+            (a.mime_type, images[a.id])
+            for a in message.attachments
+            if is_image(a.mime_type) and a.id in images
+        ],
+    )
+
+
+def estimate_tokens(message: ChatMessage) -> int:
+    text = len(message.content) + sum(len(c.arguments) + len(c.name) for c in message.tool_calls)
+    return text // CHARS_PER_TOKEN + MESSAGE_OVERHEAD + IMAGE_TOKENS * len(message.images)
+
+
+def fit(
+    messages: list[ChatMessage],
+    system: str | None,
+    context_window: int | None,
+    max_output: int | None,
+) -> list[ChatMessage]:
+    """The newest messages that fit the window, starting with a user message."""
+    if not context_window or not messages:
+        return messages
+    budget = (
+        context_window
+        - (max_output or DEFAULT_OUTPUT_RESERVE)
+        - len(system or "") // CHARS_PER_TOKEN
+        - SAFETY_MARGIN
+    )
+    start = len(messages) - 1  # the newest user message is always sent
+    used = estimate_tokens(messages[start])
+    while start > 0 and used + estimate_tokens(messages[start - 1]) <= budget:
+        start -= 1
+        used += estimate_tokens(messages[start])
+    while start < len(messages) - 1 and messages[start].role != "user":
+        start += 1  # a prompt opens with the user's turn (Anthropic requires it)
+    return messages[start:]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from sidecar.engine.attachments import load_images, prepare
 from sidecar.engine.prompt import build_request
 from sidecar.engine.usage import cost_usd
 from sidecar.ids import new_id, now_iso
@@ -44,8 +45,8 @@ if TYPE_CHECKING:
     import httpx
 
     from sidecar.engine import Engine
-    from sidecar.protocol.methods import ChatSendParams
-    from sidecar.protocol.objects import Model
+    from sidecar.protocol.methods import AttachmentInput, ChatSendParams
+    from sidecar.protocol.objects import Conversation, Model
     from sidecar.providers.types import ChatRequest, ProviderConfig
 
 log = logging.getLogger("sidecar.turns")
@@ -71,6 +72,7 @@ class Turn:
         "finish",
         "status",
         "done",
+        "omitted",
     )
 
     def __init__(self, message: Message, model: Model) -> None:
@@ -88,6 +90,7 @@ class Turn:
         self.finish: str | None = None
         self.status = "pending"
         self.done = asyncio.Event()
+        self.omitted = 0  # path messages left out of the prompt (context budget)
 
     def live(self, stored: Message) -> Message:
         """`stored` with what has streamed so far (for snapshots)."""
@@ -121,17 +124,86 @@ class Turns:
                 if earlier is not None:
                     return earlier
             async with e.lock:
-                return await self._start(p)
+                conversation = await e.conversations.require(p.conversation_id)
+                parent_id = (
+                    p.parent_id
+                    if "parent_id" in p.model_fields_set
+                    else conversation.active_leaf_id
+                )
+                await self._check_parent(conversation.id, parent_id)
+                user, assistant = await self._begin(
+                    conversation,
+                    p.model_id,
+                    parent_id,
+                    p.content,
+                    p.attachments,
+                    p.client_request_id,
+                )
+                return user, assistant
 
-    async def _start(self, p: ChatSendParams) -> tuple[str, str]:
+    async def regenerate(self, message_id: str, model_id: str | None) -> str:
+        """A new sibling of an assistant message: the same user message, answered again."""
         e = self._e
-        conversation = await e.conversations.require(p.conversation_id)
+        async with e.lock:
+            old = await self._require_message(message_id, "assistant")
+            conversation = await e.conversations.require(old.conversation_id)
+            _, assistant = await self._begin(
+                conversation,
+                model_id or conversation.model_id or old.model_id,
+                old.parent_id,
+                None,
+                [],
+                None,
+            )
+            return assistant
+
+    async def edit(self, message_id: str, content: str, model_id: str | None) -> tuple[str, str]:
+        """A new sibling of a user message with new content, and a reply to it."""
+        e = self._e
+        async with e.lock:
+            old = await self._require_message(message_id, "user")
+            conversation = await e.conversations.require(old.conversation_id)
+            return await self._begin(conversation, model_id, old.parent_id, content, [], None)
+
+    async def _require_message(self, message_id: str, role: str) -> Message:
+        message = await self._e.store.get_message(message_id)
+        if message is None:
+            raise not_found("message", message_id)
+        if message.role != role:
+            raise InvalidParams(f"message {message_id} is not a {role} message", ("messageId",))
+        return message
+
+    async def _check_parent(self, conversation_id: str, parent_id: str | None) -> None:
+        if parent_id is None:
+            return
+        parent = await self._e.store.get_message(parent_id)
+        if parent is None or parent.conversation_id != conversation_id:
+            raise not_found("message", parent_id)
+        if parent_id in self.active:
+            raise RpcError(
+                Reason.CONFLICT,
+                "that reply is still streaming: cancel it or wait",
+                messageId=parent_id,
+            )
+
+    async def _begin(
+        self,
+        conversation: Conversation,
+        model_id: str | None,
+        parent_id: str | None,
+        content: str | None,
+        attachments: list[AttachmentInput],
+        client_request_id: str | None,
+    ) -> tuple[str, str]:
+        """Store the turn's messages, publish them and start the reply (under the engine lock).
+
+        With `content` None there is no new user message: the reply answers `parent_id`.
+        Everything is checked before anything is stored, so a refused call changes nothing.
+        """
+        e = self._e
         settings = await e.store.get_settings()
         model_id = (
-            p.model_id
-            or conversation.model_id
-            or settings.default_model_id
-            or settings.last_model_id
+            model_id or conversation.model_id or settings.default_model_id or settings.last_model_id
         )
         if not model_id:
             raise InvalidParams(
@@ -140,34 +212,26 @@ class Turns:
             )
         model = await e.models.usable(model_id)
         config = await e.providers.config(model.provider)
-        parent_id = (
-            p.parent_id if "parent_id" in p.model_fields_set else conversation.active_leaf_id
-        )
-        if parent_id is not None:
-            parent = await e.store.get_message(parent_id)
-            if parent is None or parent.conversation_id != conversation.id:
-                raise not_found("message", parent_id)
-            if parent_id in self.active:
-                raise RpcError(
-                    Reason.CONFLICT,
-                    "that reply is still streaming: cancel it or wait",
-                    messageId=parent_id,
-                )
+        folder = e.store.path.parent / "attachments"
+        stored_attachments = await prepare(attachments, model, folder) if attachments else []
         now = now_iso()
-        user = Message(
-            id=new_id(),
-            conversation_id=conversation.id,
-            parent_id=parent_id,
-            role="user",
-            content=p.content,
-            status="complete",
-            created_at=now,
-            updated_at=now,
-        )
+        user = None
+        if content is not None:
+            user = Message(
+                id=new_id(),
+                conversation_id=conversation.id,
+                parent_id=parent_id,
+                role="user",
+                content=content,
+                status="complete",
+                attachments=stored_attachments,
+                created_at=now,
+                updated_at=now,
+            )
         assistant = Message(
             id=new_id(),
             conversation_id=conversation.id,
-            parent_id=user.id,
+            parent_id=user.id if user else parent_id,
             role="assistant",
             content="",
             status="pending",
@@ -176,8 +240,9 @@ class Turns:
             created_at=now,
             updated_at=now,
         )
-        await e.store.add_turn(user, assistant, p.client_request_id)
-        e.bus.publish(MessageCreated(message=user))
+        await e.store.add_turn(user, assistant, client_request_id)
+        if user is not None:
+            e.bus.publish(MessageCreated(message=user))
         e.bus.publish(MessageCreated(message=assistant))
         updated = await e.store.get_conversation(conversation.id)
         assert updated is not None
@@ -186,17 +251,18 @@ class Turns:
             settings = settings.model_copy(update={"last_model_id": model.id})
             await e.store.save_settings(settings)
             e.bus.publish(SettingsUpdated(settings=settings))
-        path = await e.store.active_path(conversation.id)
+        path = [m for m in await e.store.active_path(conversation.id) if m.id != assistant.id]
         system = await self._system_prompt(conversation, settings)
-        request = build_request(
-            model, conversation, system, [m for m in path if m.id != assistant.id]
+        request, omitted = build_request(
+            model, conversation, system, path, await load_images(path, folder)
         )
         turn = Turn(assistant, model)
+        turn.omitted = omitted
         self.active[assistant.id] = turn
         turn.task = asyncio.create_task(
             self._run(turn, request, config), name=f"turn-{assistant.id}"
         )
-        return user.id, assistant.id
+        return (user.id if user else assistant.parent_id or ""), assistant.id
 
     async def cancel(self, message_id: str) -> bool:
         turn = self.active.get(message_id)
@@ -254,6 +320,7 @@ class Turns:
                     message_id=message.id,
                     model_id=turn.model.id,
                     provider=turn.model.provider,
+                    omitted_messages=turn.omitted,
                 )
             )
             self._mark(turn)

@@ -93,6 +93,10 @@ class StreamStarted(StreamEvent):
     type: Literal["assistant.stream.started"] = "assistant.stream.started"
     model_id: str
     provider: str
+    omitted_messages: int = Field(
+        default=0,
+        description="Oldest messages of the branch left out of the prompt to fit the model's context window.",
+    )
 
 
 class StreamDelta(StreamEvent):

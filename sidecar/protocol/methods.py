@@ -210,9 +210,20 @@ class SettingsResult(Wire):
 # --- chat --------------------------------------------------------------------
 
 
+class AttachmentInput(Params):
+    """A file sent with a message: `text` for text and JSON (inlined into the prompt),
+    base64 `data` for images (sent to models with the `vision` capability)."""
+
+    name: str = Field(min_length=1, max_length=500)
+    mime_type: str = Field(min_length=1, max_length=200)
+    text: str | None = Field(default=None, max_length=4_000_000)
+    data: str | None = Field(default=None, max_length=16_000_000, description="Base64 bytes.")
+
+
 class ChatSendParams(Params):
     conversation_id: str = Id
     content: str = Field(max_length=4_000_000)
+    attachments: list[AttachmentInput] = Field(default_factory=list, max_length=20)
     parent_id: str | None = Field(
         default=None,
         max_length=100,
@@ -242,6 +253,23 @@ class MessageIdParams(Params):
 
 class ChatCancelResult(Wire):
     cancelled: bool = Field(description="False when the message had already finished.")
+
+
+class ChatRegenerateParams(Params):
+    message_id: str = Field(min_length=1, max_length=100, description="An assistant message.")
+    model_id: str | None = Field(
+        default=None, max_length=200, description="Default: the conversation's model, then the message's."
+    )
+
+
+class ChatRegenerateResult(Wire):
+    assistant_message_id: str = Field(description="A new sibling of the message, now the active leaf.")
+
+
+class ChatEditParams(Params):
+    message_id: str = Field(min_length=1, max_length=100, description="A user message.")
+    content: str = Field(max_length=4_000_000)
+    model_id: str | None = Field(default=None, max_length=200)
 
 
 # --- providers and models ----------------------------------------------------
@@ -408,6 +436,20 @@ METHODS: dict[str, MethodSpec] = {
             ChatSendParams,
             ChatSendResult,
             "Store the user's message and stream a reply as events.",
+            (Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED, Reason.CONFLICT),
+        ),
+        MethodSpec(
+            "chat.regenerate",
+            ChatRegenerateParams,
+            ChatRegenerateResult,
+            "Answer the same user message again, as a new sibling branch.",
+            (Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED, Reason.CONFLICT),
+        ),
+        MethodSpec(
+            "chat.edit",
+            ChatEditParams,
+            ChatSendResult,
+            "Replace a user message by a new sibling with new content, and answer it.",
             (Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED, Reason.CONFLICT),
         ),
         MethodSpec(

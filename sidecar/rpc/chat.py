@@ -6,6 +6,9 @@ from typing import TYPE_CHECKING
 
 from sidecar.protocol.methods import (
     ChatCancelResult,
+    ChatEditParams,
+    ChatRegenerateParams,
+    ChatRegenerateResult,
     ChatSendParams,
     ChatSendResult,
     MessageIdParams,
@@ -27,3 +30,16 @@ async def send(conn: Connection, p: ChatSendParams) -> ChatSendResult:
 @handles("chat.cancel")
 async def cancel(conn: Connection, p: MessageIdParams) -> ChatCancelResult:
     return ChatCancelResult(cancelled=await conn.app.engine.turns.cancel(p.message_id))
+
+
+@handles("chat.regenerate")
+async def regenerate(conn: Connection, p: ChatRegenerateParams) -> ChatRegenerateResult:
+    return ChatRegenerateResult(
+        assistant_message_id=await conn.app.engine.turns.regenerate(p.message_id, p.model_id)
+    )
+
+
+@handles("chat.edit")
+async def edit(conn: Connection, p: ChatEditParams) -> ChatSendResult:
+    user_id, assistant_id = await conn.app.engine.turns.edit(p.message_id, p.content, p.model_id)
+    return ChatSendResult(user_message_id=user_id, assistant_message_id=assistant_id)

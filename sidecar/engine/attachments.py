@@ -1,0 +1,105 @@
+"""Files sent with a message: text and JSON go into the prompt as text, images to
+vision models. Image bytes live as files beside the database (never in events);
+the message keeps the attachment's name, type, size and, for text, its text."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sidecar.ids import new_id
+from sidecar.protocol.errors import InvalidParams
+from sidecar.protocol.objects import Attachment
+
+if TYPE_CHECKING:
+    from sidecar.protocol.methods import AttachmentInput
+    from sidecar.protocol.objects import Message, Model
+
+TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/x-yaml",
+    "application/yaml",
+)
+
+
+def is_image(mime_type: str) -> bool:
+    return mime_type.lower().startswith("image/")
+
+
+def _is_text(mime_type: str) -> bool:
+    mime = mime_type.lower()
+    return mime.startswith(TEXT_TYPES) or mime.endswith(("+json", "+xml"))
+
+
+async def prepare(inputs: list[AttachmentInput], model: Model, folder: Path) -> list[Attachment]:
+    """Validate the attachments of a new message against `model` and keep image bytes.
+
+    Raises InvalidParams (nothing stored) for a file the model cannot take.
+    """
+    prepared: list[tuple[Attachment, bytes | None]] = []
+    for i, item in enumerate(inputs):
+        loc = ("attachments", str(i))
+        if (item.text is None) == (item.data is None):
+            raise InvalidParams("an attachment needs exactly one of `text` and `data`", loc)
+        raw: bytes | None = None
+        text = item.text
+        if item.data is not None:
+            try:
+                raw = base64.b64decode(item.data, validate=True)
+            except (binascii.Error, ValueError):
+                raise InvalidParams("`data` is not valid base64", (*loc, "data")) from None
+        if is_image(item.mime_type):
+            if raw is None:
+                raise InvalidParams("an image needs base64 `data`", loc)
+            if not model.capabilities.vision:
+                raise InvalidParams(
+                    f"model {model.id} cannot read images (it has no vision capability); pick a vision model",
+                    loc,
+                )
+        elif raw is not None:
+            if not _is_text(item.mime_type):
+                raise InvalidParams(
+                    f"{item.mime_type} attachments are not supported: send text, JSON or images",
+                    loc,
+                )
+            try:
+                text, raw = raw.decode("utf-8"), None
+            except UnicodeDecodeError:
+                raise InvalidParams("a text attachment must be UTF-8", loc) from None
+        size = len(raw) if raw is not None else len((text or "").encode())
+        attachment = Attachment(
+            id=new_id(), name=item.name, mime_type=item.mime_type, size=size, text=text
+        )
+        prepared.append((attachment, raw))
+    images = [(a, raw) for a, raw in prepared if raw is not None]
+    if images:
+        await asyncio.to_thread(_write_all, folder, images)
+    return [a for a, _ in prepared]
+
+
+def _write_all(folder: Path, images: list[tuple[Attachment, bytes]]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for attachment, raw in images:
+        (folder / attachment.id).write_bytes(raw)
+
+
+async def load_images(messages: list[Message], folder: Path) -> dict[str, str]:
+    """Base64 of every image attached along a path, by attachment id (missing files skipped)."""
+    wanted = [a.id for m in messages for a in m.attachments if is_image(a.mime_type)]
+    if not wanted:
+        return {}
+    return await asyncio.to_thread(_read_all, folder, wanted)
+
+
+def _read_all(folder: Path, ids: list[str]) -> dict[str, str]:
+    out = {}
+    for ident in ids:
+        path = folder / ident
+        if path.is_file():
+            out[ident] = base64.b64encode(path.read_bytes()).decode()
+    return out
