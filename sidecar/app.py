@@ -37,6 +37,10 @@ class App:
             self._engine = Engine(self.store, self.bus, asyncio.Lock())
         return self._engine
 
+    @property
+    def engine_started(self) -> bool:
+        return self._engine is not None
+
     async def stop_engine(self) -> None:
         """Running turns end `interrupted` (their text stored); the store stays open."""
         if self._engine is not None:

@@ -40,6 +40,7 @@ class Connection:
     def __init__(self, ws: ServerConnection, app: App) -> None:
         self.ws = ws
         self.app = app
+        self.key = str(ws.id)  # names this connection's client tools
         self.initialized = False
         self.subscribed = False
         self.closed = False
@@ -145,6 +146,8 @@ class Connection:
             pass
         finally:
             self._shutdown()
+            if self.app.engine_started:
+                self.app.engine.tools.forget(self.key)
             # In-flight requests finish (a dropped client never stops a stream or a write);
             # their responses just have nowhere to go.
             writer.cancel()

@@ -255,6 +255,18 @@ def stream_samples(conversation_id: str) -> list[Event]:
         ev.ThinkingStarted(**ids),
         ev.ThinkingDelta(**ids, text="Let me think"),
         ev.ThinkingCompleted(**ids),
+        ev.ToolProposed(
+            **ids, call_id="call_1", name="read_file", arguments={"path": "/tmp/a.txt"}
+        ),
+        ev.ToolStarted(
+            **ids,
+            call_id="call_1",
+            name="read_file",
+            arguments={"path": "/tmp/a.txt"},
+            executor="sidecar",
+        ),
+        ev.ToolCompleted(**ids, call_id="call_1", result={"content": "hello", "truncated": False}),
+        ev.ToolFailed(**ids, call_id="call_2", error="the user denied this tool call"),
         ev.UsageRecorded(usage=record),
         ev.ProvidersUpdated(providers=[provider]),
         ev.ModelsUpdated(models=[model]),
@@ -385,7 +397,12 @@ def test_there_is_one_file_per_method_and_event():
 def test_params_forbid_additional_properties(method: str):
     schema = load_schema(export.params_path(method))
     assert schema["additionalProperties"] is False
-    samples = {"protocolVersion": 1, "model": {"id": "m", "provider": "openai"}}
+    samples = {
+        "protocolVersion": 1,
+        "model": {"id": "m", "provider": "openai"},
+        "inputSchema": {"type": "object"},
+        "approved": True,
+    }
     required = {name: samples.get(name, "x") for name in schema.get("required", [])}
     if method == "branches.rename":
         required["name"] = None

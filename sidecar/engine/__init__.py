@@ -15,7 +15,9 @@ from sidecar.engine.conversations import Conversations
 from sidecar.engine.models import Models
 from sidecar.engine.prompts import SystemPrompts
 from sidecar.engine.providers import Providers
+from sidecar.engine.reports import Reports
 from sidecar.engine.settings import SettingsService
+from sidecar.engine.tools import Tools
 from sidecar.engine.turns import Turns
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ class Engine:
         self.settings = SettingsService(self)
         self.providers = Providers(self)
         self.models = Models(self)
+        self.reports = Reports(self)
+        self.tools = Tools(self)
         self.turns = Turns(self)
 
     async def close(self) -> None:

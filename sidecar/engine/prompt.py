@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 import orjson
 
 from sidecar.engine.attachments import is_image
+from sidecar.engine.tools import result_text
 from sidecar.providers.types import ChatMessage, ChatRequest, ToolCallRef
 
 if TYPE_CHECKING:
-    from sidecar.protocol.objects import Conversation, Message, Model
+    from sidecar.protocol.objects import Conversation, Message, Model, ToolCall
 
 CHARS_PER_TOKEN = 4  # a deliberately rough estimate: cheap, and conservative for English
 MESSAGE_OVERHEAD = 8
@@ -33,7 +34,7 @@ def build_request(
 ) -> tuple[ChatRequest, int]:
     """The request for the reply after `path`, and how many path messages were left out."""
     images = images or {}
-    messages = [_message(m, images) for m in path if _sendable(m)]
+    messages = [cm for m in path if _sendable(m) for cm in _messages(m, images)]
     settings = conversation.settings
     max_output = settings.max_output_tokens or model.max_output_tokens
     kept = fit(messages, system, model.context_window, max_output)
@@ -54,25 +55,58 @@ def _sendable(message: Message) -> bool:
     return message.role == "user" or bool(message.content or message.tool_calls)
 
 
-def _message(message: Message, images: dict[str, str]) -> ChatMessage:
-    content = message.content
-    for a in message.attachments:
-        if a.text is not None:
-            content += f"\n\n[Attachment: {a.name} ({a.mime_type})]\n{a.text}"
-    return ChatMessage(
-        role=message.role,
-        content=content,
-        tool_calls=[
-            ToolCallRef(id=c.id, name=c.name, arguments=orjson.dumps(c.arguments).decode())
-            for c in message.tool_calls
-        ],
-        thinking=message.thinking,
-        images=[
+def _messages(message: Message, images: dict[str, str]) -> list[ChatMessage]:
+    """A stored message as the provider saw it: a tool loop replays step by step."""
+    if message.role == "user":
+        content = message.content
+        for a in message.attachments:
+            if a.text is not None:
+                content += f"\n\n[Attachment: {a.name} ({a.mime_type})]\n{a.text}"
+        pictures = [
             (a.mime_type, images[a.id])
             for a in message.attachments
             if is_image(a.mime_type) and a.id in images
-        ],
-    )
+        ]
+        return [ChatMessage(role="user", content=content, images=pictures)]
+    out: list[ChatMessage] = []
+    content_start = thinking_start = 0
+    thinking = message.thinking or ""
+    for index, step in enumerate(message.steps):
+        calls = [c for c in message.tool_calls if c.step == index]
+        out += step_messages(
+            message.content[content_start : step.content_end],
+            thinking[thinking_start : step.thinking_end] or None,
+            step.thinking_signature,
+            calls,
+        )
+        content_start, thinking_start = step.content_end, step.thinking_end
+    rest = message.content[content_start:]
+    if rest or not out:  # calls the loop never ran (no tools enabled) are not replayed
+        out.append(
+            ChatMessage(role="assistant", content=rest, thinking=thinking[thinking_start:] or None)
+        )
+    return out
+
+
+def step_messages(
+    content: str, thinking: str | None, signature: str | None, calls: list[ToolCall]
+) -> list[ChatMessage]:
+    """One tool-loop step: the assistant's text and calls, then each call's result."""
+    out = [
+        ChatMessage(
+            role="assistant",
+            content=content,
+            tool_calls=[_ref(c) for c in calls],
+            thinking=thinking,
+            thinking_signature=signature,
+        )
+    ]
+    out += [ChatMessage(role="tool", content=result_text(c), tool_call_id=c.id) for c in calls]
+    return out
+
+
+def _ref(call: ToolCall) -> ToolCallRef:
+    return ToolCallRef(id=call.id, name=call.name, arguments=orjson.dumps(call.arguments).decode())
 
 
 def estimate_tokens(message: ChatMessage) -> int:

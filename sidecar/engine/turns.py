@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import orjson
 
 from sidecar.engine.attachments import load_images, prepare
-from sidecar.engine.prompt import build_request
+from sidecar.engine.prompt import build_request, step_messages
+from sidecar.engine.tools import Enabled
 from sidecar.engine.usage import cost_usd
 from sidecar.ids import new_id, now_iso
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
@@ -38,8 +39,9 @@ from sidecar.protocol.events import (
     ThinkingStarted,
     UsageRecorded,
 )
-from sidecar.protocol.objects import ErrorInfo, Message, ToolCall, Usage, UsageRecord
+from sidecar.protocol.objects import ErrorInfo, Message, Step, ToolCall, Usage, UsageRecord
 from sidecar.providers import types as parts
+from sidecar.providers.types import ToolSpec
 
 if TYPE_CHECKING:
     import httpx
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("sidecar.turns")
 
 FLUSH_INTERVAL = 0.25
+MAX_TOOL_STEPS = 8  # provider calls that may ask for tools in one turn
 
 
 class Turn:
@@ -73,6 +76,12 @@ class Turn:
         "status",
         "done",
         "omitted",
+        "enabled",
+        "calls",
+        "steps",
+        "step_usages",
+        "signature",
+        "folders",
     )
 
     def __init__(self, message: Message, model: Model) -> None:
@@ -91,6 +100,12 @@ class Turn:
         self.status = "pending"
         self.done = asyncio.Event()
         self.omitted = 0  # path messages left out of the prompt (context budget)
+        self.enabled: dict[str, Enabled] = {}  # tools this turn may call
+        self.calls: list[ToolCall] = []  # every tool call of every step
+        self.steps: list[Step] = []  # where each tool-calling step ended
+        self.step_usages: list[parts.UsagePart] = []
+        self.signature: str | None = None  # Anthropic: the current step's thinking signature
+        self.folders: tuple[str, ...] = ()
 
     def live(self, stored: Message) -> Message:
         """`stored` with what has streamed so far (for snapshots)."""
@@ -114,7 +129,7 @@ class Turns:
 
     # -- commands -------------------------------------------------------------
 
-    async def send(self, p: ChatSendParams) -> tuple[str, str]:
+    async def send(self, p: ChatSendParams, connection: str = "") -> tuple[str, str]:
         e = self._e
         async with (
             self._send_lock
@@ -131,6 +146,7 @@ class Turns:
                     else conversation.active_leaf_id
                 )
                 await self._check_parent(conversation.id, parent_id)
+                enabled = e.tools.enable(p.tools, connection)
                 user, assistant = await self._begin(
                     conversation,
                     p.model_id,
@@ -138,6 +154,7 @@ class Turns:
                     p.content,
                     p.attachments,
                     p.client_request_id,
+                    enabled,
                 )
                 return user, assistant
 
@@ -194,6 +211,7 @@ class Turns:
         content: str | None,
         attachments: list[AttachmentInput],
         client_request_id: str | None,
+        enabled: dict[str, Enabled] | None = None,
     ) -> tuple[str, str]:
         """Store the turn's messages, publish them and start the reply (under the engine lock).
 
@@ -258,6 +276,17 @@ class Turns:
         )
         turn = Turn(assistant, model)
         turn.omitted = omitted
+        if enabled:
+            turn.enabled = enabled
+            turn.folders = tuple(settings.tool_folders)
+            request.tools = [
+                ToolSpec(
+                    name=t.tool.name,
+                    description=t.tool.description,
+                    input_schema=t.tool.input_schema,
+                )
+                for t in enabled.values()
+            ]
         self.active[assistant.id] = turn
         turn.task = asyncio.create_task(
             self._run(turn, request, config), name=f"turn-{assistant.id}"
@@ -324,12 +353,21 @@ class Turns:
                 )
             )
             self._mark(turn)
-            async for part in provider.stream(request):
-                self._on_part(turn, part)
-            if turn.finish is None:
-                raise parts.ProviderError(
-                    "incomplete_stream", "the stream ended without a finish reason", retryable=True
-                )
+            while True:
+                async for part in provider.stream(request):
+                    self._on_part(turn, part)
+                if turn.finish is None:
+                    raise parts.ProviderError(
+                        "incomplete_stream",
+                        "the stream ended without a finish reason",
+                        retryable=True,
+                    )
+                if turn.finish != "tool_calls" or not turn.enabled or not turn.tools:
+                    break
+                if len(turn.steps) >= MAX_TOOL_STEPS:
+                    turn.finish = "max_tool_steps"
+                    break
+                await self._tool_step(turn, request)
             status = "complete"
         except asyncio.CancelledError:
             status = turn.stop_reason or "cancelled"
@@ -352,6 +390,33 @@ class Turns:
                 code="interrupted", message="the sidecar stopped mid-stream", retryable=True
             )
         await asyncio.shield(self._finish(turn, status, error))
+
+    async def _tool_step(self, turn: Turn, request: ChatRequest) -> None:
+        """Run the calls of the step that just ended, then extend the request for the next one."""
+        step_start_c = turn.steps[-1].content_end if turn.steps else 0
+        step_start_t = turn.steps[-1].thinking_end if turn.steps else 0
+        content, thinking = "".join(turn.content), "".join(turn.thinking)
+        if turn.thinking_open:
+            self._close_thinking(turn)
+        calls = self._end_step(turn)  # numbers the calls with this step's index
+        turn.steps.append(
+            Step(
+                content_end=len(content),
+                thinking_end=len(thinking),
+                thinking_signature=turn.signature,
+            )
+        )
+        m = turn.message
+        ids = {"conversation_id": m.conversation_id, "message_id": m.id}
+        for call in calls:
+            await self._e.tools.run(ids, call, turn.enabled.get(call.name), turn.folders)
+        request.messages.extend(
+            step_messages(
+                content[step_start_c:], thinking[step_start_t:] or None, turn.signature, calls
+            )
+        )
+        turn.signature = None
+        turn.finish = None
 
     def _on_part(self, turn: Turn, part: parts.Part) -> None:
         """One provider part -> events. The hot path: synchronous, no I/O."""
@@ -395,6 +460,8 @@ class Turns:
             turn.tools.setdefault(part.index, ["", ""]).append(part.arguments)
         elif kind is parts.UsagePart:
             turn.usage = part
+        elif kind is parts.ThinkingSignature:
+            turn.signature = part.signature
         elif kind is parts.Finish:
             turn.finish = part.reason
         elif kind is parts.Retrying:
@@ -420,27 +487,15 @@ class Turns:
             async with e.lock:
                 if turn.thinking_open:
                     self._close_thinking(turn)
-                usage = record = None
-                if turn.usage is not None:
-                    u = turn.usage
-                    usage = Usage(
-                        input_tokens=u.input_tokens,
-                        output_tokens=u.output_tokens,
-                        reasoning_tokens=u.reasoning_tokens,
-                        cache_read_tokens=u.cache_read_tokens,
-                        cache_write_tokens=u.cache_write_tokens,
-                    )
-                    usage.cost_usd = cost_usd(usage, turn.model.pricing)
-                    record = UsageRecord(
-                        **usage.model_dump(by_alias=False),
-                        id=new_id(),
-                        conversation_id=m.conversation_id,
-                        message_id=m.id,
-                        model_id=turn.model.id,
-                        provider=turn.model.provider,
-                        kind="chat",
-                        created_at=now_iso(),
-                    )
+                self._end_step(turn)
+                records = [self._usage_record(turn, u) for u in turn.step_usages]
+                usage = _summed(records) if records else None
+                for call in turn.calls:
+                    if call.status in ("proposed", "running"):
+                        call.status, call.error = (
+                            "failed",
+                            "the turn ended before the call finished",
+                        )
                 final = m.model_copy(
                     update={
                         "content": "".join(turn.content),
@@ -448,15 +503,16 @@ class Turns:
                         "status": status,
                         "usage": usage,
                         "error": error,
-                        "tool_calls": _tool_calls(turn.tools),
+                        "tool_calls": turn.calls,
+                        "steps": turn.steps,
                         "updated_at": max(now_iso(), m.updated_at),
                     }
                 )
                 self._dirty.discard(turn)
-                await e.store.finish_message(final, record)
+                await e.store.finish_message(final, records)
                 del self.active[m.id]
                 turn.status = status
-                if record is not None:
+                for record in records:
                     e.bus.publish(UsageRecorded(usage=record))
                 ids = {"conversation_id": m.conversation_id, "message_id": m.id}
                 if status == "complete":
@@ -473,6 +529,38 @@ class Turns:
                 e.bus.publish(MessageUpdated(message=final))
         finally:
             turn.done.set()
+
+    def _usage_record(self, turn: Turn, u: parts.UsagePart) -> UsageRecord:
+        """One provider call's usage (one per tool-loop step), priced at the model's prices."""
+        m = turn.message
+        usage = Usage(
+            input_tokens=u.input_tokens,
+            output_tokens=u.output_tokens,
+            reasoning_tokens=u.reasoning_tokens,
+            cache_read_tokens=u.cache_read_tokens,
+            cache_write_tokens=u.cache_write_tokens,
+        )
+        usage.cost_usd = cost_usd(usage, turn.model.pricing)
+        return UsageRecord(
+            **usage.model_dump(by_alias=False),
+            id=new_id(),
+            conversation_id=m.conversation_id,
+            message_id=m.id,
+            model_id=turn.model.id,
+            provider=turn.model.provider,
+            kind="chat",
+            created_at=now_iso(),
+        )
+
+    def _end_step(self, turn: Turn) -> list[ToolCall]:
+        """Close the current provider call: keep its usage, turn its tool parts into calls."""
+        if turn.usage is not None:
+            turn.step_usages.append(turn.usage)
+            turn.usage = None
+        calls = _tool_calls(turn.tools, len(turn.steps))
+        turn.tools = {}
+        turn.calls.extend(calls)
+        return calls
 
     # -- batched writes ---------------------------------------------------------
 
@@ -523,7 +611,20 @@ class Turns:
         return settings.default_system_prompt
 
 
-def _tool_calls(tools: dict[int, list[str]]) -> list[ToolCall]:
+def _summed(records: list[UsageRecord]) -> Usage:
+    """A message's usage: its provider calls added up (cost null if any call had no price)."""
+    costs = [r.cost_usd for r in records]
+    return Usage(
+        input_tokens=sum(r.input_tokens for r in records),
+        output_tokens=sum(r.output_tokens for r in records),
+        reasoning_tokens=sum(r.reasoning_tokens for r in records),
+        cache_read_tokens=sum(r.cache_read_tokens for r in records),
+        cache_write_tokens=sum(r.cache_write_tokens for r in records),
+        cost_usd=None if None in costs else round(sum(costs), 10),  # type: ignore[arg-type]
+    )
+
+
+def _tool_calls(tools: dict[int, list[str]], step: int = 0) -> list[ToolCall]:
     calls = []
     for index in sorted(tools):
         call_id, name, *fragments = tools[index]
@@ -535,6 +636,8 @@ def _tool_calls(tools: dict[int, list[str]]) -> list[ToolCall]:
         if not isinstance(arguments, dict):
             arguments = {"_value": arguments}
         calls.append(
-            ToolCall(id=call_id or new_id(), name=name, arguments=arguments, status="proposed")
+            ToolCall(
+                id=call_id or new_id(), name=name, arguments=arguments, status="proposed", step=step
+            )
         )
     return calls

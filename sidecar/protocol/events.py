@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, JsonValue, TypeAdapter
 
 from sidecar.protocol.base import Wire
 from sidecar.protocol.objects import (
@@ -145,6 +145,39 @@ class ThinkingCompleted(StreamEvent):
     type: Literal["agent.thinking.completed"] = "agent.thinking.completed"
 
 
+class ToolProposed(StreamEvent):
+    """The model wants a tool that needs approval: nothing runs until `tools.approve`."""
+
+    type: Literal["tool.execution.proposed"] = "tool.execution.proposed"
+    call_id: str
+    name: str
+    arguments: dict[str, JsonValue]
+
+
+class ToolStarted(StreamEvent):
+    """A tool call runs; with executor `client`, the client runs it and answers `tools.submitResult`."""
+
+    type: Literal["tool.execution.started"] = "tool.execution.started"
+    call_id: str
+    name: str
+    arguments: dict[str, JsonValue]
+    executor: Literal["sidecar", "client"]
+
+
+class ToolCompleted(StreamEvent):
+    type: Literal["tool.execution.completed"] = "tool.execution.completed"
+    call_id: str
+    result: JsonValue
+
+
+class ToolFailed(StreamEvent):
+    """The call failed, timed out or was denied; the model is told and the loop goes on."""
+
+    type: Literal["tool.execution.failed"] = "tool.execution.failed"
+    call_id: str
+    error: str
+
+
 class UsageRecorded(Event):
     type: Literal["usage.recorded"] = "usage.recorded"
     usage: UsageRecord
@@ -179,6 +212,10 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ThinkingStarted,
     ThinkingDelta,
     ThinkingCompleted,
+    ToolProposed,
+    ToolStarted,
+    ToolCompleted,
+    ToolFailed,
     UsageRecorded,
     ProvidersUpdated,
     ModelsUpdated,

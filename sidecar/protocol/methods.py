@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 from sidecar.protocol.base import Params, Wire
 from sidecar.protocol.errors import Reason
@@ -21,6 +21,7 @@ from sidecar.protocol.objects import (
     Settings,
     SettingsPatch,
     SystemPrompt,
+    Tool,
     TreeNode,
 )
 from sidecar.protocol.spec import NF, MethodSpec
@@ -224,6 +225,11 @@ class ChatSendParams(Params):
     conversation_id: str = Id
     content: str = Field(max_length=4_000_000)
     attachments: list[AttachmentInput] = Field(default_factory=list, max_length=20)
+    tools: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Names of the tools (from tools.list) the model may call in this turn.",
+    )
     parent_id: str | None = Field(
         default=None,
         max_length=100,
@@ -258,18 +264,59 @@ class ChatCancelResult(Wire):
 class ChatRegenerateParams(Params):
     message_id: str = Field(min_length=1, max_length=100, description="An assistant message.")
     model_id: str | None = Field(
-        default=None, max_length=200, description="Default: the conversation's model, then the message's."
+        default=None,
+        max_length=200,
+        description="Default: the conversation's model, then the message's.",
     )
 
 
 class ChatRegenerateResult(Wire):
-    assistant_message_id: str = Field(description="A new sibling of the message, now the active leaf.")
+    assistant_message_id: str = Field(
+        description="A new sibling of the message, now the active leaf."
+    )
 
 
 class ChatEditParams(Params):
     message_id: str = Field(min_length=1, max_length=100, description="A user message.")
     content: str = Field(max_length=4_000_000)
     model_id: str | None = Field(default=None, max_length=200)
+
+
+# --- tools -------------------------------------------------------------------
+
+
+class ToolsListResult(Wire):
+    tools: list[Tool]
+
+
+class ToolsRegisterParams(Params):
+    """A tool this connection runs itself (gone when the connection closes)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    description: str = Field(max_length=4000)
+    input_schema: dict[str, JsonValue]
+    requires_approval: bool = False
+
+
+class ToolResult(Wire):
+    tool: Tool
+
+
+class ToolNameParams(Params):
+    name: str = Field(min_length=1, max_length=64)
+
+
+class ToolsSubmitResultParams(Params):
+    call_id: str = Field(min_length=1, max_length=200)
+    result: JsonValue = None
+    error: str | None = Field(
+        default=None, max_length=100_000, description="Set when the tool failed."
+    )
+
+
+class ToolsApproveParams(Params):
+    call_id: str = Field(min_length=1, max_length=200)
+    approved: bool
 
 
 # --- providers and models ----------------------------------------------------
@@ -451,6 +498,36 @@ METHODS: dict[str, MethodSpec] = {
             ChatSendResult,
             "Replace a user message by a new sibling with new content, and answer it.",
             (Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED, Reason.CONFLICT),
+        ),
+        MethodSpec(
+            "tools.list",
+            Empty,
+            ToolsListResult,
+            "Tools a chat can use: the sidecar's and this connection's.",
+        ),
+        MethodSpec(
+            "tools.register",
+            ToolsRegisterParams,
+            ToolResult,
+            "Offer a tool this client runs.",
+            (Reason.CONFLICT,),
+        ),
+        MethodSpec(
+            "tools.unregister", ToolNameParams, EmptyResult, "Withdraw a tool of this client.", NF
+        ),
+        MethodSpec(
+            "tools.submitResult",
+            ToolsSubmitResultParams,
+            EmptyResult,
+            "Answer a client tool call.",
+            NF,
+        ),
+        MethodSpec(
+            "tools.approve",
+            ToolsApproveParams,
+            EmptyResult,
+            "Let a proposed tool call run, or deny it.",
+            NF,
         ),
         MethodSpec(
             "chat.cancel",

@@ -66,6 +66,30 @@ class ToolCall(Wire):
     status: Literal["proposed", "running", "completed", "failed", "denied"]
     result: JsonValue = None
     error: str | None = None
+    step: int = Field(
+        default=0, description="The tool-loop step (provider call) that made this call."
+    )
+    executor: Literal["sidecar", "client"] | None = None
+
+
+class Step(Wire):
+    """Where one provider call of a tool loop ended, so the loop replays upstream exactly.
+
+    The message's `content` and `thinking` are the steps' texts joined; a step's
+    text is the slice up to its end offset.
+    """
+
+    content_end: int
+    thinking_end: int
+    thinking_signature: str | None = None
+
+
+class Tool(Wire):
+    name: str
+    description: str
+    input_schema: dict[str, JsonValue]
+    executor: Literal["sidecar", "client"]
+    requires_approval: bool
 
 
 class Attachment(Wire):
@@ -87,6 +111,10 @@ class Message(Wire):
     provider: str | None = None
     thinking: str | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
+    steps: list[Step] = Field(
+        default_factory=list,
+        description="Tool-loop steps that called tools (empty for a plain reply).",
+    )
     attachments: list[Attachment] = Field(default_factory=list)
     usage: Usage | None = None
     error: ErrorInfo | None = None
@@ -143,6 +171,9 @@ class Settings(Wire):
     preferences: dict[str, JsonValue] = Field(
         default_factory=dict, description="Free key/value preferences of the app."
     )
+    tool_folders: list[str] = Field(
+        default_factory=list, description="Folders the read_file tool may read from."
+    )
 
 
 class SettingsPatch(Params):
@@ -154,6 +185,7 @@ class SettingsPatch(Params):
     last_model_id: str | None = None
     default_system_prompt: str | None = None
     preferences: dict[str, JsonValue] | None = None
+    tool_folders: list[str] | None = None
 
 
 def dump(model: Wire) -> dict[str, Any]:
@@ -224,6 +256,10 @@ class Model(Wire):
     max_output_tokens: int | None = None
     capabilities: ModelCapabilities = Field(default_factory=ModelCapabilities)
     pricing: Pricing | None = None
+    source: Literal["builtin", "user"] = Field(
+        default="user",
+        description="builtin: from the sidecar's catalog; user: added or overridden by models.upsert.",
+    )
 
 
 class ModelInput(Params):

@@ -23,7 +23,7 @@ handles = Registry()
 
 @handles("chat.send")
 async def send(conn: Connection, p: ChatSendParams) -> ChatSendResult:
-    user_id, assistant_id = await conn.app.engine.turns.send(p)
+    user_id, assistant_id = await conn.app.engine.turns.send(p, conn.key)
     return ChatSendResult(user_message_id=user_id, assistant_message_id=assistant_id)
 
 

@@ -1,6 +1,6 @@
 """Every method's handler, gathered from the per-family modules."""
 
-from sidecar.rpc import catalog, chat, conversations, library, reports, session, transfer
+from sidecar.rpc import catalog, chat, conversations, library, reports, session, tools, transfer
 
 HANDLERS = {
     **session.handles,
@@ -10,4 +10,5 @@ HANDLERS = {
     **catalog.handles,
     **reports.handles,
     **transfer.handles,
+    **tools.handles,
 }

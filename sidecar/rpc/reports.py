@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from sidecar.protocol.reports import UsageSummaryParams, UsageSummaryResult
 from sidecar.rpc.registry import Registry
 
+if TYPE_CHECKING:
+    from sidecar.server import Connection
+
 handles = Registry()
+
+
+# --- usage.summary -------------------------------------------------------------------
+
+
+@handles("usage.summary")
+async def usage_summary(conn: Connection, p: UsageSummaryParams) -> UsageSummaryResult:
+    return await conn.app.engine.reports.summary(p)

@@ -54,7 +54,17 @@ CONVERSATION_FIELDS = frozenset(
     {"title", "title_source", "model_id", "system_prompt", "settings", "active_leaf_id"}
 )
 MESSAGE_FIELDS = frozenset(
-    {"content", "status", "thinking", "tool_calls", "usage", "error", "model_id", "provider"}
+    {
+        "content",
+        "status",
+        "thinking",
+        "tool_calls",
+        "steps",
+        "usage",
+        "error",
+        "model_id",
+        "provider",
+    }
 )
 SYSTEM_PROMPT_FIELDS = frozenset({"name", "content"})
 
@@ -354,14 +364,14 @@ class Store:
                 rows,
             )
 
-    async def finish_message(self, message: Message, usage: UsageRecord | None) -> None:
-        """Store a turn's final message and its usage record together."""
+    async def finish_message(self, message: Message, usage: list[UsageRecord]) -> None:
+        """Store a turn's final message and its usage records (one per provider call) together."""
         async with self._transaction(write=True) as db:
             await _run(
                 db, MESSAGES.update_sql([*MESSAGE_FIELDS, "updated_at"]), MESSAGES.params(message)
             )
-            if usage is not None:
-                await _run(db, USAGE.insert_sql, USAGE.params(usage))
+            if usage:
+                await _run_many(db, USAGE.insert_sql, [USAGE.params(r) for r in usage])
 
     async def get_message(self, id: str) -> Message | None:
         async with self._locked() as db:
@@ -580,6 +590,16 @@ class Store:
         async with self._locked() as db:
             rows = await _all(db, sql + " ORDER BY id", params)
         return [USAGE.load(row) for row in rows]
+
+    # -- usage reports -------------------------------------------------------
+
+    async def usage_summary(self, **query: Any) -> list[Any]:
+        """Usage records summed per group (UsageSummaryRow, sorted by key): see
+        `sidecar.store.usage.summary` for `query`."""
+        from sidecar.store import usage  # imported on first use: not needed to start
+
+        async with self._locked() as db:
+            return await usage.summary(db, **query)
 
 
 # -- statement helpers (cursors closed right away) -----------------------------

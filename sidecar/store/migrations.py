@@ -42,6 +42,7 @@ CREATE TABLE messages (
     provider        TEXT,
     thinking        TEXT,
     tool_calls      TEXT NOT NULL DEFAULT '[]',
+    steps           TEXT NOT NULL DEFAULT '[]',
     attachments     TEXT NOT NULL DEFAULT '[]',
     usage           TEXT,
     error           TEXT,

@@ -97,6 +97,8 @@ class Mapper(Generic[M]):
 
 
 CONVERSATIONS = Mapper("conversations", Conversation, json_columns=("settings",))
-MESSAGES = Mapper("messages", Message, json_columns=("tool_calls", "attachments", "usage", "error"))
+MESSAGES = Mapper(
+    "messages", Message, json_columns=("tool_calls", "steps", "attachments", "usage", "error")
+)
 SYSTEM_PROMPTS = Mapper("system_prompts", SystemPrompt)
 USAGE = Mapper("usage_records", UsageRecord)

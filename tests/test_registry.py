@@ -1,0 +1,303 @@
+"""The built-in model catalog: the shipped data file, and models.* over a real sidecar.
+
+Built-in models are listed next to the user's, can be overridden (and the override
+removed to get them back) or disabled but never removed, and chat through the
+built-in providers at the catalog's prices.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from sidecar.engine.providers import BUILTIN_NAMES
+from sidecar.engine.usage import cost_usd
+from sidecar.fakes import Script, Usage
+from sidecar.protocol.objects import Pricing
+from sidecar.protocol.objects import Usage as WireUsage
+from sidecar.registry import catalog, load_catalog
+from sidecar.registry.catalog import CatalogError, parse
+from tests.chat_env import PRICING, chat_env
+from tests.harness import RpcFailure
+
+REPO = Path(__file__).resolve().parents[1]
+# What the catalog must always offer (the ids clients and docs may rely on).
+REQUIRED_IDS = {
+    "gpt-4o",
+    "gpt-4o-mini",
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4.1-nano",
+    "o3",
+    "o4-mini",
+    "gpt-5",
+    "gpt-5-mini",
+    "claude-sonnet-4-5",
+    "claude-haiku-4-5",
+    "deepseek-chat",
+    "deepseek-reasoner",
+}
+PRICE_KEYS = ("input", "output", "cacheRead", "cacheWrite")
+
+
+def data_file() -> dict:
+    text = resources.files("sidecar.registry").joinpath("models.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def wire_catalog() -> dict[str, dict]:
+    """The catalog's models as models.list shows them."""
+    return {m.id: m.model_dump(mode="json") for m in load_catalog()}
+
+
+# --- the data file ---------------------------------------------------------------------
+
+
+def test_the_data_file_is_dated_sourced_and_complete():
+    data = data_file()
+    taken_on = dt.date.fromisoformat(data["pricesTakenOn"])
+    assert taken_on.year >= 2025
+    assert data["notes"].strip()
+    assert set(data["source"]) == set(BUILTIN_NAMES), "one source note per built-in provider"
+    ids = [m["id"] for m in data["models"]]
+    assert len(ids) == len(set(ids))
+    assert REQUIRED_IDS <= set(ids)
+    for entry in data["models"]:
+        assert entry["provider"] in BUILTIN_NAMES
+        assert entry["providerModel"] and entry["displayName"]
+        assert entry["contextWindow"] > 0 and entry["maxOutputTokens"] > 0
+        assert entry["maxOutputTokens"] <= entry["contextWindow"]
+        prices = entry["pricing"]
+        assert all(isinstance(prices[k], int | float) and prices[k] >= 0 for k in PRICE_KEYS)
+        assert prices["output"] >= prices["input"] >= prices["cacheRead"], entry["id"]
+        assert set(entry["capabilities"]) == {"tools", "vision", "reasoning"}
+
+
+def test_load_catalog_gives_builtin_models_and_reads_the_file_once():
+    models = load_catalog()
+    assert [m.id for m in models] == [m["id"] for m in data_file()["models"]]
+    assert all(m.source == "builtin" and m.enabled and m.pricing is not None for m in models)
+    assert catalog() is catalog(), "cached"
+    assert catalog().prices_taken_on == dt.date.fromisoformat(data_file()["pricesTakenOn"])
+    models.clear()  # a caller's list is its own
+    assert load_catalog()
+
+
+def test_the_data_file_ships_as_package_data():
+    assert '"registry/*.json"' in (REPO / "pyproject.toml").read_text()
+
+
+def _mutations() -> list[tuple[str, object]]:
+    def edit(fn):
+        data = copy.deepcopy(data_file())
+        fn(data)
+        return data
+
+    return [
+        ("not an object", []),
+        ("no date", edit(lambda d: d.pop("pricesTakenOn"))),
+        ("bad date", edit(lambda d: d.update(pricesTakenOn="2026-02-30"))),
+        ("unknown top key", edit(lambda d: d.update(extra=1))),
+        ("no models", edit(lambda d: d.update(models=[]))),
+        ("duplicate id", edit(lambda d: d["models"].append(d["models"][0]))),
+        ("unknown model key", edit(lambda d: d["models"][0].update(price=1))),
+        ("missing price", edit(lambda d: d["models"][0]["pricing"].pop("cacheRead"))),
+        ("null price", edit(lambda d: d["models"][0]["pricing"].update(output=None))),
+        ("string price", edit(lambda d: d["models"][0]["pricing"].update(input="1.25"))),
+        ("negative price", edit(lambda d: d["models"][0]["pricing"].update(input=-1))),
+        ("custom provider", edit(lambda d: d["models"][0].update(provider="local"))),
+        ("zero context", edit(lambda d: d["models"][0].update(contextWindow=0))),
+        ("unknown capability", edit(lambda d: d["models"][0]["capabilities"].update(audio=True))),
+        ("no source note", edit(lambda d: d["source"].pop("deepseek"))),
+    ]
+
+
+@pytest.mark.parametrize("case, data", _mutations(), ids=[c for c, _ in _mutations()])
+def test_a_malformed_catalog_is_refused(case, data):
+    with pytest.raises(CatalogError):
+        parse(data)
+
+
+def test_startup_does_not_load_the_catalog():
+    """The catalog is read on first use: not by the launch path, not by importing the engine."""
+    code = (
+        "import sys\n"
+        "import sidecar.process, sidecar.app, sidecar.store\n"
+        "assert 'sidecar.registry' not in sys.modules, 'imported before the ready line'\n"
+        "import sidecar.engine\n"
+        "from sidecar.registry import catalog\n"
+        "assert catalog.cache_info().currsize == 0, 'read at import'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=60)
+
+
+# --- models.* over a real sidecar -------------------------------------------------------
+
+
+async def test_models_list_shows_the_builtins_with_their_prices(tmp_path):
+    async with chat_env(tmp_path) as env:
+        builtin = wire_catalog()
+        models = (await env.client.request("models.list"))["models"]
+        by_id = {m["id"]: m for m in models}
+        for model_id, expected in builtin.items():
+            assert by_id[model_id] == expected
+            assert by_id[model_id]["source"] == "builtin"
+            assert all(by_id[model_id]["pricing"][k] is not None for k in PRICE_KEYS)
+        user = by_id[env.model_id]
+        assert user["source"] == "user" and user["pricing"] == PRICING
+        assert set(by_id) == set(builtin) | {env.model_id}
+        assert [(m["provider"], m["id"]) for m in models] == sorted(
+            (m["provider"], m["id"]) for m in models
+        )
+        for provider in ("openai", "anthropic", "deepseek"):
+            listed = (await env.client.request("models.list", {"provider": provider}))["models"]
+            assert {m["id"] for m in listed} == {
+                i for i, m in builtin.items() if m["provider"] == provider
+            } | ({env.model_id} if provider == "openai" else set())
+            assert all(m["provider"] == provider for m in listed)
+        assert (await env.client.request("models.list", {"provider": "nobody"}))["models"] == []
+
+
+async def test_an_override_replaces_a_builtin_and_removing_it_restores_it(tmp_path):
+    async with chat_env(tmp_path) as env:
+        original = wire_catalog()["gpt-4o-mini"]
+        override = {
+            "id": "gpt-4o-mini",
+            "provider": "openai",
+            "providerModel": "gpt-4o-mini-2024-07-18",
+            "displayName": "My mini",
+            "pricing": {"input": 1.0, "output": 2.0},
+        }
+        before = len(env.client.events)
+        result = (await env.client.request("models.upsert", {"model": override}))["model"]
+        assert result["source"] == "user" and result["displayName"] == "My mini"
+        assert result["pricing"] == {
+            "input": 1.0,
+            "output": 2.0,
+            "cacheRead": None,
+            "cacheWrite": None,
+        }
+        assert result["contextWindow"] is None, "an override replaces the built-in entirely"
+        event = env.client.events[before]
+        assert event["type"] == "models.updated"
+        assert [m for m in event["models"] if m["id"] == "gpt-4o-mini"] == [result]
+        assert len(event["models"]) == len(wire_catalog()) + 1, "the event carries the full list"
+        listed = (await env.client.request("models.list", {"provider": "openai"}))["models"]
+        assert [m for m in listed if m["id"] == "gpt-4o-mini"] == [result]
+
+        await env.client.request("models.remove", {"modelId": "gpt-4o-mini"})
+        event = env.client.events[-1]
+        assert event["type"] == "models.updated"
+        assert [m for m in event["models"] if m["id"] == "gpt-4o-mini"] == [original]
+        listed = (await env.client.request("models.list"))["models"]
+        assert [m for m in listed if m["id"] == "gpt-4o-mini"] == [original]
+
+        # The built-in one itself cannot be removed (nothing changes, no event) ...
+        count = len(env.client.events)
+        with pytest.raises(RpcFailure) as err:
+            await env.client.request("models.remove", {"modelId": "gpt-4o-mini"})
+        assert err.value.code == -32002 and err.value.reason == "CONFLICT"
+        assert err.value.error["message"] == (
+            "built-in models cannot be removed; disable it with models.upsert"
+        )
+        with pytest.raises(RpcFailure) as err:  # ... and an unknown id is still unknown
+            await env.client.request("models.remove", {"modelId": "no-such-model"})
+        assert err.value.reason == "NOT_FOUND" and err.value.data["kind"] == "model"
+        assert len(env.client.events) == count
+        # A user model (not built-in) is removed as before.
+        await env.client.request("models.remove", {"modelId": env.model_id})
+        ids = {m["id"] for m in (await env.client.request("models.list"))["models"]}
+        assert ids == set(wire_catalog())
+
+
+async def test_a_disabled_builtin_is_refused_by_chat_send(tmp_path):
+    async with chat_env(tmp_path) as env:
+        disabled = {**wire_catalog()["gpt-4o"], "enabled": False}
+        del disabled["source"]
+        result = (await env.client.request("models.upsert", {"model": disabled}))["model"]
+        assert result == {**disabled, "source": "user"}, "the full model round-trips as an override"
+        before = len(env.client.events)
+        with pytest.raises(RpcFailure) as err:
+            await env.send("Hi", modelId="gpt-4o")
+        assert err.value.code == -32002 and err.value.reason == "CONFLICT"
+        assert err.value.error["message"] == (
+            "model gpt-4o is disabled; enable it with models.upsert"
+        )
+        assert env.client.events[before:] == []
+        got = await env.client.request("conversations.get", {"conversationId": env.conversation_id})
+        assert got["messages"] == [] and env.fake.requests == []
+        # Re-enabled (the override removed), it chats again.
+        await env.client.request("models.remove", {"modelId": "gpt-4o"})
+        ids = await env.send("Hi again", modelId="gpt-4o")
+        final = await env.settled(ids["assistantMessageId"])
+        assert final["status"] == "complete" and final["modelId"] == "gpt-4o"
+        assert env.fake.requests[-1].body["model"] == "gpt-4o"
+
+
+CHATS = [
+    # kind, built-in model, usage the fake reports
+    ("openai", "gpt-4.1-mini", Usage(input_tokens=1200, output_tokens=40, cached_tokens=1000)),
+    (
+        "openai",
+        "o4-mini",
+        Usage(input_tokens=5000, output_tokens=700, cached_tokens=4096, reasoning_tokens=512),
+    ),
+    (
+        "anthropic",
+        "claude-haiku-4-5",
+        Usage(input_tokens=3000, output_tokens=50, cached_tokens=1000, cache_write_tokens=1500),
+    ),
+    ("deepseek", "deepseek-chat", Usage(input_tokens=2000, output_tokens=60, cached_tokens=1536)),
+]
+
+
+@pytest.mark.parametrize("kind, model_id, usage", CHATS, ids=[c[1] for c in CHATS])
+async def test_a_builtin_model_chats_through_its_provider_at_catalog_prices(
+    tmp_path, kind, model_id, usage
+):
+    """The built-in provider, pointed at the fake with providers.configure, carries a chat
+    for a built-in model id with no models.upsert at all."""
+    async with chat_env(tmp_path, kind) as env:
+        model = next(m for m in load_catalog() if m.id == model_id)
+        env.fake.enqueue(Script(text="Catalogued.", usage=usage))
+        ids = await env.send("Which model?", modelId=model_id)
+        final = await env.settled(ids["assistantMessageId"])
+        assert final["status"] == "complete" and final["content"] == "Catalogued."
+        assert final["modelId"] == model_id and final["provider"] == kind
+        started = next(
+            e for e in env.events_of(ids["assistantMessageId"]) if e["type"].endswith("started")
+        )
+        assert started["modelId"] == model_id and started["provider"] == kind
+        assert env.fake.requests[-1].body["model"] == model.provider_model
+
+        recorded = next(
+            e["usage"]
+            for e in env.events_of(ids["assistantMessageId"])
+            if e["type"] == "usage.recorded"
+        )
+        assert recorded["modelId"] == model_id and recorded["provider"] == kind
+        p = model.pricing
+        assert p is not None
+        uncached = usage.input_tokens - usage.cached_tokens - usage.cache_write_tokens
+        expected = (
+            uncached * p.input
+            + usage.cached_tokens * p.cache_read
+            + usage.cache_write_tokens * p.cache_write
+            + usage.output_tokens * p.output
+        ) / 1e6
+        assert recorded["costUsd"] == pytest.approx(expected, rel=1e-9)
+        assert final["usage"]["costUsd"] == recorded["costUsd"]
+        assert recorded["cacheReadTokens"] == usage.cached_tokens
+        assert recorded["cacheWriteTokens"] == usage.cache_write_tokens
+        assert recorded["inputTokens"] == usage.input_tokens
+        # The engine's own pricing of the same call agrees.
+        assert recorded["costUsd"] == cost_usd(
+            WireUsage.model_validate(recorded), Pricing.model_validate(p.model_dump())
+        )
