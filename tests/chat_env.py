@@ -131,7 +131,8 @@ async def chat_env(
             },
         )
         conv = await client.request(
-            "conversations.create", {"modelId": model_id, "systemPrompt": "Be brief."}
+            "conversations.create",
+            {"modelId": model_id, "systemPrompt": "Be brief.", "title": "Test chat"},
         )
         env = ChatEnv(
             sidecar, client, fake, kind, provider_id, model_id, conv["conversation"]["id"]

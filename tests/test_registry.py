@@ -52,6 +52,13 @@ def data_file() -> dict:
     return json.loads(text)
 
 
+async def titled(env) -> None:
+    """Give the conversation a title, so no automatic title call joins the fake's requests."""
+    await env.client.request(
+        "conversations.update", {"conversationId": env.conversation_id, "title": "Models"}
+    )
+
+
 def wire_catalog() -> dict[str, dict]:
     """The catalog's models as models.list shows them."""
     return {m.id: m.model_dump(mode="json") for m in load_catalog()}
@@ -219,6 +226,7 @@ async def test_an_override_replaces_a_builtin_and_removing_it_restores_it(tmp_pa
 
 async def test_a_disabled_builtin_is_refused_by_chat_send(tmp_path):
     async with chat_env(tmp_path) as env:
+        await titled(env)
         disabled = {**wire_catalog()["gpt-4o"], "enabled": False}
         del disabled["source"]
         result = (await env.client.request("models.upsert", {"model": disabled}))["model"]
@@ -238,7 +246,7 @@ async def test_a_disabled_builtin_is_refused_by_chat_send(tmp_path):
         ids = await env.send("Hi again", modelId="gpt-4o")
         final = await env.settled(ids["assistantMessageId"])
         assert final["status"] == "complete" and final["modelId"] == "gpt-4o"
-        assert env.fake.requests[-1].body["model"] == "gpt-4o"
+        assert [r.body["model"] for r in env.fake.requests] == ["gpt-4o"]
 
 
 CHATS = [
@@ -265,6 +273,7 @@ async def test_a_builtin_model_chats_through_its_provider_at_catalog_prices(
     """The built-in provider, pointed at the fake with providers.configure, carries a chat
     for a built-in model id with no models.upsert at all."""
     async with chat_env(tmp_path, kind) as env:
+        await titled(env)
         model = next(m for m in load_catalog() if m.id == model_id)
         env.fake.enqueue(Script(text="Catalogued.", usage=usage))
         ids = await env.send("Which model?", modelId=model_id)
@@ -275,7 +284,7 @@ async def test_a_builtin_model_chats_through_its_provider_at_catalog_prices(
             e for e in env.events_of(ids["assistantMessageId"]) if e["type"].endswith("started")
         )
         assert started["modelId"] == model_id and started["provider"] == kind
-        assert env.fake.requests[-1].body["model"] == model.provider_model
+        assert [r.body["model"] for r in env.fake.requests] == [model.provider_model]
 
         recorded = next(
             e["usage"]

@@ -296,6 +296,8 @@ async def test_summaries_add_up_the_recorded_usage(tmp_path):
         )
         await client.request("models.upsert", {"model": {"id": "free", "provider": "openai"}})
         first = env.conversation_id
+        # Titled conversations: no automatic title call joins the scripted ones.
+        await client.request("conversations.update", {"conversationId": first, "title": "First"})
         second = (await client.request("conversations.create", {"title": "Second"}))[
             "conversation"
         ]["id"]
@@ -389,8 +391,8 @@ async def test_summaries_add_up_the_recorded_usage(tmp_path):
         assert (await ask(**{"from": shifted.isoformat()}))["totals"]["calls"] == len(plan) - 2
         assert (await ask(to=yesterday))["totals"]["costUsd"] is None
 
-        # Kinds: a title generation's record (written as the titles feature will) counts
-        # only where titles are asked for.
+        # Kinds: a title generation's record (written here behind the sidecar's back, as
+        # the titles feature stores it) counts only where titles are asked for.
         title = record(
             now_iso(),
             model="gpt-4o-mini",

@@ -74,6 +74,7 @@ class Models:
             if given.capabilities
             else ModelCapabilities(),
             pricing=Pricing.model_validate(given.pricing.model_dump()) if given.pricing else None,
+            send_reasoning_back=given.send_reasoning_back,
             source="user",
         )
         async with self._e.lock:

@@ -45,6 +45,7 @@ def build_request(
         max_output_tokens=max_output,
         temperature=settings.temperature,
         top_p=settings.top_p,
+        send_reasoning_back=model.send_reasoning_back,
     )
     return request, len(messages) - len(kept)
 

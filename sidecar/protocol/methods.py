@@ -560,7 +560,13 @@ METHODS: dict[str, MethodSpec] = {
             "models.list", ModelsListParams, ModelsListResult, "Models, optionally of one provider."
         ),
         MethodSpec("models.upsert", ModelsUpsertParams, ModelResult, "Add or change a model.", NF),
-        MethodSpec("models.remove", ModelIdParams, EmptyResult, "Remove a model.", NF),
+        MethodSpec(
+            "models.remove",
+            ModelIdParams,
+            EmptyResult,
+            "Remove a user model (a built-in one comes back if it was overridden).",
+            (Reason.NOT_FOUND, Reason.CONFLICT),
+        ),
     )
 }
 

@@ -256,6 +256,11 @@ class Model(Wire):
     max_output_tokens: int | None = None
     capabilities: ModelCapabilities = Field(default_factory=ModelCapabilities)
     pricing: Pricing | None = None
+    send_reasoning_back: bool = Field(
+        default=False,
+        description="Send a reply's reasoning back upstream on later turns (DeepSeek's newer "
+        "thinking modes require it on tool-call turns; its legacy reasoner refuses it).",
+    )
     source: Literal["builtin", "user"] = Field(
         default="user",
         description="builtin: from the sidecar's catalog; user: added or overridden by models.upsert.",
@@ -274,6 +279,7 @@ class ModelInput(Params):
     max_output_tokens: int | None = Field(default=None, gt=0)
     capabilities: ModelCapabilitiesInput | None = None
     pricing: PricingInput | None = None
+    send_reasoning_back: bool = False
 
 
 class ModelCapabilitiesInput(Params):
