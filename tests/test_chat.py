@@ -44,9 +44,14 @@ def assert_lifecycle(events: list[dict], message_id: str, terminal: str) -> list
     return deltas
 
 
-ROUND_TRIPS = [(kind, None, False) for kind in KINDS] + [
-    ("openai-compatible", quirk, False) for quirk in ("ollama", "vllm", "lmstudio", "openrouter")
-] + [("openai", None, True), ("anthropic", None, True)]
+ROUND_TRIPS = (
+    [(kind, None, False) for kind in KINDS]
+    + [
+        ("openai-compatible", quirk, False)
+        for quirk in ("ollama", "vllm", "lmstudio", "openrouter")
+    ]
+    + [("openai", None, True), ("anthropic", None, True)]
+)
 
 
 @pytest.mark.parametrize("kind, quirk, split", ROUND_TRIPS)

@@ -23,7 +23,7 @@ from sidecar.protocol.objects import (
     Usage,
 )
 from sidecar.store import SCHEMA_VERSION, SchemaTooNewError, Store, StoreOpenError
-from sidecar.store.migrations import migrate, split_statements
+from sidecar.store.migrations import MIGRATIONS, migrate, split_statements
 from sidecar.store.paging import decode_cursor, encode_cursor
 from sidecar.store.rows import MESSAGES
 from sidecar.store.tree import preview
@@ -92,7 +92,9 @@ async def add(store: Store, conversation_id: str, parent_id: str | None, content
 async def test_open_creates_schema_with_pragmas(store: Store, db_path: Path) -> None:
     with raw(db_path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert (
+            conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == len(MIGRATIONS)
+        )
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         columns = [r[1] for r in conn.execute("PRAGMA table_info(messages)")]
     assert TABLES <= tables

@@ -17,7 +17,9 @@ from sidecar.engine.prompts import SystemPrompts
 from sidecar.engine.providers import Providers
 from sidecar.engine.reports import Reports
 from sidecar.engine.settings import SettingsService
+from sidecar.engine.titles import Titles
 from sidecar.engine.tools import Tools
+from sidecar.engine.transfer import Transfer
 from sidecar.engine.turns import Turns
 
 if TYPE_CHECKING:
@@ -39,6 +41,8 @@ class Engine:
         self.reports = Reports(self)
         self.tools = Tools(self)
         self.turns = Turns(self)
+        self.titles = Titles(self)
+        self.transfer = Transfer(self)
 
     async def close(self) -> None:
         """Stop every running turn (stored as interrupted) and release connections."""

@@ -527,6 +527,7 @@ class Turns:
                     assert error is not None
                     e.bus.publish(StreamFailed(**ids, error=error, message=final))
                 e.bus.publish(MessageUpdated(message=final))
+                e.titles.after_reply(final)  # schedules only: never delays the events above
         finally:
             turn.done.set()
 

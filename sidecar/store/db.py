@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
+import re
 import sqlite3
+import unicodedata
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -249,9 +251,14 @@ class Store:
         """Most recently updated first, a page at a time.
 
         Keyset paging on (updated_at, id) stays correct and fast however deep
-        the page. `query` matches the title or any message's content as a
-        case-insensitive substring, with full Unicode case folding ("PASTÉIS"
-        finds "pastéis"; SQLite's own LIKE folds ASCII only).
+        the page. `query` finds a conversation in two ways, either one enough:
+        - its words (runs of letters and digits): each one starts a word of the
+          title or of some message, in any order, ignoring case and diacritics
+          (the FTS5 index `search`: "evora lisb" finds "Lisbon ... Évora");
+        - the query as typed is a case-insensitive substring of the title or of
+          a message, with full Unicode case folding ("STRASSE" finds "Straße",
+          "0% s" finds "100% sure"; SQLite's own LIKE folds ASCII only). A query
+          without letters or digits ("%", "_") is matched this way only.
         Returns the page and the cursor of the next page (None on the last).
         """
         if limit < 1:
@@ -263,10 +270,19 @@ class Store:
             where.append("(c.updated_at, c.id) < (:after_updated_at, :after_id)")
         if query:
             params["needle"] = query.casefold()
-            where.append(
-                "(instr(casefold(c.title), :needle) OR EXISTS (SELECT 1 FROM messages m "
-                "WHERE m.conversation_id = c.id AND instr(casefold(m.content), :needle)))"
+            literal = (
+                "instr(casefold(c.title), :needle) OR EXISTS (SELECT 1 FROM messages m "
+                "WHERE m.conversation_id = c.id AND instr(casefold(m.content), :needle))"
             )
+            terms = self._search_terms(query)
+            words = []
+            for i, term in enumerate(terms):
+                params[f"term{i}"] = term
+                words.append(
+                    "c.id IN (SELECT d.conversation_id FROM search "
+                    f"JOIN search_docs d ON d.id = search.rowid WHERE search MATCH :term{i})"
+                )
+            where.append(f"(({' AND '.join(words)}) OR {literal})" if words else f"({literal})")
         sql = (
             f"SELECT {CONVERSATIONS.select('c')} FROM conversations c"
             + (f" WHERE {' AND '.join(where)}" if where else "")
@@ -600,6 +616,72 @@ class Store:
 
         async with self._locked() as db:
             return await usage.summary(db, **query)
+
+    # -- export/import and search --------------------------------------------
+
+    # A search word is a run of letters and digits, as FTS5's unicode61 tokenizer cuts them.
+    _SEARCH_WORD = re.compile(r"[^\W_]+")
+    SEARCH_MAX_WORDS = 16
+
+    @classmethod
+    def _search_terms(cls, query: str) -> list[str]:
+        """FTS5 terms for the words of a user's query (see list_conversations): each word
+        quoted, so nothing in it is FTS syntax, as a prefix term; at most SEARCH_MAX_WORDS.
+        The tokenizer folds case and diacritics on both sides."""
+        words = cls._SEARCH_WORD.findall(unicodedata.normalize("NFC", query))
+        unique: dict[str, str] = {}
+        for word in words:
+            unique.setdefault(word.casefold(), word)
+        return [f'"{word}"*' for word in list(unique.values())[: cls.SEARCH_MAX_WORDS]]
+
+    async def conversation_messages(self, conversation_id: str) -> list[Message]:
+        """Every message of a conversation (all branches), oldest first."""
+        async with self._locked() as db:
+            rows = await _all(
+                db,
+                f"SELECT {MESSAGES.select()} FROM messages WHERE conversation_id = ? ORDER BY id",
+                (conversation_id,),
+            )
+        return [MESSAGES.load(row) for row in rows]
+
+    async def branch_names(self, conversation_id: str) -> dict[str, str]:
+        """Leaf id -> name of the named branches of a conversation."""
+        async with self._locked() as db:
+            rows = await _all(
+                db,
+                "SELECT leaf_id, name FROM branch_names WHERE conversation_id = ? ORDER BY leaf_id",
+                (conversation_id,),
+            )
+        return {row["leaf_id"]: row["name"] for row in rows}
+
+    async def import_conversation(
+        self, conversation: Conversation, messages: list[Message], branch_names: Mapping[str, str]
+    ) -> None:
+        """Store a whole conversation at once, as given (its active leaf included), in one
+        transaction. `messages` must list every parent before its children."""
+        async with self._transaction(write=True) as db:
+            await _run(db, CONVERSATIONS.insert_sql, CONVERSATIONS.params(conversation))
+            await _run_many(db, MESSAGES.insert_sql, [MESSAGES.params(m) for m in messages])
+            await _run_many(
+                db,
+                "INSERT INTO branch_names (conversation_id, leaf_id, name) VALUES (?, ?, ?)",
+                [(conversation.id, leaf, name) for leaf, name in branch_names.items()],
+            )
+
+    async def add_usage(self, record: UsageRecord) -> None:
+        """Record the usage of a provider call that made no message (e.g. a title)."""
+        async with self._locked() as db:
+            await _run(db, USAGE.insert_sql, USAGE.params(record))
+
+    async def has_complete_reply(self, conversation_id: str, *, other_than: str) -> bool:
+        """Whether the conversation has a complete assistant message besides `other_than`."""
+        async with self._locked() as db:
+            return await _exists(
+                db,
+                "SELECT 1 FROM messages WHERE conversation_id = ? AND role = 'assistant' "
+                "AND status = 'complete' AND id <> ? LIMIT 1",
+                (conversation_id, other_than),
+            )
 
 
 # -- statement helpers (cursors closed right away) -----------------------------

@@ -133,7 +133,87 @@ CREATE INDEX usage_records_by_time ON usage_records (created_at);
 CREATE INDEX usage_records_by_conversation ON usage_records (conversation_id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# Full-text search (FTS5) over message text and conversation titles.
+# `search_docs` gives every indexed text (a message's content, a conversation's
+# title) a stable integer key that is the FTS rowid (the tables' own rowids may
+# change on VACUUM: their keys are TEXT). The index is external-content over the
+# `search_source` view, so the text is not stored twice and
+# `INSERT INTO search(search) VALUES ('rebuild')` can always regenerate it.
+# Triggers keep it in step with every insert, text change and delete (deleting a
+# conversation cascades to its messages, whose triggers fire too).
+_V2_SEARCH = """
+CREATE TABLE search_docs (
+    id              INTEGER PRIMARY KEY,
+    doc_id          TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL CHECK (kind IN ('message', 'title')),
+    conversation_id TEXT NOT NULL
+);
+
+CREATE VIEW search_source (id, text) AS
+SELECT d.id,
+       CASE d.kind
+           WHEN 'message' THEN (SELECT m.content FROM messages m WHERE m.id = d.doc_id)
+           ELSE (SELECT c.title FROM conversations c WHERE c.id = d.doc_id)
+       END
+FROM search_docs d;
+
+CREATE VIRTUAL TABLE search USING fts5(
+    text,
+    content = 'search_source',
+    content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER search_message_added AFTER INSERT ON messages BEGIN
+    INSERT INTO search_docs (doc_id, kind, conversation_id)
+    VALUES (new.id, 'message', new.conversation_id);
+    INSERT INTO search (rowid, text)
+    VALUES ((SELECT id FROM search_docs WHERE doc_id = new.id), new.content);
+END;
+
+CREATE TRIGGER search_message_changed AFTER UPDATE OF content ON messages
+WHEN old.content IS NOT new.content BEGIN
+    INSERT INTO search (search, rowid, text)
+    VALUES ('delete', (SELECT id FROM search_docs WHERE doc_id = old.id), old.content);
+    INSERT INTO search (rowid, text)
+    VALUES ((SELECT id FROM search_docs WHERE doc_id = new.id), new.content);
+END;
+
+CREATE TRIGGER search_message_removed AFTER DELETE ON messages BEGIN
+    INSERT INTO search (search, rowid, text)
+    VALUES ('delete', (SELECT id FROM search_docs WHERE doc_id = old.id), old.content);
+    DELETE FROM search_docs WHERE doc_id = old.id;
+END;
+
+CREATE TRIGGER search_title_added AFTER INSERT ON conversations BEGIN
+    INSERT INTO search_docs (doc_id, kind, conversation_id) VALUES (new.id, 'title', new.id);
+    INSERT INTO search (rowid, text)
+    VALUES ((SELECT id FROM search_docs WHERE doc_id = new.id), new.title);
+END;
+
+CREATE TRIGGER search_title_changed AFTER UPDATE OF title ON conversations
+WHEN old.title IS NOT new.title BEGIN
+    INSERT INTO search (search, rowid, text)
+    VALUES ('delete', (SELECT id FROM search_docs WHERE doc_id = old.id), old.title);
+    INSERT INTO search (rowid, text)
+    VALUES ((SELECT id FROM search_docs WHERE doc_id = new.id), new.title);
+END;
+
+CREATE TRIGGER search_title_removed AFTER DELETE ON conversations BEGIN
+    INSERT INTO search (search, rowid, text)
+    VALUES ('delete', (SELECT id FROM search_docs WHERE doc_id = old.id), old.title);
+    DELETE FROM search_docs WHERE doc_id = old.id;
+END;
+
+-- Backfill what the database already holds.
+INSERT INTO search_docs (doc_id, kind, conversation_id)
+SELECT id, 'title', id FROM conversations ORDER BY id;
+INSERT INTO search_docs (doc_id, kind, conversation_id)
+SELECT id, 'message', conversation_id FROM messages ORDER BY id;
+INSERT INTO search (search) VALUES ('rebuild');
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2_SEARCH)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
