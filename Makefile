@@ -26,6 +26,7 @@ schema: setup
 bench: setup
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/events.py
+	$(BIN)/python bench/stream.py
 
 lint: setup
 	$(BIN)/ruff check sidecar tests bench

@@ -16,6 +16,8 @@ clock. Prints one JSON object (progress goes to stderr):
   the same size; with the CPU share each process used, to tell who the bottleneck was;
 - cancel: a stream at 20 chunks/s, chat.cancel after 3 deltas -> the fake sees the
   connection closed, and -> the assistant.stream.cancelled event; medians.
+Figures move with whatever else the machine runs (two cores: the sidecar and this
+process take one each), so the output carries the 1-minute load average at the start.
 Usage: python bench/stream.py [--quick] [--profile-sidecar FILE (cProfile stats)]
 """
 
@@ -47,8 +49,8 @@ TOKEN_BYTES = re.compile(rb"@(\d{7});")
 TOKEN_TEXT = re.compile(r"@(\d{7});")
 _tokens = itertools.count(1)
 WRITTEN: dict[int, int] = {}  # token -> perf_counter_ns when the fake wrote its chunk
-GATE: list[asyncio.Event] = []  # when set, the fake holds every chunk until it opens
 RECEIVED: dict[int, int] = {}  # token -> perf_counter_ns when its delta event arrived
+GATE: list[asyncio.Event] = []  # while one is here, the fake holds text chunks until it is set
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SIDECAR_PID: list[int] = []
 
@@ -95,10 +97,6 @@ def snapshot() -> tuple[int, float, float]:
 
 def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
-def ms(ns: float) -> float:
-    return round(ns / 1e6, 3)
 
 
 # --- the sidecar and its client ------------------------------------------------------
@@ -259,8 +257,13 @@ class Client:
 
 
 async def conversations(client: Client, n: int) -> list[str]:
+    # titled: an untitled conversation gets a generated title after its first reply,
+    # an extra provider call that would take one of the fake's queued scripts
     created = await asyncio.gather(
-        *(client.request("conversations.create", {"modelId": "bench"}) for _ in range(n))
+        *(
+            client.request("conversations.create", {"modelId": "bench", "title": f"bench {i}"})
+            for i in range(n)
+        )
     )
     return [c["conversation"]["id"] for c in created]
 
@@ -302,16 +305,21 @@ async def run_streams(
     bad = [s.terminal for s in streams if s.terminal != "assistant.stream.completed"]
     if bad:
         raise RuntimeError(f"streams did not complete: {bad[:3]}")
+    if len(fake.requests) != expected:
+        raise RuntimeError("the sidecar made other provider calls: scripts went astray")
     return streams, opened
 
 
 async def bench_latency(
-    client: Client, fake: FakeProvider, pid: int, streams: int, chunks: int, rate: float
+    client: Client, fake: FakeProvider, streams: int, chunks: int, rate: float
 ) -> dict[str, Any]:
+    """Paced streams, all sent at once: fake write -> delta event, per chunk; and the
+    sidecar's CPU share over the whole phase (sends included)."""
     scripts = [Script(chunks=tokens(chunks), rate=rate) for _ in range(streams)]
-    cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
+    ns0, cpu0, _ = snapshot()
     await run_streams(client, fake, scripts, timeout=chunks / rate + 60)
-    cpu = (cpu_seconds(pid) - cpu0) / (time.perf_counter() - wall0)
+    ns1, cpu1, _ = snapshot()
+    cpu = (cpu1 - cpu0) / ((ns1 - ns0) / 1e9)
     lat = [(RECEIVED[t] - WRITTEN[t]) / 1e6 for s in scripts for t in token_ids(s.chunks or [])]
     return {
         "streams": streams,
@@ -539,9 +547,9 @@ async def run(quick: bool, profile: str | None) -> dict[str, Any]:
                 )
 
                 log(f"latency: 1 stream x {chunks} chunks at 50/s")
-                one = await bench_latency(client, fake, proc.pid, 1, chunks, 50)
+                one = await bench_latency(client, fake, 1, chunks, 50)
                 log(f"latency: 50 streams x {chunks} chunks at 50/s")
-                fifty = await bench_latency(client, fake, proc.pid, 50, chunks, 50)
+                fifty = await bench_latency(client, fake, 50, chunks, 50)
                 result["latency"] = {"oneStream": one, "fiftyStreams": fifty}
 
                 log(f"ttft: {ttft_tries} tries each way")

@@ -41,6 +41,18 @@ def new_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+_stamp: tuple[int, str] = (-1, "")  # (second, its formatted date and time), swapped atomically
+
+
 def now_iso() -> str:
-    """RFC 3339 UTC timestamp with millisecond precision, e.g. 2026-11-24T05:47:01.123Z."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """RFC 3339 UTC timestamp with millisecond precision, e.g. 2026-11-24T05:47:01.123Z.
+
+    Every event carries one, so the date part is formatted once per second.
+    """
+    global _stamp
+    second, ms = divmod(time.time_ns() // 1_000_000, 1000)
+    cached_second, prefix = _stamp
+    if second != cached_second:
+        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _stamp = (second, prefix)
+    return f"{prefix}.{ms:03d}Z"

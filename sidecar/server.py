@@ -32,6 +32,7 @@ log = logging.getLogger("sidecar.server")
 CLOSE_OVERFLOW = 4008
 CLOSE_GOING_AWAY = 1001
 CLOSE_TIMEOUT = 2.0
+WRITE_BATCH = 256  # frames joined into one socket write
 
 
 class Connection:
@@ -69,10 +70,9 @@ class Connection:
         try:
             while not self.closed:
                 while queue:
-                    frame = queue.popleft()
-                    if self._replay_pending:
-                        self._replay_pending -= 1
-                    await ws.send(frame, text=True)
+                    batch = [queue.popleft() for _ in range(min(len(queue), WRITE_BATCH))]
+                    self._replay_pending = max(self._replay_pending - len(batch), 0)
+                    await self._write(batch)
                 if self._closing:
                     await ws.close(CLOSE_GOING_AWAY, "sidecar shutting down")
                     return
@@ -80,6 +80,22 @@ class Connection:
                 await self._wakeup.wait()
         except ConnectionClosed:
             pass
+
+    async def _write(self, frames: list[bytes]) -> None:
+        """Send frames, each its own WebSocket message, in one socket write.
+
+        A burst (many streams' deltas, a replay) would otherwise cost one system
+        call per frame. This uses websockets' documented `send_context` pattern
+        (`protocol.send_text` inside it), joining the encoded frames itself.
+        """
+        ws = self.ws
+        if len(frames) == 1:
+            await ws.send(frames[0], text=True)
+            return
+        async with ws.send_context():
+            for frame in frames:
+                ws.protocol.send_text(frame)
+            ws.transport.write(b"".join(ws.protocol.data_to_send()))
 
     def _overflow(self) -> None:
         log.warning(
