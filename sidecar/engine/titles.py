@@ -18,11 +18,10 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from sidecar.engine.usage import cost_usd
-from sidecar.ids import new_id, now_iso
+from sidecar.engine.usage import usage_record
 from sidecar.protocol.errors import Reason, RpcError
 from sidecar.protocol.events import ConversationUpdated, UsageRecorded
-from sidecar.protocol.objects import Usage, UsageRecord
+from sidecar.protocol.objects import UsageRecord
 from sidecar.providers.types import ProviderError
 
 if TYPE_CHECKING:
@@ -134,7 +133,10 @@ class Titles:
         if model is not None:
             try:
                 text, usage = await self._call(model, exchange(user, reply))
-                record = _record(model, usage, user or reply)
+                about = user or reply
+                record = usage_record(
+                    model, usage, "title", about.conversation_id if about else None, None
+                )
                 title = clean_title(text)
             except RpcError as exc:  # the provider is not configured
                 log.info("no generated title: %s", exc.message)
@@ -216,27 +218,6 @@ def _refuse_user_title(conversation: Conversation) -> None:
             "to have one generated",
             conversationId=conversation.id,
         )
-
-
-def _record(model: Model, part: UsagePart, about: Message | None) -> UsageRecord:
-    usage = Usage(
-        input_tokens=part.input_tokens,
-        output_tokens=part.output_tokens,
-        reasoning_tokens=part.reasoning_tokens,
-        cache_read_tokens=part.cache_read_tokens,
-        cache_write_tokens=part.cache_write_tokens,
-    )
-    usage.cost_usd = cost_usd(usage, model.pricing)
-    return UsageRecord(
-        **usage.model_dump(by_alias=False),
-        id=new_id(),
-        conversation_id=about.conversation_id if about is not None else None,
-        message_id=None,
-        model_id=model.id,
-        provider=model.provider,
-        kind="title",
-        created_at=now_iso(),
-    )
 
 
 # -- text ---------------------------------------------------------------------------------

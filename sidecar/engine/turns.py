@@ -20,7 +20,7 @@ import orjson
 from sidecar.engine.attachments import load_images, prepare
 from sidecar.engine.prompt import build_request, step_messages
 from sidecar.engine.tools import Enabled
-from sidecar.engine.usage import cost_usd
+from sidecar.engine.usage import usage_record
 from sidecar.ids import new_id, now_iso
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
 from sidecar.protocol.events import (
@@ -488,7 +488,10 @@ class Turns:
                 if turn.thinking_open:
                     self._close_thinking(turn)
                 self._end_step(turn)
-                records = [self._usage_record(turn, u) for u in turn.step_usages]
+                records = [
+                    usage_record(turn.model, u, "chat", m.conversation_id, m.id)
+                    for u in turn.step_usages
+                ]
                 usage = _summed(records) if records else None
                 for call in turn.calls:
                     if call.status in ("proposed", "running"):
@@ -530,28 +533,6 @@ class Turns:
                 e.titles.after_reply(final)  # schedules only: never delays the events above
         finally:
             turn.done.set()
-
-    def _usage_record(self, turn: Turn, u: parts.UsagePart) -> UsageRecord:
-        """One provider call's usage (one per tool-loop step), priced at the model's prices."""
-        m = turn.message
-        usage = Usage(
-            input_tokens=u.input_tokens,
-            output_tokens=u.output_tokens,
-            reasoning_tokens=u.reasoning_tokens,
-            cache_read_tokens=u.cache_read_tokens,
-            cache_write_tokens=u.cache_write_tokens,
-        )
-        usage.cost_usd = cost_usd(usage, turn.model.pricing)
-        return UsageRecord(
-            **usage.model_dump(by_alias=False),
-            id=new_id(),
-            conversation_id=m.conversation_id,
-            message_id=m.id,
-            model_id=turn.model.id,
-            provider=turn.model.provider,
-            kind="chat",
-            created_at=now_iso(),
-        )
 
     def _end_step(self, turn: Turn) -> list[ToolCall]:
         """Close the current provider call: keep its usage, turn its tool parts into calls."""

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from sidecar.protocol.objects import Pricing, Usage
+from typing import TYPE_CHECKING, Literal
+
+from sidecar.ids import new_id, now_iso
+from sidecar.protocol.objects import Pricing, Usage, UsageRecord
+
+if TYPE_CHECKING:
+    from sidecar.protocol.objects import Model
+    from sidecar.providers.types import UsagePart
 
 
 def cost_usd(usage: Usage, pricing: Pricing | None) -> float | None:
@@ -24,3 +31,31 @@ def cost_usd(usage: Usage, pricing: Pricing | None) -> float | None:
         + usage.output_tokens * pricing.output
     )
     return round(total / 1_000_000, 10)
+
+
+def usage_record(
+    model: Model,
+    part: UsagePart,
+    kind: Literal["chat", "title"],
+    conversation_id: str | None,
+    message_id: str | None,
+) -> UsageRecord:
+    """One provider call's usage record, priced at the model's prices."""
+    usage = Usage(
+        input_tokens=part.input_tokens,
+        output_tokens=part.output_tokens,
+        reasoning_tokens=part.reasoning_tokens,
+        cache_read_tokens=part.cache_read_tokens,
+        cache_write_tokens=part.cache_write_tokens,
+    )
+    usage.cost_usd = cost_usd(usage, model.pricing)
+    return UsageRecord(
+        **usage.model_dump(by_alias=False),
+        id=new_id(),
+        conversation_id=conversation_id,
+        message_id=message_id,
+        model_id=model.id,
+        provider=model.provider,
+        kind=kind,
+        created_at=now_iso(),
+    )

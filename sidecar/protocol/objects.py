@@ -282,17 +282,12 @@ class ModelInput(Params):
     send_reasoning_back: bool = False
 
 
-class ModelCapabilitiesInput(Params):
-    tools: bool = False
-    vision: bool = False
-    reasoning: bool = False
+class ModelCapabilitiesInput(ModelCapabilities, Params):
+    """Capabilities as given to models.upsert (strict, no unknown fields)."""
 
 
-class PricingInput(Params):
-    input: float | None = Field(default=None, ge=0)
-    output: float | None = Field(default=None, ge=0)
-    cache_read: float | None = Field(default=None, ge=0)
-    cache_write: float | None = Field(default=None, ge=0)
+class PricingInput(Pricing, Params):
+    """Prices as given to models.upsert (strict, no unknown fields)."""
 
 
 ModelInput.model_rebuild()
