@@ -12,6 +12,7 @@ the provider stops generating (and billing).
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from asyncio import sleep as _sleep
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -109,7 +110,7 @@ async def read_bounded(response: httpx.Response, limit: int) -> bytes:
     return b"".join(chunks)[:limit]
 
 
-class StreamParser:
+class StreamParser(ABC):
     """Per-response state. `feed` appends parts to `out` (the caller drains it);
     it raises ProviderError for an error event. `end` appends the trailing parts
     (open tool calls' ends, the Finish) and returns the error if the stream was cut short."""
@@ -121,8 +122,9 @@ class StreamParser:
         self.done = False  # the stream's own end marker was seen ([DONE], message_stop)
         self.finish_reason: str | None = None  # normalized
 
+    @abstractmethod
     def feed(self, event: str, data: str) -> None:
-        raise NotImplementedError
+        """Take one SSE event (its `event:` name, possibly empty, and its data)."""
 
     def feed_json(self, obj: Any) -> None:
         """A 200 reply that is one JSON document instead of an event stream."""
@@ -141,7 +143,7 @@ class StreamParser:
         return None
 
 
-class Provider:
+class Provider(ABC):
     """One configured provider. Stateless between calls: safe to share across tasks."""
 
     path = ""  # appended to the base URL
@@ -169,17 +171,21 @@ class Provider:
 
     # --- what an adapter provides ---------------------------------------------
 
+    @abstractmethod
     def _auth_headers(self) -> dict[str, str]:
-        raise NotImplementedError
+        """The headers that carry the key."""
 
+    @abstractmethod
     def _body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
-        raise NotImplementedError
+        """The JSON body of a request."""
 
+    @abstractmethod
     def _parser(self, request: ChatRequest) -> StreamParser:
-        raise NotImplementedError
+        """A fresh parser for one streamed response."""
 
+    @abstractmethod
     def _parse_complete(self, obj: Any) -> tuple[str, UsagePart]:
-        raise NotImplementedError
+        """Text and usage of a non-streamed response."""
 
     # --- the shared machinery -------------------------------------------------
 
