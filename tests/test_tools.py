@@ -252,3 +252,37 @@ async def test_tool_loop_is_bounded_and_unknown_tools_refused(tmp_path):
         completed = next(e for e in env.client.events if e["type"] == "assistant.stream.completed")
         assert completed["finishReason"] == "max_tool_steps"
         assert len(env.fake.requests) == 9 and len(final["steps"]) == 8
+
+
+async def test_regenerate_and_edit_can_use_tools(tmp_path):
+    async with chat_env(tmp_path) as env:
+        first = await env.send("What is 2+3?")
+        await env.settled(first["assistantMessageId"])
+        env.fake.enqueue(
+            Script(text="", tool_calls=[call("calculate", {"expression": "2+3"})]),
+            Script(text="5."),
+        )
+        regen = await env.client.request(
+            "chat.regenerate", {"messageId": first["assistantMessageId"], "tools": ["calculate"]}
+        )
+        final = await env.settled(regen["assistantMessageId"])
+        assert final["content"] == "5." and final["toolCalls"][0]["result"]["result"] == 5
+        env.fake.enqueue(
+            Script(text="", tool_calls=[call("calculate", {"expression": "2*3"})]),
+            Script(text="6."),
+        )
+        edited = await env.client.request(
+            "chat.edit",
+            {
+                "messageId": first["userMessageId"],
+                "content": "What is 2*3?",
+                "tools": ["calculate"],
+            },
+        )
+        final = await env.settled(edited["assistantMessageId"])
+        assert final["content"] == "6." and final["toolCalls"][0]["result"]["result"] == 6
+        with pytest.raises(RpcFailure) as err:
+            await env.client.request(
+                "chat.regenerate", {"messageId": first["assistantMessageId"], "tools": ["nope"]}
+            )
+        assert err.value.code == -32602

@@ -158,12 +158,19 @@ class Turns:
                 )
                 return user, assistant
 
-    async def regenerate(self, message_id: str, model_id: str | None) -> str:
+    async def regenerate(
+        self,
+        message_id: str,
+        model_id: str | None,
+        tools: tuple[str, ...] | list[str] = (),
+        connection: str = "",
+    ) -> str:
         """A new sibling of an assistant message: the same user message, answered again."""
         e = self._e
         async with e.lock:
             old = await self._require_message(message_id, "assistant")
             conversation = await e.conversations.require(old.conversation_id)
+            enabled = e.tools.enable(list(tools), connection)
             _, assistant = await self._begin(
                 conversation,
                 model_id or conversation.model_id or old.model_id,
@@ -171,16 +178,27 @@ class Turns:
                 None,
                 [],
                 None,
+                enabled,
             )
             return assistant
 
-    async def edit(self, message_id: str, content: str, model_id: str | None) -> tuple[str, str]:
+    async def edit(
+        self,
+        message_id: str,
+        content: str,
+        model_id: str | None,
+        tools: tuple[str, ...] | list[str] = (),
+        connection: str = "",
+    ) -> tuple[str, str]:
         """A new sibling of a user message with new content, and a reply to it."""
         e = self._e
         async with e.lock:
             old = await self._require_message(message_id, "user")
             conversation = await e.conversations.require(old.conversation_id)
-            return await self._begin(conversation, model_id, old.parent_id, content, [], None)
+            enabled = e.tools.enable(list(tools), connection)
+            return await self._begin(
+                conversation, model_id, old.parent_id, content, [], None, enabled
+            )
 
     async def _require_message(self, message_id: str, role: str) -> Message:
         message = await self._e.store.get_message(message_id)

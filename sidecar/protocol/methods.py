@@ -268,6 +268,11 @@ class ChatRegenerateParams(Params):
         max_length=200,
         description="Default: the conversation's model, then the message's.",
     )
+    tools: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Tools the model may call, as in chat.send.",
+    )
 
 
 class ChatRegenerateResult(Wire):
@@ -280,6 +285,11 @@ class ChatEditParams(Params):
     message_id: str = Field(min_length=1, max_length=100, description="A user message.")
     content: str = Field(max_length=4_000_000)
     model_id: str | None = Field(default=None, max_length=200)
+    tools: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Tools the model may call, as in chat.send.",
+    )
 
 
 # --- tools -------------------------------------------------------------------
