@@ -264,18 +264,10 @@ class Provider(ABC):
                 raise failure
             except ProviderError as exc:
                 err = exc
-            if started or not err.retryable or retries >= self.config.max_retries:
+            if started:
                 raise err
-            delay = retry_delay(err.retry_after, retries)
+            delay = self._next_retry(err, retries)
             retries += 1
-            log.info(
-                "provider %s: retry %d in %.2fs after %s (HTTP %s)",
-                self.config.id,
-                retries,
-                delay,
-                err.code,
-                err.http_status,
-            )
             yield Retrying(retries, round(delay * 1000), err.code)
             await _sleep(delay)
 
@@ -309,11 +301,22 @@ class Provider(ABC):
                 return self._parse_complete(obj)
             except ProviderError as exc:
                 err = exc
-            if not err.retryable or retries >= self.config.max_retries:
-                raise err
-            delay = retry_delay(err.retry_after, retries)
+            delay = self._next_retry(err, retries)
             retries += 1
-            log.info(
-                "provider %s: retry %d in %.2fs after %s", self.config.id, retries, delay, err.code
-            )
             await _sleep(delay)
+
+    def _next_retry(self, err: ProviderError, retries: int) -> float:
+        """The delay before retry number `retries + 1`, or `err` re-raised when the
+        policy says not to retry (not retryable, or retries used up)."""
+        if not err.retryable or retries >= self.config.max_retries:
+            raise err
+        delay = retry_delay(err.retry_after, retries)
+        log.info(
+            "provider %s: retry %d in %.2fs after %s (HTTP %s)",
+            self.config.id,
+            retries + 1,
+            delay,
+            err.code,
+            err.http_status,
+        )
+        return delay
