@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 from sidecar import PROTOCOL_VERSION, __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sidecar.config import ServeConfig
 
 log = logging.getLogger("sidecar")
@@ -115,17 +117,7 @@ def _watch(config: ServeConfig, stop: asyncio.Event) -> None:
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(request_stop, "signal"))
 
     if config.watch_stdin:
-
-        def read_stdin() -> None:
-            stream = sys.stdin.buffer
-            try:
-                while stream.read1(65536) if hasattr(stream, "read1") else stream.read(1):
-                    pass
-            except (OSError, ValueError):
-                pass
-            loop.call_soon_threadsafe(request_stop, "stdin closed")
-
-        threading.Thread(target=read_stdin, name="watch-stdin", daemon=True).start()
+        watch_stdin(lambda: loop.call_soon_threadsafe(request_stop, "stdin closed"))
 
     if config.parent_pid is not None:
         pid = config.parent_pid
@@ -158,3 +150,23 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def watch_stdin(on_eof: Callable[[], None]) -> None:
+    """Calls `on_eof` (from a daemon thread) once stdin reaches end of file.
+
+    It reads the raw descriptor, not `sys.stdin.buffer`: a daemon thread blocked inside
+    the buffered reader holds its lock, and the interpreter aborts at exit ("could not
+    acquire lock ... at interpreter shutdown") when another signal stops the process.
+    """
+
+    def read_stdin() -> None:
+        try:
+            fd = sys.stdin.fileno()
+            while os.read(fd, 65536):
+                pass
+        except (OSError, ValueError, AttributeError):
+            pass
+        on_eof()
+
+    threading.Thread(target=read_stdin, name="watch-stdin", daemon=True).start()

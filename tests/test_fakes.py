@@ -1014,3 +1014,28 @@ def test_cli_stops_at_stdin_eof():
         assert proc.wait(5) == 0
     finally:
         _stop(proc)
+
+
+async def test_control_endpoint_scripts_a_fake_in_another_process():
+    """Clients outside this process (TypeScript tests, the demo) script the fake over HTTP."""
+    async with FakeProvider("openai") as fake, httpx.AsyncClient() as http:
+        root = fake.base_url.removesuffix("/v1")
+        script = {
+            "text": "Hi there",
+            "chunk_size": 3,
+            "tool_calls": [{"id": "call_1", "name": "calc", "arguments": '{"x":1}'}],
+            "usage": {"input_tokens": 9, "output_tokens": 4},
+        }
+        queued = await http.post(f"{root}/_fake/scripts", json={"scripts": [script]})
+        assert queued.json() == {"queued": 1}
+        bad = await http.post(f"{root}/_fake/scripts", json={"scripts": [{"bogus": 1}]})
+        assert bad.status_code == 400 and "bogus" in bad.json()["error"]
+        body = {"model": "m", "messages": [{"role": "user", "content": "yo"}]}
+        reply = (await http.post(f"{fake.base_url}/chat/completions", json=body)).json()
+        message = reply["choices"][0]["message"]
+        assert message["content"] == "Hi there"
+        assert message["tool_calls"][0]["function"] == {"name": "calc", "arguments": '{"x":1}'}
+        assert reply["usage"]["prompt_tokens"] == 9
+        recorded = (await http.get(f"{root}/_fake/requests")).json()["requests"]
+        assert recorded == [{"path": "/v1/chat/completions", "body": body}]
+        assert len(fake.requests) == 1  # control calls are not recorded as chat requests

@@ -29,6 +29,10 @@ real error body and headers (`retry_after` sets retry-after); "error_event", "dr
 when 0); "no_finish" ends the stream cleanly without a finish reason. On a non-streamed
 request "error_event" answers 500 (529 for Anthropic) and "no_finish" gives a null reason.
 
+A fake in another process (`python -m sidecar.fakes`) is scripted over HTTP:
+`POST /_fake/scripts {"scripts": [{"text": "Hi", "rate": 20, "tool_calls": [...]}]}`
+queues scripts (Script's fields as JSON), `GET /_fake/requests` lists what it received.
+
 Quirks (openai-compatible only): "ollama", "vllm", "lmstudio", "openrouter", "think_tags".
 """
 

@@ -15,9 +15,9 @@ import os
 import signal
 import stat
 import sys
-import threading
 
 from sidecar.fakes.provider import KINDS, FakeProvider
+from sidecar.process import watch_stdin
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,16 +76,7 @@ def _watch(stop: asyncio.Event) -> None:
         except (NotImplementedError, RuntimeError):  # Windows
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
     if _stdin_is_pipe():
-
-        def read_stdin() -> None:
-            try:
-                while sys.stdin.buffer.read1(65536):
-                    pass
-            except (OSError, ValueError):
-                pass
-            loop.call_soon_threadsafe(stop.set)
-
-        threading.Thread(target=read_stdin, name="watch-stdin", daemon=True).start()
+        watch_stdin(lambda: loop.call_soon_threadsafe(stop.set))
 
 
 def _stdin_is_pipe() -> bool:

@@ -12,10 +12,11 @@ from sidecar.fakes.dialects import KEEPALIVE, PACED, Dialect, dialect_for, split
 from sidecar.fakes.dialects.common import HttpError, dumps
 from sidecar.fakes.http import Exchange, HttpRequest, HttpServer
 from sidecar.fakes.reply import Reply, echo_script
-from sidecar.fakes.script import HTTP_FAULTS, RecordedRequest, Script
+from sidecar.fakes.script import HTTP_FAULTS, RecordedRequest, Script, script_from_json
 
 KINDS = ("openai", "anthropic", "deepseek", "openai-compatible")
 _MID_STREAM_FAULTS = ("error_event", "drop", "stall")
+CONTROL_PREFIX = "/_fake/"
 _SPLIT_PAUSE = 0.002  # between the pieces of a split write, so they arrive as separate reads
 
 
@@ -122,11 +123,33 @@ class FakeProvider:
 
         return await asyncio.wait_for(next_one(), timeout)
 
+    # --- control (for clients in another process: the TypeScript tests, the demo) -----
+
+    async def _control(
+        self, request: HttpRequest, body: dict[str, Any] | None, exchange: Exchange
+    ) -> None:
+        """`POST /_fake/scripts {"scripts": [...]}` queues scripts given as JSON (Script's
+        fields; `tool_calls` and `usage` as objects); `GET /_fake/requests` lists the
+        recorded chat requests' paths and bodies (never their headers: they hold keys)."""
+        if request.method == "POST" and request.path == CONTROL_PREFIX + "scripts":
+            try:
+                scripts = [script_from_json(item) for item in (body or {})["scripts"]]
+                self.enqueue(*scripts)
+            except (KeyError, TypeError, ValueError) as exc:
+                return await _send_json(exchange, 400, {"error": str(exc)}, [])
+            return await _send_json(exchange, 200, {"queued": len(self._queue)}, [])
+        if request.method == "GET" and request.path == CONTROL_PREFIX + "requests":
+            recorded = [{"path": r.path, "body": r.body} for r in self.requests]
+            return await _send_json(exchange, 200, {"requests": recorded}, [])
+        await _send_json(exchange, 404, {"error": "unknown control path"}, [])
+
     # --- answering -------------------------------------------------------------------
 
     async def _handle(self, request: HttpRequest, exchange: Exchange) -> None:
         headers = dict(request.headers)
         body = _parse(request.body)
+        if request.path.startswith(CONTROL_PREFIX):
+            return await self._control(request, body, exchange)
         self.requests.append(
             RecordedRequest(request.method, request.path, headers, body, time.monotonic())
         )

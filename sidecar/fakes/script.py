@@ -76,6 +76,18 @@ class Script:
             raise ValueError("rate must be positive")
 
 
+def script_from_json(data: dict[str, Any]) -> Script:
+    """A Script from its JSON form (the fields by name, `tool_calls` and `usage` as objects);
+    how a fake in another process is scripted over its control endpoint."""
+    if not isinstance(data, dict):
+        raise TypeError("a script is a JSON object")
+    fields = dict(data)
+    fields["tool_calls"] = [ToolCallScript(**call) for call in fields.get("tool_calls", [])]
+    if fields.get("usage") is not None:
+        fields["usage"] = Usage(**fields["usage"])
+    return Script(**fields)
+
+
 @dataclass
 class RecordedRequest:
     method: str

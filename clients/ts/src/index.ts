@@ -1,0 +1,2 @@
+export * from "./generated/protocol.js";
+export { parseReadyLine, newToken, type ReadyLine } from "./launchers/ready.js";
