@@ -28,7 +28,13 @@ function relink(node) {
 
 const defs = relink(schemas);
 // Titles would make the compiler name inline sub-schemas after them; the $defs keys name types.
-for (const [name, schema] of Object.entries(defs)) schema.title = name;
+for (const [name, schema] of Object.entries(defs)) {
+  schema.title = name;
+  // `{}` (any JSON value, e.g. a tool's result): say so instead of an empty interface.
+  if (Object.keys(schema).length === 1) {
+    schema.tsType = "null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }";
+  }
+}
 
 const combined = { $defs: defs, type: "object", additionalProperties: false, properties: {} };
 let body = await compile(combined, "Root", {
@@ -40,6 +46,9 @@ let body = await compile(combined, "Root", {
   maxItems: -1,
 });
 body = body
+  // a `$ref` with a sibling `default` becomes a numbered copy of the type; use the original
+  .replace(/^export type (\w+?)\d+ = .*\n/gm, (line, base) => (defs[base] ? "" : line))
+  .replace(/\b(JsonValue)\d+\b/g, "$1")
   .replace(/export interface Root \{\s*\}\n?/, "")
   .replace(/\n \*\n \* This interface was referenced by `Root`'s JSON-Schema\n \* via the `definition` "[\w-]+"\./g, "")
   .replace(/\/\*\*\n \* This interface was referenced by `Root`'s JSON-Schema\n \* via the `definition` "[\w-]+"\.\n \*\/\n/g, "");

@@ -35,6 +35,7 @@ export type AnyEvent =
   | UsageRecorded
   | ProvidersUpdated
   | ModelsUpdated;
+export type JsonValue = null | boolean | number | string | JsonValue[] | {[key: string]: JsonValue};
 
 export interface ConversationCreated {
   conversation: Conversation;
@@ -186,9 +187,6 @@ export interface Settings {
    * Folders the read_file tool may read from.
    */
   toolFolders: string[];
-}
-export interface JsonValue {
-  [k: string]: unknown | undefined;
 }
 export interface MessageCreated {
   message: Message;
@@ -931,15 +929,12 @@ export interface DocumentToolCallInput {
   executor?: ("sidecar" | "client") | null;
   id: string;
   name: string;
-  result?: JsonValue1;
+  result?: JsonValue;
   status: "proposed" | "running" | "completed" | "failed" | "denied";
   /**
    * The tool-loop step (provider call) that made this call.
    */
   step?: number;
-}
-export interface JsonValue1 {
-  [k: string]: unknown | undefined;
 }
 export interface DocumentUsageInput {
   cacheReadTokens?: number;
@@ -1396,10 +1391,7 @@ export interface ToolsSubmitResultParams {
    * Set when the tool failed.
    */
   error?: string | null;
-  result?: JsonValue2;
-}
-export interface JsonValue2 {
-  [k: string]: unknown | undefined;
+  result?: JsonValue;
 }
 /**
  * Which usage records to add up, and how to group them.
