@@ -1,2 +1,3 @@
 export * from "./generated/protocol.js";
 export { parseReadyLine, newToken, type ReadyLine } from "./launchers/ready.js";
+export * from "./client.js";
