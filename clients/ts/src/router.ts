@@ -1,0 +1,218 @@
+/**
+ * The feature flag that lets the app migrate one provider at a time: each chat goes to
+ * the sidecar or to the app's legacy TypeScript path, by the provider of its model and
+ * `settings.providerRoutes`. The routes live in the sidecar's settings, so every window
+ * follows a switch at once (`settings.updated`), and the choice survives restarts.
+ */
+import type {
+  ChatSendParams,
+  ChatSendResult,
+  Model,
+  SidecarEvent,
+  Settings,
+} from "./generated/protocol.js";
+import { readable, syncedStore, type ClientLike, type LoadStatus, type Readable } from "./svelte.js";
+
+export type Route = "sidecar" | "frontend";
+
+/** A chat to route: exactly `chat.send`'s params. */
+export type RoutedSend = ChatSendParams;
+
+/** Where a chat went and why. */
+export interface RouteInfo {
+  route: Route;
+  /** The model the chat uses (request, conversation, default, last used: the sidecar's order); null if none. */
+  modelId: string | null;
+  /** That model's provider; null when the model is unknown. */
+  providerId: string | null;
+}
+
+/** The app's old TypeScript chat path, injected by the app. */
+export interface LegacyChat {
+  send(request: RoutedSend, info: RouteInfo): Promise<unknown>;
+  cancel?(messageId: string): Promise<unknown>;
+}
+
+export type RoutedResult =
+  | (RouteInfo & { route: "sidecar"; result: ChatSendResult })
+  | (RouteInfo & { route: "frontend"; result: unknown });
+
+export interface ProviderRouter {
+  /** Settles once routes and models are loaded (rejects if that failed). */
+  readonly ready: Promise<void>;
+  /** providerId -> route, as set in the sidecar (providers not listed take the default). */
+  readonly routes: Readable<Record<string, Route>>;
+  routeFor(providerId: string): Route;
+  /** Which model, provider and route a chat would take. */
+  resolve(request: RoutedSend): Promise<RouteInfo>;
+  send(request: RoutedSend): Promise<RoutedResult>;
+  /** Cancels on the sidecar; a message it does not know (NOT_FOUND) goes to `legacy.cancel`. */
+  cancel(messageId: string): Promise<unknown>;
+  /** Stores the route in the sidecar's settings (null: back to the default). */
+  setRoute(providerId: string, route: Route | null): Promise<void>;
+  /** Stops following events. */
+  close(): void;
+}
+
+export interface RouterOptions {
+  client: ClientLike;
+  legacy: LegacyChat;
+  /** For providers without a route. Default "frontend": nothing moves until the app says so. */
+  defaultRoute?: Route;
+}
+
+// -- the routing state, a pure reducer ----------------------------------------------------
+
+export interface RouterState {
+  seq: number;
+  routes: Record<string, Route>;
+  /** modelId -> providerId */
+  modelProviders: Record<string, string>;
+  defaultModelId: string | null;
+  lastModelId: string | null;
+  /** conversationId -> its modelId, as seen in events (so resolving rarely needs a request). */
+  conversationModels: Record<string, string | null>;
+}
+
+export function emptyRouterState(): RouterState {
+  return { seq: -1, routes: {}, modelProviders: {}, defaultModelId: null, lastModelId: null, conversationModels: {} };
+}
+
+export function routerStateFrom(settings: Settings, models: Model[], seq: number): RouterState {
+  return { ...emptyRouterState(), seq, ...fromSettings(settings), modelProviders: providersOf(models) };
+}
+
+export function reduceRouter(state: RouterState, event: SidecarEvent): RouterState {
+  if (event.seq <= state.seq) return state;
+  switch (event.type) {
+    case "settings.updated": {
+      const next = fromSettings(event.settings);
+      return {
+        ...state,
+        seq: event.seq,
+        ...next,
+        routes: sameRecord(next.routes, state.routes) ? state.routes : next.routes,
+      };
+    }
+    case "models.updated":
+      return { ...state, seq: event.seq, modelProviders: providersOf(event.models) };
+    case "conversation.created":
+    case "conversation.updated":
+      if (state.conversationModels[event.conversation.id] === event.conversation.modelId) return state;
+      return {
+        ...state,
+        seq: event.seq,
+        conversationModels: { ...state.conversationModels, [event.conversation.id]: event.conversation.modelId },
+      };
+    default:
+      return state;
+  }
+}
+
+function fromSettings(settings: Settings): Pick<RouterState, "routes" | "defaultModelId" | "lastModelId"> {
+  const routes: Record<string, Route> = {};
+  for (const [provider, route] of Object.entries(settings.providerRoutes)) if (route !== undefined) routes[provider] = route;
+  return { routes, defaultModelId: settings.defaultModelId, lastModelId: settings.lastModelId };
+}
+
+function providersOf(models: Model[]): Record<string, string> {
+  return Object.fromEntries(models.map((m) => [m.id, m.provider]));
+}
+
+function sameRecord(a: Record<string, Route>, b: Record<string, Route>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+// -- the router -----------------------------------------------------------------------------
+
+export function createProviderRouter(options: RouterOptions): ProviderRouter {
+  const { client, legacy } = options;
+  const defaultRoute = options.defaultRoute ?? "frontend";
+  const store = syncedStore({
+    client,
+    initial: emptyRouterState(),
+    load: async (lastSeen) => {
+      const [settings, models] = await Promise.all([
+        client.request("settings.get", {}),
+        client.request("models.list", {}),
+      ]);
+      return routerStateFrom(settings.settings, models.models, lastSeen());
+    },
+    reduce: reduceRouter,
+    view: (state, status) => ({ state, status }),
+  });
+  let state = emptyRouterState();
+  let status: LoadStatus = { loading: true, error: null };
+  let settle: (() => void) | null = null;
+  let fail: ((error: unknown) => void) | null = null;
+  const ready = new Promise<void>((resolve, reject) => {
+    settle = resolve;
+    fail = reject;
+  });
+  ready.catch(() => {}); // unobserved until someone sends
+  const stop = store.subscribe((value) => {
+    state = value.state;
+    status = value.status;
+    if (status.loading) return;
+    if (status.error !== null) fail?.(status.error);
+    else settle?.();
+    settle = fail = null;
+  });
+  const routes = readable<Record<string, Route>>(state.routes, (set) =>
+    store.subscribe((value) => set(value.state.routes)),
+  );
+  const routeFor = (providerId: string): Route => state.routes[providerId] ?? defaultRoute;
+
+  async function loaded(): Promise<void> {
+    await ready;
+    if (status.error !== null) throw status.error;
+  }
+
+  async function resolve(request: RoutedSend): Promise<RouteInfo> {
+    await loaded();
+    let modelId = request.modelId ?? null;
+    if (modelId === null) {
+      let conversationModel = state.conversationModels[request.conversationId];
+      if (conversationModel === undefined) {
+        const { conversation } = await client.request("conversations.get", { conversationId: request.conversationId });
+        conversationModel = conversation.modelId;
+      }
+      modelId = conversationModel ?? state.defaultModelId ?? state.lastModelId;
+    }
+    const providerId = modelId === null ? null : (state.modelProviders[modelId] ?? null);
+    return { modelId, providerId, route: providerId === null ? defaultRoute : routeFor(providerId) };
+  }
+
+  return {
+    ready,
+    routes,
+    routeFor,
+    resolve,
+    async send(request) {
+      const info = await resolve(request);
+      if (info.route === "sidecar") return { ...info, route: "sidecar", result: await client.request("chat.send", request) };
+      return { ...info, route: "frontend", result: await legacy.send(request, info) };
+    },
+    async cancel(messageId) {
+      try {
+        return await client.request("chat.cancel", { messageId });
+      } catch (error) {
+        if (legacy.cancel === undefined || reasonOf(error) !== "NOT_FOUND") throw error;
+        return legacy.cancel(messageId);
+      }
+    },
+    async setRoute(providerId, route) {
+      await client.request("settings.update", { providerRoutes: { [providerId]: route } });
+      // settings.updated arrives before the answer, so `routes` already shows it.
+    },
+    close: stop,
+  };
+}
+
+/** The JSON-RPC error's `data.reason` (an RpcError's `reason`), if any. */
+function reasonOf(error: unknown): unknown {
+  if (typeof error !== "object" || error === null) return undefined;
+  const e = error as { reason?: unknown; data?: { reason?: unknown } };
+  return e.reason ?? e.data?.reason;
+}
