@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,6 +14,9 @@ if TYPE_CHECKING:
     from sidecar.config import ServeConfig
     from sidecar.engine import Engine
     from sidecar.store import Store
+    from sidecar.store.keys import KeyStore
+
+log = logging.getLogger("sidecar")
 
 
 @dataclass(slots=True)
@@ -19,14 +24,21 @@ class App:
     config: ServeConfig
     store: Store
     bus: EventBus
+    keys: KeyStore
     _engine: Engine | None = None
 
     @classmethod
     async def open(cls, config: ServeConfig) -> App:
-        from sidecar.store import Store
+        from sidecar.store import StorageUnavailable, Store
+        from sidecar.store.keys import KeyStore
 
+        keys = KeyStore(config.db_path)
         store = await Store.open(config.db_path)
-        return cls(config=config, store=store, bus=EventBus(config.replay_buffer))
+        try:
+            await keys.adopt(store)
+        except (StorageUnavailable, sqlite3.Error) as exc:  # they stay and work; moved next start
+            log.warning("API keys left in the database for now: %s", exc)
+        return cls(config=config, store=store, bus=EventBus(config.replay_buffer), keys=keys)
 
     @property
     def engine(self) -> Engine:
@@ -34,7 +46,7 @@ class App:
         if self._engine is None:
             from sidecar.engine import Engine
 
-            self._engine = Engine(self.store, self.bus, asyncio.Lock())
+            self._engine = Engine(self.store, self.bus, asyncio.Lock(), self.keys)
         return self._engine
 
     @property

@@ -22,6 +22,7 @@ from sidecar import PROTOCOL_VERSION, __version__
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from sidecar.app import App
     from sidecar.config import ServeConfig
 
 log = logging.getLogger("sidecar")
@@ -79,7 +80,7 @@ async def _serve(config: ServeConfig) -> int:
             app.store.interrupted_at_start,
         )
     # Warm the request path in the background so the first request does not pay for it.
-    warm = asyncio.create_task(asyncio.to_thread(_warm_imports))
+    warm = asyncio.create_task(asyncio.to_thread(_warm_imports, app))
 
     await stop.wait()
     log.info("shutting down")
@@ -96,10 +97,16 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _warm_imports() -> None:
+def _warm_imports(app: App) -> None:
     import sidecar.engine  # noqa: F401
     import sidecar.providers  # noqa: F401  (httpx, httpx-sse: needed by the first chat)
     import sidecar.rpc.dispatch  # noqa: F401
+    from sidecar.store import StorageUnavailable
+
+    try:
+        app.keys.warm()  # the keychain backend (keyring's import), needed by the first chat
+    except StorageUnavailable as exc:
+        log.error("%s", exc)
 
 
 def _watch(config: ServeConfig, stop: asyncio.Event) -> None:

@@ -66,8 +66,9 @@ class Conversations:
             conversation = await self.require(conversation_id)
             nodes = await e.store.tree(conversation_id)
             for node in nodes:
-                if node.id in e.turns.active:
-                    node.status = e.turns.active[node.id].status
+                status = e.turns.live_status(node.id)
+                if status is not None:
+                    node.status = status
             return nodes, conversation.active_leaf_id, e.bus.last_seq
 
     async def update(self, p: ConversationsUpdateParams) -> Conversation:

@@ -1,6 +1,7 @@
 """Providers: the three built-in ones plus custom backends, and where their keys come from.
 
-Keys live in the store (set through `providers.configure`) or in the usual
+Keys live in the key store (`sidecar.store.keys`: the OS keychain or a 0600
+file, never the database; set through `providers.configure`) or in the usual
 environment variables; they are registered with the log scrubber the moment
 they are seen and never leave this module except inside a ProviderConfig
 handed to an adapter.
@@ -9,6 +10,7 @@ handed to an adapter.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sidecar import logs
@@ -37,6 +39,8 @@ class Providers:
         for builtin in BUILTIN_NAMES:
             rows.setdefault(builtin, ProviderRow(id=builtin, kind=builtin))
         for row in rows.values():
+            if row.api_key is None:  # else an older version's key, moved out at the next start
+                row.api_key = await self._e.keys.get(row.id)
             logs.redact(row.api_key)
         return dict(sorted(rows.items()))
 
@@ -83,7 +87,9 @@ class Providers:
             logs.redact(row.api_key)
             for value in row.headers.values():
                 logs.redact(value)
-            await self._e.store.save_provider_row(row)
+            if "api_key" in given or row.api_key != await self._e.keys.get(row.id):
+                await self._e.keys.set(row.id, row.api_key)  # (an older version's key moves too)
+            await self._e.store.save_provider_row(replace(row, api_key=None))
             await self._publish()
             return _wire(row)
 
@@ -94,6 +100,7 @@ class Providers:
                 and provider_id not in BUILTIN_NAMES
             ):
                 raise not_found("provider", provider_id)
+            await self._e.keys.set(provider_id, None)
             await self._publish()
 
     async def config(self, provider_id: str) -> ProviderConfig:

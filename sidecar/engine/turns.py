@@ -42,6 +42,7 @@ from sidecar.protocol.events import (
 from sidecar.protocol.objects import ErrorInfo, Message, Step, ToolCall, Usage, UsageRecord
 from sidecar.providers import types as parts
 from sidecar.providers.types import ToolSpec
+from sidecar.store.errors import storage_problem
 
 if TYPE_CHECKING:
     import httpx
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("sidecar.turns")
 
 FLUSH_INTERVAL = 0.25
+SAVE_RETRY_INTERVAL = 1.0  # a final write that failed (full disk, lock) is tried again this often
 MAX_TOOL_STEPS = 8  # provider calls that may ask for tools in one turn
 
 
@@ -126,6 +128,10 @@ class Turns:
         self._flusher: asyncio.Task[None] | None = None
         self._http: httpx.AsyncClient | None = None
         self._send_lock = asyncio.Lock()
+        self._flush_failing = False
+        self.unsaved: dict[str, tuple[Message, list[UsageRecord]]] = {}
+        """Final messages whose write failed: published, shown in snapshots, retried."""
+        self._saver: asyncio.Task[None] | None = None
 
     # -- commands -------------------------------------------------------------
 
@@ -285,8 +291,13 @@ class Turns:
         e.bus.publish(ConversationUpdated(conversation=updated))
         if settings.last_model_id != model.id:
             settings = settings.model_copy(update={"last_model_id": model.id})
-            await e.store.save_settings(settings)
-            e.bus.publish(SettingsUpdated(settings=settings))
+            try:  # a convenience: never worth leaving the stored turn without its reply
+                await e.store.save_settings(settings)
+                e.bus.publish(SettingsUpdated(settings=settings))
+            except Exception as exc:
+                if storage_problem(exc) is None:
+                    raise
+                log.warning("last used model not saved: %s", storage_problem(exc))
         path = [m for m in await e.store.active_path(conversation.id) if m.id != assistant.id]
         system = await self._system_prompt(conversation, settings)
         request, omitted = build_request(
@@ -323,10 +334,25 @@ class Turns:
 
     def overlay(self, messages: list[Message]) -> list[Message]:
         """Messages as a snapshot must show them: running turns with their live text."""
-        active = self.active
-        if not active:
+        active, unsaved = self.active, self.unsaved
+        if not active and not unsaved:
             return messages
-        return [active[m.id].live(m) if m.id in active else m for m in messages]
+        return [
+            active[m.id].live(m)
+            if m.id in active
+            else _with_final(m, unsaved[m.id][0])
+            if m.id in unsaved
+            else m
+            for m in messages
+        ]
+
+    def live_status(self, message_id: str) -> str | None:
+        """The status a snapshot must show when it is not (yet) the stored one."""
+        turn = self.active.get(message_id)
+        if turn is not None:
+            return turn.status
+        unsaved = self.unsaved.get(message_id)
+        return None if unsaved is None else unsaved[0].status
 
     async def close(self) -> None:
         """Shutdown: every running turn ends `interrupted`, its text stored."""
@@ -335,10 +361,12 @@ class Turns:
             self._stop(turn, "interrupted")
         for turn in turns:
             await turn.done.wait()
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        for task in (self._flusher, self._saver):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self._save_unsaved()  # a last try; else the next start marks them interrupted
         if self._http is not None:
             await self._http.aclose()
 
@@ -530,7 +558,25 @@ class Turns:
                     }
                 )
                 self._dirty.discard(turn)
-                await e.store.finish_message(final, records)
+                try:
+                    await e.store.finish_message(final, records)
+                except Exception as exc:
+                    problem = storage_problem(exc)
+                    if problem is None:
+                        raise
+                    # The words stay in memory and the write is retried; clients hear now.
+                    log.error("message %s not saved: %s; will retry", m.id, problem)
+                    status, error = (
+                        "failed",
+                        ErrorInfo(
+                            code="storage",
+                            message=f"the reply could not be saved: {problem}",
+                            retryable=True,
+                        ),
+                    )
+                    final = final.model_copy(update={"status": status, "error": error})
+                    self.unsaved[m.id] = (final, records)
+                    self._start_saver()
                 del self.active[m.id]
                 turn.status = status
                 for record in records:
@@ -548,7 +594,8 @@ class Turns:
                     assert error is not None
                     e.bus.publish(StreamFailed(**ids, error=error, message=final))
                 e.bus.publish(MessageUpdated(message=final))
-                e.titles.after_reply(final)  # schedules only: never delays the events above
+                if m.id not in self.unsaved:
+                    e.titles.after_reply(final)  # schedules only: never delays the events above
         finally:
             turn.done.set()
 
@@ -584,9 +631,41 @@ class Turns:
             ]
             try:
                 await self._e.store.flush_streams(rows)
-            except Exception:
-                log.exception("could not write streamed text; will retry")
+            except Exception as exc:
+                if not self._flush_failing:  # once per outage, not every 250 ms
+                    problem = storage_problem(exc)
+                    if problem is None:
+                        log.exception("could not write streamed text; will retry")
+                    else:
+                        log.error("could not write streamed text: %s; will retry", problem)
+                self._flush_failing = True
                 self._dirty |= batch
+            else:
+                if self._flush_failing:
+                    log.info("streamed text is being written again")
+                self._flush_failing = False
+
+    def _start_saver(self) -> None:
+        if self._saver is None or self._saver.done():
+            self._saver = asyncio.create_task(self._save_loop(), name="unsaved-messages")
+
+    async def _save_loop(self) -> None:
+        while self.unsaved:
+            await asyncio.sleep(SAVE_RETRY_INTERVAL)
+            await self._save_unsaved()
+
+    async def _save_unsaved(self) -> None:
+        """Write the final messages that could not be written when their turn ended."""
+        for message_id, (final, records) in list(self.unsaved.items()):
+            try:
+                await self._e.store.finish_message(final, records)
+            except Exception as exc:
+                if storage_problem(exc) is None:
+                    log.exception("message %s cannot be saved", message_id)
+                    del self.unsaved[message_id]
+                return  # still failing: try again later
+            del self.unsaved[message_id]
+            log.info("message %s saved", message_id)
 
     # -- helpers --------------------------------------------------------------
 
@@ -609,6 +688,23 @@ class Turns:
                 if prompt.id == prompt_id:
                     return prompt.content
         return settings.default_system_prompt
+
+
+_FINAL_FIELDS = (
+    "content",
+    "thinking",
+    "status",
+    "usage",
+    "error",
+    "tool_calls",
+    "steps",
+    "updated_at",
+)
+
+
+def _with_final(stored: Message, final: Message) -> Message:
+    """`stored` (of whatever snapshot type) showing the final state not yet written."""
+    return stored.model_copy(update={name: getattr(final, name) for name in _FINAL_FIELDS})
 
 
 def _summed(records: list[UsageRecord]) -> Usage:

@@ -11,7 +11,8 @@ module adds what the contract needs and the library does differently:
 - params parsed with the pydantic models (-32602 with the details), the
   `NOT_INITIALIZED` gate, and every error carrying `data.reason`;
 - no exception text ever reaches a client: the library would copy it into
-  `data`, so every method catches everything and answers a scrubbed error.
+  `data`, so every method catches everything and answers a scrubbed error
+  (a storage problem, such as a full disk, in words of our own: `data.storage`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sidecar.protocol import errors
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError
 from sidecar.protocol.methods import METHODS
 from sidecar.rpc.handlers import HANDLERS
+from sidecar.store.errors import storage_problem
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -73,9 +75,14 @@ def _wrap(name: str, handler: Callable[[Connection, Any], Awaitable[Any]]) -> Ca
             return _error(
                 errors.INVALID_PARAMS, errors=[{"loc": list(exc.loc), "msg": exc.message}]
             )
-        except Exception:
-            log.exception("%s failed", name)
-            return _error(errors.INTERNAL_ERROR)
+        except Exception as exc:
+            problem = storage_problem(exc)
+            if problem is None:
+                log.exception("%s failed", name)
+                return _error(errors.INTERNAL_ERROR)
+            # Not a bug: say what is wrong with the disk or the database, in one line.
+            log.error("%s failed: %s", name, problem.message)
+            return _error(errors.INTERNAL_ERROR, problem.message, storage=problem.kind)
         return Success(result.model_dump(mode="json"))
 
     call.__name__ = name

@@ -5,7 +5,19 @@ returns the wire models of `sidecar.protocol.objects`.
 """
 
 from sidecar.store.db import Store
-from sidecar.store.errors import SchemaTooNewError, StoreError, StoreOpenError
+from sidecar.store.errors import (
+    SchemaTooNewError,
+    StorageUnavailable,
+    StoreError,
+    StoreOpenError,
+)
 from sidecar.store.migrations import SCHEMA_VERSION
 
-__all__ = ["SCHEMA_VERSION", "SchemaTooNewError", "Store", "StoreError", "StoreOpenError"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "SchemaTooNewError",
+    "StorageUnavailable",
+    "Store",
+    "StoreError",
+    "StoreOpenError",
+]

@@ -574,6 +574,29 @@ class Store:
                 values,
             )
 
+    async def provider_keys(self) -> dict[str, str]:
+        """Keys an older version stored in the providers table (see KeyStore.adopt)."""
+        async with self._locked() as db:
+            rows = await _all(db, "SELECT id, api_key FROM providers WHERE api_key IS NOT NULL")
+        return {row["id"]: row["api_key"] for row in rows}
+
+    async def forget_provider_keys(self, ids: Iterable[str]) -> None:
+        """Clear keys that now live in the key store, leaving no copy in the file: the
+        freed bytes are zeroed (secure_delete) and the WAL, which may hold the old page,
+        is folded back and truncated."""
+        async with self._locked() as db:
+            await _run(db, "PRAGMA secure_delete = ON")
+        try:
+            async with self._transaction(write=True) as db:
+                await _run_many(
+                    db, "UPDATE providers SET api_key = NULL WHERE id = ?", [(i,) for i in ids]
+                )
+            async with self._locked() as db:
+                await _run(db, "PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            async with self._locked() as db:
+                await _run(db, "PRAGMA secure_delete = OFF")
+
     async def delete_provider_row(self, id: str) -> bool:
         async with self._locked() as db:
             return await _run(db, "DELETE FROM providers WHERE id = ?", (id,)) > 0
