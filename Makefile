@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test schema bench lint clean
+.PHONY: setup demo test schema bench lint clean dist
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The one-folder executable for Tauri's externalBin: dist/sidecar-<target-triple>/ plus its
+# .sha256 (packaging/build.py; skipped when dist/ was built from the same sources).
+dist: setup
+	$(BIN)/python packaging/build.py --out dist
 
 schema: setup
 	$(BIN)/python -m sidecar.protocol.export

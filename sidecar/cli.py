@@ -76,6 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
         "check-recording", help="verify a recording: seq gap-free, one terminal per message"
     )
     recorder.add_check_arguments(check)
+
+    legacy = sub.add_parser(
+        "import-legacy", help="import the old app's SQLite data (sidecar must not be running)"
+    )
+    legacy.add_argument("--db", type=Path, required=True, help="the old app's SQLite file")
+    legacy.add_argument(
+        "--files-dir", type=Path, help="the old app's attachment files (default: beside --db)"
+    )
+    legacy.add_argument("--data-dir", type=Path, help="the sidecar's data dir, as for serve")
+    legacy.add_argument("--sidecar-db", type=Path, help="the sidecar's SQLite file (serve's --db)")
+    legacy.add_argument("--dry-run", action="store_true", help="print what it would import")
+    legacy.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -90,6 +102,18 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def data_paths(data_dir: Path | None, db: Path | None) -> tuple[Path, Path]:
+    """(data dir, database file) from `--data-dir` and `--db`: the platform's user data
+    dir and `sidecar.db` in it unless given."""
+    if db is not None:
+        return data_dir or db.parent, db
+    if data_dir is None:
+        import platformdirs
+
+        data_dir = Path(platformdirs.user_data_dir("chat-sidecar", appauthor=False))
+    return data_dir, data_dir / "sidecar.db"
+
+
 def _resolve(args: argparse.Namespace):  # -> ServeConfig
     from sidecar.config import ServeConfig
 
@@ -97,17 +121,7 @@ def _resolve(args: argparse.Namespace):  # -> ServeConfig
         raise LaunchError(
             f"--host {args.host} is not a loopback address; the sidecar serves this machine only"
         )
-    if args.db is not None:
-        db_path = args.db
-        data_dir = args.data_dir or db_path.parent
-    else:
-        if args.data_dir is not None:
-            data_dir = args.data_dir
-        else:
-            import platformdirs
-
-            data_dir = Path(platformdirs.user_data_dir("chat-sidecar", appauthor=False))
-        db_path = data_dir / "sidecar.db"
+    data_dir, db_path = data_paths(args.data_dir, args.db)
     for directory in {data_dir, db_path.parent}:
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -150,6 +164,14 @@ def main(argv: list[str] | None = None) -> int:
             from sidecar.process import run
 
             return run(config)
+        if args.command == "import-legacy":
+            from sidecar.legacy.command import run as import_legacy
+            from sidecar.legacy.read import LegacyError
+
+            try:
+                return import_legacy(args, data_paths(args.data_dir, args.sidecar_db)[1])
+            except LegacyError as exc:
+                raise LaunchError(str(exc)) from None
         import asyncio
 
         from sidecar import recorder

@@ -33,9 +33,16 @@ def new_id() -> str:
             _counter = int.from_bytes(os.urandom(4), "big")
         _last_ms = ms
         counter = _counter
-    # 48 bits time | 4 bits version | 12 bits counter-high | 2 bits variant | 62 bits (30 counter-low + 32 random)
+    return uuid7(ms, counter, int.from_bytes(os.urandom(4), "big"))
+
+
+def uuid7(ms: int, counter: int, low: int) -> str:
+    """The UUIDv7 string of a Unix time in ms, a 42-bit counter and 32 low bits: ids with
+    the same `ms` sort by `counter`. (`sidecar import-legacy` derives all three from a row
+    of the old app, so a row gets the same id at every import.)"""
+    # 48 bits time | 4 bits version | 12 bits counter-high | 2 bits variant | 62 bits (30 counter-low + 32 low)
     rand_a = (counter >> 30) & 0xFFF
-    rand_b = ((counter & 0x3FFFFFFF) << 32) | int.from_bytes(os.urandom(4), "big")
+    rand_b = ((counter & 0x3FFFFFFF) << 32) | (low & 0xFFFFFFFF)
     value = (ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sidecar.fakes import FakeProvider, Script
-from tests.harness import Client, Sidecar, launch
+from tests.harness import SIDECAR, Client, Sidecar, launch
 
 API_KEY = "sk-test-DISTINCTIVE-KEY-0f9e8d7c6b5a"
 TOKEN = "launch-token-DISTINCTIVE-1a2b3c4d5e6f"
@@ -95,6 +96,8 @@ async def chat_env(
     max_retries: int = 2,
     args: tuple[str, ...] = (),
     default: Script | None = None,
+    command: Sequence[str] = SIDECAR,
+    stdin: int | None = None,
 ):
     async with FakeProvider(kind, default=default) as fake:
         fake.api_key = API_KEY
@@ -104,6 +107,8 @@ async def chat_env(
             TOKEN,
             *args,
             env={"OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": "", "DEEPSEEK_API_KEY": ""},
+            stdin=stdin,
+            command=command,
         )
         client = await Client.open(sidecar)
         provider_id = PROVIDER_IDS[kind]

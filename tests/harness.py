@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,19 +60,25 @@ class Sidecar:
             self.proc.wait(10)
 
 
+SIDECAR = (sys.executable, "-m", "sidecar")
+
+
 def launch(
-    data_dir: Path, *args: str, env: dict[str, str] | None = None, stdin: int | None = None
+    data_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    stdin: int | None = None,
+    command: Sequence[str] = SIDECAR,
 ) -> Sidecar:
-    """Start `python -m sidecar serve` and wait for its ready line."""
+    """Start `python -m sidecar serve` (or `command serve`, e.g. a built binary) and wait
+    for its ready line."""
     data_dir.mkdir(parents=True, exist_ok=True)
     stderr_path = data_dir / f"stderr-{time.monotonic_ns()}.log"
     full_env = {**os.environ, **(env or {})}
     with open(stderr_path, "wb") as err:
         proc = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "sidecar",
+                *command,
                 "serve",
                 "--data-dir",
                 str(data_dir),

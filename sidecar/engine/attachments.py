@@ -31,7 +31,8 @@ def is_image(mime_type: str) -> bool:
     return mime_type.lower().startswith("image/")
 
 
-def _is_text(mime_type: str) -> bool:
+def is_text(mime_type: str) -> bool:
+    """Text the prompt can take as is: text/*, JSON, XML, YAML."""
     mime = mime_type.lower()
     return mime.startswith(TEXT_TYPES) or mime.endswith(("+json", "+xml"))
 
@@ -62,7 +63,7 @@ async def prepare(inputs: list[AttachmentInput], model: Model, folder: Path) -> 
                     loc,
                 )
         elif raw is not None:
-            if not _is_text(item.mime_type):
+            if not is_text(item.mime_type):
                 raise InvalidParams(
                     f"{item.mime_type} attachments are not supported: send text, JSON or images",
                     loc,

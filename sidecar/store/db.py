@@ -691,6 +691,42 @@ class Store:
                 [(conversation.id, leaf, name) for leaf, name in branch_names.items()],
             )
 
+    async def add_missing(
+        self,
+        *,
+        system_prompts: Sequence[SystemPrompt] = (),
+        conversations: Sequence[Conversation] = (),
+        messages: Sequence[Message] = (),
+        branch_names: Sequence[tuple[str, str, str]] = (),
+        usage: Sequence[UsageRecord] = (),
+    ) -> dict[str, int]:
+        """Insert every row whose key is not stored yet, all in one transaction, and leave
+        the rows already there as they are, so a bulk import run twice adds nothing the
+        second time (`sidecar import-legacy`). `messages` lists parents before children;
+        `branch_names` are (conversation id, leaf id, name). Returns the rows added per kind."""
+        batches: list[tuple[str, str, list[Any]]] = [
+            (kind, mapper.insert_sql, [mapper.params(row) for row in rows])
+            for kind, mapper, rows in (
+                ("systemPrompts", SYSTEM_PROMPTS, system_prompts),
+                ("conversations", CONVERSATIONS, conversations),
+                ("messages", MESSAGES, messages),
+                ("usage", USAGE, usage),
+            )
+        ]
+        batches.append(
+            (
+                "branchNames",
+                "INSERT INTO branch_names (conversation_id, leaf_id, name) VALUES (?, ?, ?)",
+                list(branch_names),
+            )
+        )
+        added: dict[str, int] = {}
+        async with self._transaction(write=True) as db:
+            for kind, sql, rows in batches:
+                async with db.executemany(sql.replace("INSERT", "INSERT OR IGNORE", 1), rows) as c:
+                    added[kind] = max(c.rowcount, 0)
+        return added
+
     async def add_usage(self, record: UsageRecord) -> None:
         """Record the usage of a provider call that made no message (e.g. a title)."""
         async with self._locked() as db:

@@ -1,0 +1,217 @@
+"""`sidecar import-legacy --db OLD.db [--data-dir DIR] [--dry-run] [--json]` (flags in cli.py).
+
+Opens the sidecar's store directly (no sidecar needs to run) and refuses while
+one has it open: a sidecar would not hear of the new rows, so its clients would
+show stale lists. (The check takes SQLite's exclusive lock for a moment, which
+fails while any other connection holds the database.) The history is written in
+one WAL transaction, so a sidecar started meanwhile sees all of it or none.
+
+A dry run imports into a copy of the store in a temporary folder and reports
+what changed there: the same code path, so the counts are exact, and nothing
+of the real data, its attachments folder or the key storage is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sqlite3
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sidecar.legacy import read
+from sidecar.legacy.read import LegacyError
+
+KINDS = (
+    "conversations",
+    "messages",
+    "branchNames",
+    "attachments",
+    "attachmentFiles",
+    "usage",
+    "systemPrompts",
+    "providers",
+    "apiKeys",
+    "models",
+    "preferences",
+    "settings",
+)
+
+
+@dataclass(slots=True)
+class Report:
+    source: str
+    target: str
+    dry_run: bool
+    found: dict[str, int]
+    added: dict[str, int]
+    notes: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "target": self.target,
+            "dryRun": self.dry_run,
+            "found": self.found,
+            "added": self.added,
+            "notes": self.notes,
+        }
+
+    def text(self) -> str:
+        verb = "would add" if self.dry_run else "added"
+        head = f"import-legacy: {self.source} -> {self.target}"
+        lines = [head + (" (dry run: nothing written)" if self.dry_run else "")]
+        lines.append(f"  {'kind':<16} {'in old app':>10} {verb:>10}")
+        for kind in KINDS:
+            lines.append(
+                f"  {kind:<16} {self.found.get(kind, 0):>10} {self.added.get(kind, 0):>10}"
+            )
+        for note, count in self.notes.items():
+            if count:
+                lines.append(f"  {note}: {count}")
+        return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace, target: Path) -> int:
+    """Import `args.db` into the store at `target`; LegacyError for a problem to print."""
+    source = args.db
+    data = read.read(source)
+    files_dir = args.files_dir or source.resolve().parent
+    if args.dry_run:
+        with tempfile.TemporaryDirectory(prefix="sidecar-import-") as tmp:
+            copy = Path(tmp) / target.name
+            if target.exists():
+                _snapshot(target, copy)
+            added = asyncio.run(_import(copy, target, data, files_dir, dry_run=True))
+    else:
+        _refuse_if_open(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        added = asyncio.run(_import(target, target, data, files_dir, dry_run=False))
+    report = Report(
+        source=str(source),
+        target=str(target),
+        dry_run=args.dry_run,
+        found=_found(data),
+        added={k: v for k, v in added.items() if k in KINDS},
+        notes={k: v for k, v in added.items() if k not in KINDS},
+    )
+    sys.stdout.write(json.dumps(report.to_dict()) + "\n" if args.json else report.text())
+    return 0
+
+
+async def _import(
+    path: Path, target: Path, data: read.LegacyData, files_dir: Path, *, dry_run: bool
+) -> dict[str, int]:
+    """Import into the store at `path` (`target` itself, or a dry run's copy of it); the
+    key storage and the attachments folder are always `target`'s (a dry run only reads)."""
+    from sidecar.bus import EventBus
+    from sidecar.engine import Engine
+    from sidecar.legacy import plan
+    from sidecar.store import Store, StoreOpenError
+    from sidecar.store.keys import KeyStore
+
+    try:
+        store = await Store.open(path)
+    except StoreOpenError as exc:
+        raise LegacyError(str(exc)) from None
+    attachments_dir = target.parent / "attachments"
+    # Nobody listens to this bus: an import is not a server.
+    engine = Engine(store, EventBus(1), asyncio.Lock(), KeyStore(target))
+    try:
+        config = await plan.config(engine, data)
+        history = plan.history(
+            data,
+            files_dir=files_dir,
+            provider_of=config.provider_of,
+            known_models=config.known_models,
+        )
+        stored: set[str] = set()  # messages an earlier import added
+        for c in history.conversations:
+            if await store.get_conversation(c.id) is not None:
+                stored |= {m.id for m in await store.conversation_messages(c.id)}
+        attachments = sum(len(m.attachments) for m in history.messages if m.id not in stored)
+        files = [(src, attachments_dir / ident) for src, ident in history.files]
+        files = [(src, dst) for src, dst in files if not _same_file(src, dst)]
+        if not dry_run:
+            await asyncio.to_thread(_copy, files)
+        added = await store.add_missing(
+            system_prompts=history.system_prompts,
+            conversations=history.conversations,
+            messages=history.messages,
+            branch_names=history.branch_names,
+            usage=history.usage,
+        )
+        if not dry_run:
+            await plan.apply_config(engine, config)
+    finally:
+        await engine.close()
+        await store.close()
+    return {
+        **added,
+        **config.counts(),
+        "attachments": attachments,
+        "attachmentFiles": len(files),
+        "missingAttachmentFiles": history.missing_files,
+        "branchesWithoutOwnMessages": history.merged_branches,
+        "systemMessagesSkipped": history.skipped_messages,
+        "backendsWithoutUsableUrl": config.skipped_backends,
+    }
+
+
+def _found(data: read.LegacyData) -> dict[str, int]:
+    return {
+        "conversations": len(data.conversations),
+        "messages": len(data.messages),
+        "branchNames": len(data.branches),
+        "attachments": len(data.attachments),
+        "usage": len(data.usage),
+        "systemPrompts": len(data.system_prompts),
+        "providers": len(data.backends),
+        "apiKeys": len(data.api_keys) + sum(1 for b in data.backends if b.api_key),
+        "models": len(data.models),
+        "preferences": len(data.preferences),
+    }
+
+
+def _refuse_if_open(target: Path) -> None:
+    if not target.exists():
+        return
+    db = sqlite3.connect(target, timeout=0, isolation_level=None)
+    try:
+        db.execute("PRAGMA locking_mode = EXCLUSIVE")
+        db.execute("BEGIN EXCLUSIVE")
+        db.execute("ROLLBACK")
+    except sqlite3.OperationalError:
+        raise LegacyError(
+            f"{target} is in use by a running sidecar: quit the app (or stop `sidecar serve`) "
+            "and import again"
+        ) from None
+    finally:
+        db.close()
+
+
+def _snapshot(source: Path, copy: Path) -> None:
+    """A consistent copy of a database that may be in use (SQLite's online backup)."""
+    src = sqlite3.connect(f"file:{quote(str(source.resolve()))}?mode=ro", uri=True)
+    dst = sqlite3.connect(copy)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+def _same_file(src: Path, dst: Path) -> bool:
+    return dst.is_file() and dst.stat().st_size == src.stat().st_size
+
+
+def _copy(files: list[tuple[Path, Path]]) -> None:
+    for src, dst in files:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
