@@ -376,7 +376,7 @@ export class SidecarClient {
 
   private write(entry: Outgoing): void {
     const socket = this.socket;
-    if (socket === null || socket.readyState !== OPEN) return;
+    if (socket === null || socket.readyState !== OPEN || !this.pending.isPending(entry.id)) return;
     const frame = { jsonrpc: "2.0", id: entry.id, method: entry.method, params: entry.params };
     try {
       socket.send(JSON.stringify(frame));

@@ -57,6 +57,11 @@ export class PendingTable {
     return this.entries.size;
   }
 
+  /** False once the request was answered, timed out, aborted or failed. */
+  isPending(id: number): boolean {
+    return this.entries.has(id);
+  }
+
   /** Registers a request; the promise settles on its answer, timeout, abort or loss. */
   add(method: string, params: unknown, options: AddOptions = {}): { entry: Outgoing; promise: Promise<unknown> } {
     const id = this.nextId++;
