@@ -15,6 +15,10 @@ its own `$defs`, refs are `#/$defs/Name`):
 - `openrpc.json`                  OpenRPC 1.3.2: methods, errors, and events under
                                   `x-notifications` (OpenRPC has no notification section)
 
+Versions: each file's `$id` is under `.../schema/v<protocolVersion>/`, and
+openrpc.json's `info` has the package version and `x-protocolVersion`; both
+come from `sidecar/__init__.py`, the one place each is set.
+
 Two deliberate differences from pydantic's raw output:
 
 - no auto-generated `title` on properties ("Conversationid"): model titles stay;
@@ -44,7 +48,9 @@ from sidecar.protocol.methods import METHODS
 from sidecar.protocol.spec import MethodSpec
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-BASE_ID = "https://chat-sidecar.local/schema/"
+# Every file's `$id` names the protocol version it describes; openrpc.json's `info` also
+# carries the package version (`version`) next to it (`x-protocolVersion`).
+BASE_ID = f"https://chat-sidecar.local/schema/v{sidecar.PROTOCOL_VERSION}/"
 OPENRPC_VERSION = "1.3.2"
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "schema"
 REGENERATE_HINT = "run `make schema` (python -m sidecar.protocol.export) and commit schema/"
