@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { ProtocolMismatchError } from "../src/index.js";
+import { launchNode } from "../src/launchers/node.js";
 import { startFake, startSidecar } from "./support/env.js";
 
 describe("node launcher", () => {
@@ -10,6 +12,16 @@ describe("node launcher", () => {
     env.sidecar.child.stdin?.end();
     expect(await env.sidecar.exited).toBe(0);
     await env.stop();
+  });
+
+  it("refuses and kills a sidecar of another protocol version", async () => {
+    const script =
+      `process.stdout.write(JSON.stringify({type:"ready",url:"ws://127.0.0.1:1",port:1,` +
+      `token:process.env.SIDECAR_TOKEN,pid:process.pid,protocolVersion:2,version:"9.0.0"})+"\\n");` +
+      `setInterval(()=>{},1000)`;
+    const error = await launchNode({ command: process.execPath, args: ["-e", script, "--"] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProtocolMismatchError);
+    expect(error).toMatchObject({ sidecarVersion: 2, clientVersion: 1 });
   });
 
   it("starts a scriptable fake provider", async () => {

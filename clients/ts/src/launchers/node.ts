@@ -4,9 +4,11 @@
  * The child gets `--watch-stdin` and keeps our end of its stdin open: if this process dies,
  * the pipe closes and the sidecar exits by itself, so no sidecar outlives its parent.
  * The token travels in the environment, never on the command line (visible in `ps`).
+ * A sidecar of another major protocol version is killed and refused (ProtocolMismatchError).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
+import { assertProtocolVersion } from "../client/errors.js";
 import { newToken, parseReadyLine, type ReadyLine } from "./ready.js";
 
 export interface NodeLaunchOptions {
@@ -51,6 +53,13 @@ export async function launchNode(options: NodeLaunchOptions): Promise<NodeSideca
     else child.once("exit", (code) => resolve(code));
   });
   const ready = await readReady(child, options.readyTimeoutMs ?? 15_000, exited);
+  try {
+    assertProtocolVersion(ready.protocolVersion);
+  } catch (error) {
+    child.kill("SIGKILL");
+    await exited;
+    throw error;
+  }
 
   const stop = async (graceMs = 5_000): Promise<number | null> => {
     if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
