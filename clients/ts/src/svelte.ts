@@ -145,7 +145,10 @@ export function syncedStore<S, V>(options: {
         show();
       }
     });
-    const offResync = client.onResync(() => refresh());
+    const offResync = client.onResync(() => {
+      lastSeen = -1; // a new session counts seq from 0 again
+      return refresh();
+    });
     void refresh();
     return () => {
       offEvent();
