@@ -2,7 +2,9 @@
 
 Prints one JSON object: median/min/max milliseconds to ready and the median idle
 RSS (MiB) one second after ready, when the background warm-up has finished.
-Usage: python bench/startup.py [--runs N]
+With `--binary PATH` (a `make dist` executable) the same figures for it go under
+"binary"; the two are launched alternately, so both see the same machine load.
+Usage: python bench/startup.py [--runs N] [--binary dist/sidecar-<triple>/sidecar-<triple>]
 """
 
 from __future__ import annotations
@@ -53,27 +55,34 @@ def one_run(command: list[str]) -> tuple[float, float]:
         return ready_ms, rss
 
 
+def figures(results: list[tuple[float, float]]) -> dict[str, float]:
+    ready = [r[0] for r in results]
+    return {
+        "readyMsMedian": round(statistics.median(ready), 1),
+        "readyMsMin": round(min(ready), 1),
+        "readyMsMax": round(max(ready), 1),
+        "idleRssMiBMedian": round(statistics.median(r[1] for r in results), 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--binary", help="also time this built executable (make dist)")
     args = parser.parse_args()
-    command = [sys.executable, "-m", "sidecar", "serve"]
-    one_run(command)  # warm the OS page cache and __pycache__
-    results = [one_run(command) for _ in range(args.runs)]
-    ready = [r[0] for r in results]
-    rss = [r[1] for r in results]
-    print(
-        json.dumps(
-            {
-                "bench": "startup",
-                "runs": args.runs,
-                "readyMsMedian": round(statistics.median(ready), 1),
-                "readyMsMin": round(min(ready), 1),
-                "readyMsMax": round(max(ready), 1),
-                "idleRssMiBMedian": round(statistics.median(rss), 1),
-            }
-        )
-    )
+    commands = {"python": [sys.executable, "-m", "sidecar", "serve"]}
+    if args.binary:
+        commands["binary"] = [args.binary, "serve"]
+    for command in commands.values():
+        one_run(command)  # warm the OS page cache and __pycache__
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(args.runs):
+        for name, command in commands.items():
+            results[name].append(one_run(command))
+    report = {"bench": "startup", "runs": args.runs, **figures(results["python"])}
+    if args.binary:
+        report["binary"] = {"path": args.binary, **figures(results["binary"])}
+    print(json.dumps(report))
     return 0
 
 
