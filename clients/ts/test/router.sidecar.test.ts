@@ -1,0 +1,154 @@
+/**
+ * The provider router against a real sidecar: two providers, one routed to the sidecar and
+ * one to a legacy stub (standing in for the app's old TypeScript path, which the app
+ * injects), switched at runtime from another connection and through the router itself.
+ * What each path received is checked on both sides: the stub's calls, the fake provider's
+ * requests and the messages the sidecar stored.
+ */
+import WebSocket from "ws";
+import { get } from "svelte/store";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import type { ChatSendParams } from "../src/generated/protocol.js";
+import { SidecarClient } from "../src/client.js";
+import { createProviderRouter, type ProviderRouter, type RouteInfo } from "../src/router.js";
+import type { Readable } from "../src/svelte.js";
+import { RawClient } from "./fixtures/rawClient.js";
+import { startFake, startSidecar, type FakeProcess, type SidecarEnv } from "./support/env.js";
+
+let sidecar: SidecarEnv;
+let fake: FakeProcess;
+let client: SidecarClient;
+let admin: RawClient; // another window of the app, flipping the switch
+let router: ProviderRouter;
+const legacyCalls: { request: ChatSendParams; info: RouteInfo }[] = [];
+const legacyCancels: string[] = [];
+
+beforeAll(async () => {
+  [sidecar, fake] = await Promise.all([startSidecar(), startFake()]);
+  client = new SidecarClient({ url: sidecar.url, token: sidecar.token, WebSocket: WebSocket as never });
+  await client.connect();
+  admin = await RawClient.connect(sidecar.url, sidecar.token);
+  for (const id of ["local", "other"]) {
+    await admin.request("providers.configure", { id, kind: "openai-compatible", baseUrl: fake.baseUrl });
+  }
+  await admin.request("models.upsert", { model: { id: "m-local", provider: "local", providerModel: "echo" } });
+  await admin.request("models.upsert", { model: { id: "m-other", provider: "other", providerModel: "echo" } });
+  router = createProviderRouter({
+    client,
+    legacy: {
+      async send(request, info) {
+        legacyCalls.push({ request, info });
+        return { handledBy: "legacy" };
+      },
+      async cancel(messageId) {
+        legacyCancels.push(messageId);
+        return { cancelled: true };
+      },
+    },
+  });
+  await router.ready;
+});
+
+afterAll(async () => {
+  router?.close();
+  await client?.close();
+  await admin?.close();
+  await Promise.all([sidecar?.stop(), fake?.stop()]);
+});
+
+function until<T>(store: Readable<T>, match: (value: T) => boolean): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("timed out")), 10_000);
+    let stop = (): void => {};
+    let done = false;
+    stop = store.subscribe((value) => {
+      if (done || !match(value)) return;
+      done = true;
+      clearTimeout(timer);
+      queueMicrotask(() => stop());
+      resolve(value);
+    });
+  });
+}
+
+/** Sends through the router and reports which path got it, checked on both sides. */
+async function sendVia(conversationId: string, content: string, modelId?: string) {
+  const legacyBefore = legacyCalls.length;
+  const upstreamBefore = (await fake.requests()).length;
+  const result = await router.send({ conversationId, content, ...(modelId === undefined ? {} : { modelId }) });
+  if (result.route === "sidecar") {
+    await admin.waitFor((e) => e.type === "message.updated" && e.message.id === result.result.assistantMessageId && e.message.status === "complete");
+    expect(legacyCalls).toHaveLength(legacyBefore);
+    expect((await fake.requests()).length).toBe(upstreamBefore + 1);
+  } else {
+    expect(legacyCalls).toHaveLength(legacyBefore + 1);
+    expect(legacyCalls.at(-1)!.request).toMatchObject({ conversationId, content });
+    expect(result.result).toEqual({ handledBy: "legacy" });
+    expect((await fake.requests()).length).toBe(upstreamBefore); // the sidecar called nobody
+  }
+  return result;
+}
+
+test("routes per provider, follows a switch made elsewhere at runtime, and switches itself", { timeout: 60_000 }, async () => {
+  // Nothing routed yet: every provider takes the default, "frontend".
+  expect(router.routeFor("local")).toBe("frontend");
+  await router.setRoute("local", "sidecar");
+  await router.setRoute("other", "frontend");
+  expect(get(router.routes)).toEqual({ local: "sidecar", other: "frontend" });
+
+  const x = (await admin.request("conversations.create", { modelId: "m-local", title: "X" })).conversation.id;
+  const y = (await admin.request("conversations.create", { modelId: "m-other", title: "Y" })).conversation.id;
+
+  const toSidecar = await sendVia(x, "via the sidecar");
+  expect(toSidecar).toMatchObject({ route: "sidecar", providerId: "local", modelId: "m-local" });
+  const toLegacy = await sendVia(y, "via the legacy path");
+  expect(toLegacy).toMatchObject({ route: "frontend", providerId: "other", modelId: "m-other" });
+  expect(legacyCalls.at(-1)!.info).toEqual({ route: "frontend", providerId: "other", modelId: "m-other" });
+  expect((await admin.request("conversations.get", { conversationId: y })).messages).toEqual([]);
+
+  // The model of the request wins over the conversation's.
+  expect(await sendVia(y, "this one with the local model", "m-local")).toMatchObject({ route: "sidecar", providerId: "local" });
+
+  // Another window moves "other" to the sidecar: this router follows settings.updated.
+  const routes = router.routes;
+  await admin.request("settings.update", { providerRoutes: { other: "sidecar" } });
+  await until(routes, (r) => r.other === "sidecar");
+  expect(router.routeFor("other")).toBe("sidecar");
+  expect(await sendVia(y, "other is migrated now")).toMatchObject({ route: "sidecar", providerId: "other" });
+
+  // And back, through the router; removing a route falls back to the default.
+  await router.setRoute("local", "frontend");
+  expect(await sendVia(x, "local rolled back")).toMatchObject({ route: "frontend", providerId: "local" });
+  await router.setRoute("other", null);
+  expect(get(router.routes)).toEqual({ local: "frontend" });
+  expect(await sendVia(y, "other by default")).toMatchObject({ route: "frontend", providerId: "other" });
+});
+
+test("a model added at runtime is routed by its provider without a reload", async () => {
+  await router.setRoute("other", "sidecar");
+  await admin.request("models.upsert", { model: { id: "m-new", provider: "other", providerModel: "echo" } });
+  const z = (await admin.request("conversations.create", { modelId: "m-new", title: "Z" })).conversation.id;
+  expect(await router.resolve({ conversationId: z, content: "?" })).toEqual({ route: "sidecar", modelId: "m-new", providerId: "other" });
+});
+
+test("a conversation without a model takes the sidecar's default, then the last used model", async () => {
+  const bare = (await admin.request("conversations.create", { title: "no model" })).conversation.id;
+  const last = (await admin.request("settings.get", {})).settings.lastModelId;
+  expect(last).not.toBeNull();
+  expect((await router.resolve({ conversationId: bare, content: "?" })).modelId).toBe(last);
+  // On the router's own connection, settings.updated arrives before the answer.
+  await client.request("settings.update", { defaultModelId: "m-local" });
+  expect(await router.resolve({ conversationId: bare, content: "?" })).toMatchObject({ modelId: "m-local", providerId: "local" });
+});
+
+test("cancel goes to the sidecar, and to the legacy path for messages the sidecar does not know", async () => {
+  await router.cancel("legacy-message-1");
+  expect(legacyCancels).toEqual(["legacy-message-1"]);
+  const x = (await admin.request("conversations.create", { modelId: "m-local", title: "C" })).conversation.id;
+  await router.setRoute("local", "sidecar");
+  await fake.script({ text: "slow ".repeat(100), rate: 10 });
+  const sent = await router.send({ conversationId: x, content: "long one" });
+  if (sent.route !== "sidecar") throw new Error("expected the sidecar route");
+  expect(await router.cancel(sent.result.assistantMessageId)).toEqual({ cancelled: true });
+  expect(legacyCancels).toHaveLength(1);
+});
