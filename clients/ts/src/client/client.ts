@@ -255,22 +255,27 @@ export class SidecarClient {
     }
   }
 
-  /** Resumes after the last seen seq when possible; else subscribes live and says why. */
+  /**
+   * Resumes after the last seen seq when possible; else subscribes live and says why. The
+   * session is taken over only once subscribed, so a handshake that fails halfway is
+   * judged the same way again by the next attempt.
+   */
   private async subscribeFeed(init: InitializeResult): Promise<ResyncReason | null> {
     const restarted = this.session !== null && this.session !== init.sessionId;
-    this.session = init.sessionId;
+    let reason: ResyncReason | null = restarted ? "session-changed" : null;
     if (this.feed.lastSeq >= 0 && !restarted) {
       try {
         await this.call("events.subscribe", { since: this.feed.lastSeq });
-        return null;
       } catch (error) {
         if (!isResyncRequired(error)) throw error;
         await this.subscribeLive();
-        return "resync-required";
+        reason = "resync-required";
       }
+    } else {
+      await this.subscribeLive();
     }
-    await this.subscribeLive();
-    return restarted ? "session-changed" : null;
+    this.session = init.sessionId;
+    return reason;
   }
 
   /** `events.subscribe` without `since`; the feed continues after the answer's `lastSeq`. */
