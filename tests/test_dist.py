@@ -25,6 +25,9 @@ BUILD = ROOT / "packaging" / "build.py"
 sys.path.insert(0, str(ROOT / "packaging"))
 import triple  # noqa: E402  (packaging/ is scripts, not a package)
 
+# The first test to need the binary pays for the build (about a minute on 2 cores).
+pytestmark = pytest.mark.timeout(900)
+
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Path:

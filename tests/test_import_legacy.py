@@ -103,24 +103,12 @@ def build_legacy(folder: Path) -> Path:
     return path
 
 
-def import_legacy(legacy: Path, data: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sidecar",
-            "import-legacy",
-            "--db",
-            str(legacy),
-            "--data-dir",
-            str(data),
-            "--json",
-            *flags,
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def import_legacy(
+    legacy: Path, data: Path, *flags: str, as_json: bool = True
+) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "sidecar", "import-legacy", "--db", str(legacy)]
+    command += ["--data-dir", str(data), *flags] + (["--json"] if as_json else [])
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
 def report(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -166,22 +154,7 @@ async def test_dry_run_writes_nothing_then_import_is_complete_and_idempotent(tmp
     again = report(import_legacy(legacy, data))
     assert set(again["added"].values()) == {0}, again["added"]
     assert report(import_legacy(legacy, data, "--dry-run"))["added"] == again["added"]
-    text = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sidecar",
-            "import-legacy",
-            "--db",
-            str(legacy),
-            "--data-dir",
-            str(data),
-            "--dry-run",
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
+    text = import_legacy(legacy, data, "--dry-run", as_json=False).stdout
     assert "dry run: nothing written" in text and "conversations" in text
 
     sc = launch(data, env=NO_ENV_KEYS)
