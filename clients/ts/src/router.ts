@@ -50,6 +50,8 @@ export interface ProviderRouter {
   cancel(messageId: string): Promise<unknown>;
   /** Stores the route in the sidecar's settings (null: back to the default). */
   setRoute(providerId: string, route: Route | null): Promise<void>;
+  /** Reloads routes and models (after a failed first load, say); resyncs reload by themselves. */
+  refresh(): Promise<void>;
   /** Stops following events. */
   close(): void;
 }
@@ -144,6 +146,7 @@ export function createProviderRouter(options: RouterOptions): ProviderRouter {
   });
   let state = emptyRouterState();
   let status: LoadStatus = { loading: true, error: null };
+  let settled = false;
   let settle: (() => void) | null = null;
   let fail: ((error: unknown) => void) | null = null;
   const ready = new Promise<void>((resolve, reject) => {
@@ -155,6 +158,7 @@ export function createProviderRouter(options: RouterOptions): ProviderRouter {
     state = value.state;
     status = value.status;
     if (status.loading) return;
+    settled = true;
     if (status.error !== null) fail?.(status.error);
     else settle?.();
     settle = fail = null;
@@ -164,8 +168,9 @@ export function createProviderRouter(options: RouterOptions): ProviderRouter {
   );
   const routeFor = (providerId: string): Route => state.routes[providerId] ?? defaultRoute;
 
+  /** Waits for the first load; a failed one answers with its error until `refresh()` mends it. */
   async function loaded(): Promise<void> {
-    await ready;
+    if (!settled) await ready.catch(() => undefined);
     if (status.error !== null) throw status.error;
   }
 
@@ -189,6 +194,7 @@ export function createProviderRouter(options: RouterOptions): ProviderRouter {
     routes,
     routeFor,
     resolve,
+    refresh: store.refresh,
     async send(request) {
       const info = await resolve(request);
       if (info.route === "sidecar") return { ...info, route: "sidecar", result: await client.request("chat.send", request) };

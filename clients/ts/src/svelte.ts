@@ -92,8 +92,9 @@ export function readable<T>(initial: T, start?: (set: (value: T) => void, get: (
     get,
     subscribe(run, invalidate) {
       const subscriber = { run, invalidate };
+      // Started before joining, so a value set while starting reaches this subscriber once.
+      if (runs.size === 0 && start !== undefined) stop = start(set, get);
       runs.add(subscriber);
-      if (runs.size === 1 && start !== undefined) stop = start(set, get);
       run(value);
       return () => {
         if (!runs.delete(subscriber)) return;

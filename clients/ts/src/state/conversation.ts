@@ -221,15 +221,11 @@ function upsertMessage(state: ConversationState, message: Message, created: bool
   } else if (streaming[message.id] !== undefined) {
     streaming = without(streaming, message.id);
   }
-  if (known !== undefined && sameMessage(known, message) && children === state.children && streaming === state.streaming) {
+  const same = known !== undefined && sameMessage(known, message);
+  if (same && children === state.children && streaming === state.streaming) {
     return state; // e.g. message.updated repeating the terminal event's message
   }
-  return {
-    ...state,
-    messages: { ...state.messages, [message.id]: known !== undefined && sameMessage(known, message) ? known : message },
-    children,
-    streaming,
-  };
+  return { ...state, messages: same ? state.messages : { ...state.messages, [message.id]: message }, children, streaming };
 }
 
 /** Removes a message and everything under it (their subtree goes with them on the server). */
