@@ -1,4 +1,6 @@
-"""`make demo`: chat end to end on a fresh machine.
+"""`python -m sidecar.demo`: the terminal demo, one chat end to end on a fresh machine.
+
+(`make demo` serves the demo chat page instead: clients/ts/demo/serve.mjs.)
 
 Starts a fake OpenAI-compatible provider on loopback (or uses a real provider
 when OPENAI_API_KEY, ANTHROPIC_API_KEY or DEEPSEEK_API_KEY is set) and a
