@@ -285,6 +285,15 @@ def test_not_an_old_app_database_is_one_line(tmp_path):
         assert "Traceback" not in done.stderr
 
 
+def test_a_store_that_is_not_a_database_is_one_line(tmp_path):
+    legacy = build_legacy(tmp_path / "old")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "sidecar.db").write_bytes(b"not a database at all" * 100)
+    done = import_legacy(legacy, tmp_path / "data")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "sidecar.db" in done.stderr and "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize(
     ("stored", "expected"),
     [

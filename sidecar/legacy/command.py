@@ -187,11 +187,13 @@ def _refuse_if_open(target: Path) -> None:
         db.execute("PRAGMA locking_mode = EXCLUSIVE")
         db.execute("BEGIN EXCLUSIVE")
         db.execute("ROLLBACK")
-    except sqlite3.OperationalError:
-        raise LegacyError(
-            f"{target} is in use by a running sidecar: quit the app (or stop `sidecar serve`) "
-            "and import again"
-        ) from None
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise LegacyError(
+                f"{target} is in use by a running sidecar: quit the app (or stop "
+                "`sidecar serve`) and import again"
+            ) from None
+        # Anything else wrong with the file: opening the store reports it in one line.
     finally:
         db.close()
 
