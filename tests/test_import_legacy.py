@@ -49,21 +49,20 @@ def build_legacy(folder: Path) -> Path:
         created_from_message_id="m2", created_at="2024-03-01 10:05:00")  # fmt: skip
     add("branches", id="b3", conversation_id="c1", name="Just copies", parent_branch_id="b1",
         created_from_message_id="m3", created_at="2024-03-01 10:08:00")  # fmt: skip
+
+    def branch(branch_id: str, rows: list[tuple[str, str, str]], model: str | None, at) -> None:
+        for i, (mid, role, text) in enumerate(rows):
+            add("messages", id=mid, conversation_id="c1", branch_id=branch_id, role=role,
+                content=text, model=model if role == "assistant" else None, created_at=at(i))  # fmt: skip
+
     main = [("m1", "user", "Plan a trip to Lisbon"), ("m2", "assistant", "Day 1: Alfama."),
             ("m3", "user", "Add Sintra"), ("m4", "assistant", "Day 2: Sintra.")]  # fmt: skip
-    for i, (mid, role, text) in enumerate(main):
-        add("messages", id=mid, conversation_id="c1", branch_id="b1", role=role, content=text,
-            model="gpt-4o-mini" if role == "assistant" else None,
-            created_at=f"2024-03-01 10:0{i}:00")  # fmt: skip
+    branch("b1", main, "gpt-4o-mini", lambda i: f"2024-03-01 10:0{i}:00")
     alt = [("m5", "user", "Plan a trip to Lisbon"), ("m6", "assistant", "Day 1: Alfama."),
            ("m7", "user", "Make it cheaper"), ("m8", "assistant", "Hostels and trams.")]  # fmt: skip
-    for i, (mid, role, text) in enumerate(alt):
-        add("messages", id=mid, conversation_id="c1", branch_id="b2", role=role, content=text,
-            model="llama3" if role == "assistant" else None,
-            created_at=f"2024-03-01 10:0{5 + i // 2}:0{i}")  # fmt: skip
-    for mid, role, text in main[:3]:
-        add("messages", id=f"{mid}-copy", conversation_id="c1", branch_id="b3", role=role,
-            content=text, created_at="2024-03-01 10:08:00")  # fmt: skip
+    branch("b2", alt, "llama3", lambda i: f"2024-03-01 10:0{5 + i // 2}:0{i}")
+    copies = [(f"{mid}-copy", role, text) for mid, role, text in main[:3]]
+    branch("b3", copies, None, lambda i: "2024-03-01 10:08:00")
     add("attachments", id="a1", message_id="m1", name="fox.png", type="image", size=len(PNG),
         mime_type="image/png", file_path="attachments/fox.png")  # fmt: skip
     add("attachments", id="a2", message_id="m1", name="notes.txt", type="text", size=11,
