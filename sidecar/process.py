@@ -81,6 +81,9 @@ async def _serve(config: ServeConfig) -> int:
         )
     # Warm the request path in the background so the first request does not pay for it.
     warm = asyncio.create_task(asyncio.to_thread(_warm_imports, app))
+    from sidecar.loopstats import LoopStats
+
+    loop_stats = LoopStats.from_env()  # opt-in, for the soak suite
 
     await stop.wait()
     log.info("shutting down")
@@ -89,6 +92,8 @@ async def _serve(config: ServeConfig) -> int:
     await transport.stop()
     await app.close()
     warm.cancel()
+    if loop_stats is not None:
+        loop_stats.stop()
     log.info("stopped")
     return 0
 

@@ -32,6 +32,7 @@ log = logging.getLogger("sidecar.server")
 CLOSE_OVERFLOW = 4008
 CLOSE_GOING_AWAY = 1001
 CLOSE_TIMEOUT = 2.0
+OVERFLOW_CLOSE_TIMEOUT = 30.0
 WRITE_BATCH = 256  # frames joined into one socket write
 
 
@@ -51,6 +52,7 @@ class Connection:
         self._replay_pending = 0  # replayed frames at the queue's head, exempt from the limit
         self._replaying = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._inflight = 0  # requests being answered, a batch counting each of its elements
         self._closing = False
 
     # -- outbound -------------------------------------------------------------
@@ -103,6 +105,9 @@ class Connection:
         )
         self._shutdown()
         self._queue.clear()
+        # The close frame waits behind what the socket already holds: give the client time
+        # to read up to it, or it sees the connection cut (1006) instead of 4008.
+        self.ws.close_timeout = OVERFLOW_CLOSE_TIMEOUT
         asyncio.get_running_loop().create_task(self.ws.close(CLOSE_OVERFLOW, "send queue overflow"))
 
     def flush_and_close(self) -> None:
@@ -138,17 +143,25 @@ class Connection:
     async def read_loop(self) -> None:
         from sidecar.rpc import dispatch
 
-        max_inflight = self.app.config.max_inflight
+        limit = self.app.config.max_inflight
         async for frame in self.ws:
-            if len(self._tasks) >= max_inflight:
-                self._send(dispatch.overloaded(frame))
+            request, cost = dispatch.read(frame)
+            if cost > limit:
+                self._send(dispatch.too_large(limit))
                 continue
-            task = asyncio.create_task(self._handle(dispatch, frame))
+            if self._inflight + cost > limit:
+                self._send(dispatch.refuse(request))
+                continue
+            self._inflight += cost
+            task = asyncio.create_task(self._handle(dispatch, request, cost))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, dispatch, frame: str | bytes) -> None:  # noqa: ANN001
-        self._send(await dispatch.dispatch(frame, self))
+    async def _handle(self, dispatch, request: object, cost: int) -> None:  # noqa: ANN001
+        try:
+            self._send(await dispatch.answer(request, self))
+        finally:
+            self._inflight -= cost
 
     def _send(self, response: bytes | None) -> None:
         if response is not None:

@@ -162,9 +162,11 @@ def _own_error_data(error: dict[str, Any], method: str) -> None:
 
 
 def _float_id(obj: Any) -> bool:
-    if isinstance(obj, list):
-        return any(_float_id(item) for item in obj)
-    return isinstance(obj, dict) and isinstance(obj.get("id"), float)
+    """Whether a request (or a batch's, one level down: batches do not nest) has a float id.
+
+    Never recursive: a frame of 1,000 nested arrays once blew the stack here."""
+    items = obj if isinstance(obj, list) else (obj,)
+    return any(isinstance(item, dict) and isinstance(item.get("id"), float) for item in items)
 
 
 def parse(frame: str | bytes) -> Any:
@@ -193,11 +195,28 @@ def encode(obj: Any) -> bytes:
         return json.dumps(obj, separators=(",", ":")).encode()
 
 
-async def dispatch(frame: str | bytes, conn: Connection) -> bytes | None:
-    """Answer one frame: a response, a batch of them, or None (notifications only)."""
+_UNPARSABLE = object()  # what `read` returns for a frame that is not JSON
+
+
+def read(frame: str | bytes) -> tuple[Any, int]:
+    """A frame parsed once, and how many requests it holds: its cost against the
+    connection's in-flight limit (a batch counts every element, or one connection could
+    queue a 16 MiB batch of 300,000 calls ahead of everybody else's)."""
     try:
         request = parse(frame)
     except ValueError:
+        return _UNPARSABLE, 1
+    return request, len(request) if isinstance(request, list) and request else 1
+
+
+async def dispatch(frame: str | bytes, conn: Connection) -> bytes | None:
+    """Answer one frame: a response, a batch of them, or None (notifications only)."""
+    return await answer(read(frame)[0], conn)
+
+
+async def answer(request: Any, conn: Connection) -> bytes | None:
+    """Answer what `read` parsed."""
+    if request is _UNPARSABLE:
         return encode(_standalone_error(errors.PARSE_ERROR, "the frame is not valid JSON"))
     if isinstance(request, list):
         if not request:
@@ -206,19 +225,29 @@ async def dispatch(frame: str | bytes, conn: Connection) -> bytes | None:
             a for a in await asyncio.gather(*(_one(r, conn) for r in request)) if a is not None
         ]
         return encode(answers) if answers else None
-    answer = await _one(request, conn)
-    return None if answer is None else encode(answer)
+    one = await _one(request, conn)
+    return None if one is None else encode(one)
+
+
+def too_large(limit: int) -> bytes:
+    """The answer to a batch holding more requests than a connection may have in flight."""
+    return encode(
+        _standalone_error(errors.INVALID_REQUEST, f"a batch may hold at most {limit} requests")
+    )
 
 
 def overloaded(frame: str | bytes) -> bytes | None:
     """The answer to a frame that arrived while the connection had too many requests in flight."""
-    try:
-        request = parse(frame)
-    except ValueError:
+    return refuse(read(frame)[0])
+
+
+def refuse(request: Any) -> bytes | None:
+    """`overloaded` for what `read` parsed: OVERLOADED for each request that has an id."""
+    if request is _UNPARSABLE:
         return encode(_standalone_error(errors.PARSE_ERROR, "the frame is not valid JSON"))
     reason = Reason.OVERLOADED
 
-    def answer(obj: Any) -> dict[str, Any] | None:
+    def refused(obj: Any) -> dict[str, Any] | None:
         if not _is_request(obj):
             return _invalid_request(obj)
         if "id" not in obj:
@@ -233,7 +262,7 @@ def overloaded(frame: str | bytes) -> bytes | None:
             "id": obj["id"],
         }
 
-    answers = [a for a in map(answer, request if isinstance(request, list) else [request]) if a]
+    answers = [a for a in map(refused, request if isinstance(request, list) else [request]) if a]
     if not answers:
         return None
     return encode(answers if isinstance(request, list) else answers[0])
