@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test schema bench lint clean dist
+.PHONY: setup demo test schema bench lint clean dist soak
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ bench: setup
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/stream.py
+
+# Reliability and security under faults, load and attack: one JSON report (5-10 min).
+soak: setup
+	$(BIN)/python -m tests.soak
 
 lint: setup
 	$(BIN)/ruff check sidecar tests bench
