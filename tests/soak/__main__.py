@@ -30,10 +30,12 @@ FULL = {
     "faults": {},
     "attack": {"rounds": 10, "frames": 100_000},
 }
+# All phases at once inside `make test` (tests/test_soak.py), sharing two cores with each
+# other: the figures that must be 0 are checked there, the one timing bound is not.
 QUICK = {
-    "crash": {"rounds": 3},
+    "crash": {"rounds": 2},
     "load": {"streams": 20, "conversations": 5, "seconds": 5.0},
-    "isolation": {"streams": 40},
+    "isolation": {"streams": 20, "send_queue": 100, "timing": False},
     "faults": {},
     "attack": {"rounds": 1, "frames": 3_000},
 }

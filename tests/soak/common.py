@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import sqlite3
 import time
@@ -237,6 +238,13 @@ def stored(db: Path, where: str = "role = 'assistant'") -> dict[str, tuple[str, 
 def integrity(db: Path) -> str:
     with contextlib.closing(sqlite3.connect(db, timeout=30)) as con:
         return "\n".join(row[0] for row in con.execute("PRAGMA integrity_check"))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid: int) -> float:

@@ -24,19 +24,25 @@ SEND_QUEUE = 500
 ADDED_GAP_BOUND_MS = 100.0  # p99 gap with a stalled client minus without
 
 
-async def run(run: Run, *, streams: int = 40) -> dict[str, Any]:
+async def run(
+    run: Run, *, streams: int = 40, send_queue: int = SEND_QUEUE, timing: bool = True
+) -> dict[str, Any]:
+    """`timing` False (the quick run, inside `make test` beside other phases) skips the
+    first window and the gap bound: CI checks the cut and the resume, not the clock."""
     data = run.root / "isolation"
-    script = Script(text=words(40000, "i"), chunk_size=4000, rate=20)  # ~10 MB per window
+    script = Script(text=words(40000, "i"), chunk_size=4000, rate=20)  # ~11 MB per 40 streams
     async with fakes(run, {"openai": ("openai", script)}) as fake:
-        sidecar = run.launch(data, "--send-queue", str(SEND_QUEUE))
+        sidecar = run.launch(data, "--send-queue", str(send_queue))
         reader = await Feed.connect(run, sidecar, arrivals=True)
         await configure(reader, run, fake)
         conv = await reader.request(
             "conversations.create", {"modelId": "openai-model", "title": "iso"}
         )
-        other = await Feed.connect(run, sidecar, sock=_small_buffer_socket(sidecar.port))
-        baseline = await window(reader, conv["conversation"]["id"], streams)  # both read
-        await other.close()
+        baseline: list[str] = []
+        if timing:
+            other = await Feed.connect(run, sidecar, sock=_small_buffer_socket(sidecar.port))
+            baseline = await window(reader, conv["conversation"]["id"], streams)  # both read
+            await other.close()
         stalled = await Feed.connect(
             run, sidecar, sock=_small_buffer_socket(sidecar.port), max_queue=4
         )
@@ -54,26 +60,27 @@ async def run(run: Run, *, streams: int = 40) -> dict[str, Any]:
         await reader.close()
         assert sidecar.terminate() == 0
     rows = stored(data / "sidecar.db")
-    calm, stall = gap_figures(reader, baseline), gap_figures(reader, ids)
+    stall = gap_figures(reader, ids)
+    calm = gap_figures(reader, baseline) if baseline else None
     lost = sum(
         1
         for mid in ids
         if resumed.text(mid) != reader.text(mid) or reader.text(mid) != rows[mid][1]
     )
     problems = resumed.problems()
-    added = round(stall["p99"] - calm["p99"], 1)
+    added = round(stall["p99"] - calm["p99"], 1) if calm else None
     return {
         "streams": streams,
-        "sendQueue": SEND_QUEUE,
+        "sendQueue": send_queue,
         "stalledClientCloseCode": close_code,
         "stalledClientEventsBeforeCut": cut_after,
         "readerDeltaGapMs": {"nominal": 50.0, "bothReading": calm, "otherStalled": stall},
         "addedP99GapMs": added,
-        "addedP99GapBoundMs": ADDED_GAP_BOUND_MS,
+        "addedP99GapBoundMs": ADDED_GAP_BOUND_MS if timing else None,
         "problems": problems[:5],
         "mustBeZero": {
             "notClosedWith4008": int(close_code != 4008),
-            "addedGapOverBound": int(added > ADDED_GAP_BOUND_MS),
+            "addedGapOverBound": int(added is not None and added > ADDED_GAP_BOUND_MS),
             "resumedFeedProblems": len(problems),
             "messagesDifferingAfterResume": lost,
         },
