@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TS     := clients/ts
+NPM_STAMP := $(TS)/node_modules/.installed
 
-.PHONY: setup demo test schema bench lint clean dist soak
+.PHONY: setup setup-ts demo test schema bench lint clean dist soak
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +16,26 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)
 
-demo: setup
-	$(BIN)/python -m sidecar.demo
+# The TypeScript package's tree, exactly as its package-lock.json pins it.
+$(NPM_STAMP): $(TS)/package-lock.json $(TS)/package.json
+	cd $(TS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
 
-test: setup
+setup-ts: $(NPM_STAMP)
+
+# The demo chat page next to a sidecar and a fake provider; prints its URL, Ctrl-C stops.
+# (`$(BIN)/python -m sidecar.demo` is the terminal version: one chat, printed.)
+demo: setup setup-ts
+	cd $(TS) && npm run build --silent
+	cd $(TS) && SIDECAR_PYTHON=$(CURDIR)/$(BIN)/python node demo/serve.mjs
+
+# Python suite, then the TypeScript package (types in sync with schema/, strict typecheck,
+# build, unit and integration tests against a real sidecar, npm pack contents), then the
+# demo page in headless Chromium.
+test: setup setup-ts
 	$(BIN)/python -m pytest
+	cd $(TS) && SIDECAR_PYTHON=$(CURDIR)/$(BIN)/python npm run check
+	cd $(TS) && SIDECAR_PYTHON=$(CURDIR)/$(BIN)/python npm run e2e
 
 # The one-folder executable for Tauri's externalBin: dist/sidecar-<target-triple>/ plus its
 # .sha256 (packaging/build.py; skipped when dist/ was built from the same sources).

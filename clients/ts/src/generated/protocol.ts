@@ -4,7 +4,7 @@
 /** The protocol version this package was generated for (the sidecar's `protocolVersion`). */
 export const PROTOCOL_VERSION = 1 as const;
 /** The sidecar version whose schema generated these types. */
-export const SCHEMA_VERSION = "0.1.0" as const;
+export const SCHEMA_VERSION = "0.2.0" as const;
 
 /**
  * The params of any event notification; the notification's method equals `type`.
