@@ -71,9 +71,11 @@ async def _serve(config: ServeConfig) -> int:
         "protocolVersion": PROTOCOL_VERSION,
         "version": __version__,
     }
-    sys.stdout.write(json.dumps(ready, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
-    log.info("ready on port %d (pid %d, db %s)", port, os.getpid(), config.db_path)
+    if not _print_ready(ready):
+        log.warning("stdout was closed before the ready line: the parent is gone; exiting")
+        stop.set()
+    else:
+        log.info("ready on port %d (pid %d, db %s)", port, os.getpid(), config.db_path)
     if app.store.interrupted_at_start:
         log.warning(
             "%d message(s) were mid-stream at the last stop; marked interrupted",
@@ -96,6 +98,21 @@ async def _serve(config: ServeConfig) -> int:
         loop_stats.stop()
     log.info("stopped")
     return 0
+
+
+def _print_ready(ready: dict[str, object]) -> bool:
+    """Writes the ready line; False when nobody reads stdout any more (the parent died
+    while we started). stdout then points at /dev/null so that exit does not fail again."""
+    try:
+        sys.stdout.write(json.dumps(ready, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError, OSError):
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return False
+    return True
 
 
 def _url_host(host: str) -> str:

@@ -147,3 +147,22 @@ def test_log_format_json_writes_json_lines(tmp_path):
     lines = [json.loads(line) for line in sc.stderr().splitlines() if line.strip()]
     assert lines and all({"ts", "level", "logger", "msg"} <= set(line) for line in lines)
     assert any("ready on port" in line["msg"] for line in lines)
+
+
+def test_parent_gone_before_the_ready_line_exits_cleanly(tmp_path):
+    """The shell died while the sidecar started: stdout is a closed pipe when the ready
+    line is written. That is a stop, not a traceback and not a process left behind."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sidecar", "serve", "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    try:
+        assert proc.wait(timeout=15) == 0
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read().decode()
+    assert "Traceback" not in stderr
+    assert "stdout was closed before the ready line" in stderr
