@@ -51,6 +51,22 @@ describe.each([1, 2] as const)("Tauri %i shell API", (version) => {
     expect(logs.length).toBeGreaterThan(0);
   });
 
+  it("spawns a scoped command instead (the one-folder build shipped as a resource)", async () => {
+    const shell = tauriShell(version, realSidecar);
+    // In the app: (a, o) => Command.create("sidecar", a, o) (Tauri 2), new Command("sidecar", a, o) (Tauri 1).
+    const sidecar = await launchTauri({
+      create: (a, o) => shell.Command.sidecar("sidecar", a, o),
+      args,
+      unloadTarget: null,
+    });
+    const spawned = shell.spawned[0]!;
+    expect(spawned.program).toBe("sidecar");
+    expect(spawned.args).toEqual(["serve", "--watch-stdin", ...args]);
+    expect(spawned.env.SIDECAR_TOKEN).toBe(sidecar.ready.token);
+    spawned.child.stdin!.end();
+    expect(await sidecar.exited).toEqual({ code: 0, signal: null });
+  });
+
   it("the sidecar exits by itself when its stdin closes (the app died)", async () => {
     const shell = tauriShell(version, realSidecar);
     const sidecar = await launchTauri({ Command: shell.Command, args, unloadTarget: null });

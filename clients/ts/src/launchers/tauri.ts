@@ -47,11 +47,26 @@ export interface TauriCommandClass {
   ): TauriCommand;
 }
 
-export interface TauriLaunchOptions {
+/** What to spawn: the `externalBin` sidecar ... */
+export interface TauriSidecarSource {
   /** `Command` from `@tauri-apps/api/shell` (Tauri 1) or `@tauri-apps/plugin-shell` (Tauri 2). */
   Command: TauriCommandClass;
   /** The `externalBin` entry (default `binaries/sidecar`). */
   program?: string;
+}
+
+/**
+ * ... or a command of the shell scope, for the one-folder build shipped as a resource
+ * (the executable needs its `_internal/` folder beside it, which `externalBin` does not
+ * copy): Tauri 2 `(args, options) => Command.create("sidecar", args, options)`, Tauri 1
+ * `(args, options) => new Command("sidecar", args, options)`, with the scope entry's
+ * `cmd` pointing into `$RESOURCE`.
+ */
+export interface TauriScopedSource {
+  create: (args: string[], options: { env: Record<string, string> }) => TauriCommand;
+}
+
+export type TauriLaunchOptions = (TauriSidecarSource | TauriScopedSource) & {
   /** Extra `sidecar serve` flags, e.g. `["--data-dir", dir]`. Allow them in the shell scope. */
   args?: string[];
   /** More environment for the sidecar (e.g. provider API keys). */
@@ -68,7 +83,7 @@ export interface TauriLaunchOptions {
    * `null` turns it off.
    */
   unloadTarget?: Pick<EventTarget, "addEventListener" | "removeEventListener"> | null;
-}
+};
 
 export interface TauriSidecar {
   /** The ready line: `url` and `token` are what `SidecarClient` needs. */
@@ -83,11 +98,12 @@ export interface TauriSidecar {
 /** Spawns the sidecar and resolves once its ready line is read. */
 export async function launchTauri(options: TauriLaunchOptions): Promise<TauriSidecar> {
   const token = options.token ?? newToken();
-  const command = options.Command.sidecar(
-    options.program ?? "binaries/sidecar",
-    ["serve", "--watch-stdin", ...(options.args ?? [])],
-    { env: { ...options.env, SIDECAR_TOKEN: token } },
-  );
+  const args = ["serve", "--watch-stdin", ...(options.args ?? [])];
+  const spawnOptions = { env: { ...options.env, SIDECAR_TOKEN: token } };
+  const command =
+    "create" in options
+      ? options.create(args, spawnOptions)
+      : options.Command.sidecar(options.program ?? "binaries/sidecar", args, spawnOptions);
 
   let onExit!: (payload: TauriTerminated) => void;
   const exited = new Promise<TauriTerminated>((resolve) => {
