@@ -84,6 +84,9 @@ def launch(
                 str(data_dir),
                 "--log-level",
                 "debug",
+                # exits with the test run even when a test is killed before its cleanup
+                "--parent-pid",
+                str(os.getpid()),
                 *args,
             ],
             stdout=subprocess.PIPE,
