@@ -1,7 +1,9 @@
 /**
- * The README's TypeScript examples compile against the package (strict), so the docs
- * cannot drift from the API. Free names an example only uses (the app's own functions,
- * the Tauri shell plugin) are declared in a prelude; everything else must resolve.
+ * The TypeScript examples of the package README and of the guides that show the package
+ * (docs/tauri.md, docs/migration.md) compile against it (strict), and their JSON config
+ * snippets parse, so the docs cannot drift from the API. Free names an example only uses
+ * (the app's own functions, the Tauri shell plugin) are declared in a prelude; everything
+ * else must resolve.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,26 +17,43 @@ const workDir = join(root, "node_modules", ".readme-check");
 // A script (no import/export), so these are ambient declarations.
 const PRELUDE = `
 declare module "@tauri-apps/plugin-shell" {
-  export const Command: import("@chat-sidecar/client/tauri").TauriCommandClass;
+  type Tauri = typeof import("@chat-sidecar/client/tauri");
+  type Create = Extract<Parameters<Tauri["launchTauri"]>[0], { create: unknown }>["create"];
+  export const Command: import("@chat-sidecar/client/tauri").TauriCommandClass & {
+    create(program: string, ...rest: Parameters<Create>): ReturnType<Create>;
+  };
 }
 declare function append(messageId: string, text: string): void;
 declare function reloadSnapshots(): void;
 `;
 
-function examples(): string[] {
-  const text = readFileSync(join(root, "README.md"), "utf8");
-  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1] ?? "");
+const DOCS = ["README.md", "../../docs/tauri.md", "../../docs/migration.md"];
+
+function blocks(language: string): { doc: string; code: string }[] {
+  return DOCS.flatMap((doc) => {
+    const text = readFileSync(join(root, doc), "utf8");
+    const fence = new RegExp("```" + language + "\\n([\\s\\S]*?)```", "g");
+    return [...text.matchAll(fence)].map((match) => ({ doc, code: match[1] ?? "" }));
+  });
 }
+
+it("every json snippet in the docs parses, and both Tauri versions scope the same command", () => {
+  const snippets = blocks("json");
+  expect(snippets.length).toBeGreaterThanOrEqual(6);
+  for (const { doc, code } of snippets) expect(() => JSON.parse(code), doc).not.toThrow();
+  const tauri = snippets.filter((s) => s.doc.endsWith("tauri.md")).map((s) => s.code).join("\n");
+  expect(tauri.match(/"cmd": "\$RESOURCE\/sidecar\/sidecar"/g)?.length).toBe(2);
+});
 
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
-it("every ts example in README.md type-checks", () => {
-  const blocks = examples();
-  expect(blocks.length).toBeGreaterThanOrEqual(4);
+it("every ts example in the docs type-checks", () => {
+  const examples = blocks("ts").map((b) => b.code);
+  expect(examples.length).toBeGreaterThanOrEqual(8);
   rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
   writeFileSync(join(workDir, "prelude.d.ts"), PRELUDE);
-  const files = blocks.map((code, i) => {
+  const files = examples.map((code, i) => {
     const file = `example${i + 1}.ts`;
     writeFileSync(join(workDir, file), `${code}\nexport {};\n`);
     return file;
