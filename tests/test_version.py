@@ -81,3 +81,13 @@ async def test_a_running_sidecar_reports_the_same_versions(tmp_path):
         await client.close()
     finally:
         sc.terminate()
+
+
+def test_the_typescript_package_travels_with_the_sidecar():
+    """The client package is released with the sidecar, and its generated types name the
+    versions of the schema they came from (`npm run gen:check` keeps them regenerated)."""
+    ts = ROOT / "clients" / "ts"
+    assert json.loads((ts / "package.json").read_text())["version"] == sidecar.__version__
+    generated = (ts / "src" / "generated" / "protocol.ts").read_text()
+    assert f"PROTOCOL_VERSION = {sidecar.PROTOCOL_VERSION} as const" in generated
+    assert f'SCHEMA_VERSION = "{sidecar.__version__}" as const' in generated
