@@ -44,10 +44,10 @@ export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | 
 /**
  * Why the client had to subscribe live and listeners must reload snapshots:
  * `resync-required`: events after the last seen seq are no longer held (after a reconnect,
- * or after a gap on a live connection); `session-changed`: the sidecar restarted.
- * (`gap` is reserved: a gap is repaired by a replay or reported as `resync-required`.)
+ * or after a gap on a live connection that a replay could not fill); `session-changed`:
+ * the sidecar restarted.
  */
-export type ResyncReason = "resync-required" | "session-changed" | "gap";
+export type ResyncReason = "resync-required" | "session-changed";
 
 export interface ClientOptions {
   /** `ws://127.0.0.1:PORT`, from the sidecar's ready line. */
