@@ -35,8 +35,12 @@ def key_file(db: Path) -> Path:
     return Path(f"{db}.keys")
 
 
-async def test_a_configured_key_lives_in_a_user_only_file_and_never_in_the_database(tmp_path):
-    async with chat_env(tmp_path) as env:  # this machine has no keychain: the file is used
+async def test_a_configured_key_lives_in_a_user_only_file_and_never_in_the_database(
+    tmp_path, monkeypatch
+):
+    for name, value in NO_KEYCHAIN.items():  # as on this project's machines, even on a desktop
+        monkeypatch.setenv(name, value)
+    async with chat_env(tmp_path) as env:
         db = env.sidecar.data_dir / "sidecar.db"
         ids = await env.send("Hi")  # the fake refuses calls without the key
         assert (await env.settled(ids["assistantMessageId"]))["status"] == "complete"

@@ -59,11 +59,13 @@ async def run(
                 {"modelId": f"{providers[i % len(providers)]}-model", "title": f"load {i}"},
             )
             convs.append(created["conversation"]["id"])
-        for i in range(len(providers)):  # one reply per kind, off the clock: first-use costs
-            sent = await clients[0].request(
+        warm = [  # one reply per kind, off the clock: first-use costs (imports, TLS setup)
+            await clients[0].request(
                 "chat.send", {"conversationId": convs[i], "content": "warm up", "parentId": None}
             )
-            await clients[0].settled(sent["assistantMessageId"])
+            for i in range(len(providers))
+        ]
+        await asyncio.gather(*(clients[0].settled(w["assistantMessageId"]) for w in warm))
         await asyncio.sleep(1.1)  # the probe writes its file every second
         lag_before = loop_histogram(data)
         rss = {"startMiB": rss_mib(sidecar.proc.pid)}
