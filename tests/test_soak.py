@@ -1,4 +1,4 @@
-"""The soak suite, small and all phases at once, so `make test` guards every figure the
+"""The soak suite, small, so `make test` guards every figure the
 full `make soak` reports (crash safety, load, isolation, faults, attack, secrets)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from tests.soak.__main__ import QUICK, soak
 
 
 async def test_quick_soak_keeps_every_must_be_zero_figure_at_zero(tmp_path):
-    report = await soak(tmp_path, QUICK, together=True)
+    report = await soak(tmp_path, QUICK)
     failing = {name: value for name, value in report["mustBeZero"].items() if value}
     assert not failing, json.dumps(report, indent=1)[:6000]
     # Each phase did what it is there for, not a vacuous pass.

@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
@@ -105,13 +106,36 @@ class Run:
 
 @contextlib.asynccontextmanager
 async def fakes(run: Run, kinds: dict[str, tuple[str, Script]]) -> AsyncIterator[dict[str, Any]]:
-    """Fake providers by provider id: {id: (kind, default script)}, each requiring its key."""
-    async with contextlib.AsyncExitStack() as stack:
-        started = {}
+    """Fake providers by provider id: {id: (kind, default script)}, each requiring its key.
+
+    They serve from their own thread and event loop. The driver's loop is saturated
+    (it parses and checks every frame of several clients); fakes sharing it answered
+    seconds late on a busy machine, tripping the sidecar's idle timeout, so the suite
+    measured the driver instead of the sidecar. `enqueue` stays safe to call from here
+    (a deque append)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="soak-fakes", daemon=True)
+    thread.start()
+
+    def there(coro: Any) -> Any:
+        return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
+    async def start(kind: str, script: Script, key: str) -> FakeProvider:
+        fake = FakeProvider(kind, default=script, api_key=key)
+        await fake.start()
+        return fake
+
+    started: dict[str, FakeProvider] = {}
+    try:
         for provider_id, (kind, script) in kinds.items():
-            fake = FakeProvider(kind, default=script, api_key=run.key(provider_id))
-            started[provider_id] = await stack.enter_async_context(fake)
+            started[provider_id] = await there(start(kind, script, run.key(provider_id)))
         yield started
+    finally:
+        for fake in started.values():
+            await there(fake.close())
+        loop.call_soon_threadsafe(loop.stop)
+        await asyncio.to_thread(thread.join)
+        loop.close()
 
 
 async def configure(

@@ -46,13 +46,20 @@ async def run(run: Run) -> dict[str, Any]:
     rows = stored(data / "sidecar.db")
     outcomes: Counter[str] = Counter()
     figures = {"lostWords": 0, "stuckMessages": 0, "storedNotEqualToDeltas": 0}
-    for mid, expected, status in (r for kind in results for r in kind):
+    losses = []
+    for case, mid, expected, final in (r for kind in results for r in kind):
         if mid is None or rows[mid][0] in ("pending", "streaming"):
             figures["stuckMessages"] += 1
             continue
-        outcomes[status] += 1
+        outcomes[final["status"]] += 1
         content = rows[mid][1]
-        figures["lostWords"] += lost_words(expected, content)
+        lost = lost_words(expected, content)
+        if lost:
+            error = final.get("error") or {}
+            losses.append(
+                {**case, "lost": lost, "status": final["status"], "error": error.get("code")}
+            )
+        figures["lostWords"] += lost
         figures["storedNotEqualToDeltas"] += int(content != feed.text(mid))
     problems = feed.problems()
     figures["feedProblems"] = len(problems)
@@ -61,17 +68,22 @@ async def run(run: Run) -> dict[str, Any]:
         "faults": len(HTTP_FAULTS) + len(STREAM_FAULTS),
         "cases": sum(len(r) for r in results),
         "outcomes": dict(outcomes),
+        "losses": losses,
         "mustBeZero": figures,
     }
 
 
-async def one_kind(feed: Feed, provider: str, fake: Any) -> list[tuple[str | None, str, str]]:
-    """(message id or None if it never ended, the text it must hold, its final status)."""
+async def one_kind(
+    feed: Feed, provider: str, fake: Any
+) -> list[tuple[dict[str, Any], str | None, str, dict[str, Any]]]:
+    """(the case, message id or None if it never ended, the text it must hold, the
+    settled message)."""
     conv = await feed.request(
         "conversations.create", {"modelId": f"{provider}-model", "title": f"faults {provider}"}
     )
     out = []
     for fault, after in cases():
+        case = {"provider": provider, "fault": fault, "after": after}
         script = Script(
             text=words(40, "f"), chunk_size=CHUNK, fault=fault, fault_after=after, retry_after=0.05
         )
@@ -83,7 +95,7 @@ async def one_kind(feed: Feed, provider: str, fake: Any) -> list[tuple[str | Non
         try:
             final = await feed.settled(mid, timeout=30)
         except TimeoutError:
-            out.append((None, "", "stuck"))
+            out.append((case, None, "", {"status": "stuck"}))
             continue
         if final["status"] == "complete":
             expected = SUCCESS.text  # the retry got the default reply
@@ -93,5 +105,5 @@ async def one_kind(feed: Feed, provider: str, fake: Any) -> list[tuple[str | Non
             expected = script.text
         else:
             expected = script.text[: after * CHUNK]
-        out.append((mid, expected, final["status"]))
+        out.append((case, mid, expected, final))
     return out

@@ -6,9 +6,9 @@ stops reading (its socket's receive buffer made small, so the stall reaches the
 sidecar quickly). B's deltas must keep their pace: the p99 gap between two deltas of
 one stream may grow by at most ADDED_GAP_BOUND_MS from the first window to the
 second (streams are paced at one 4 KB chunk every 50 ms). The sidecar runs with
-`--send-queue SEND_QUEUE` so the overflow comes in seconds. A then reads what reached
-it, sees close code 4008, reconnects with `since` = its last seq, and its whole feed
-must be gap-free and hold every delta B saw.
+`--send-queue SEND_QUEUE` so the overflow comes in seconds. Once the sidecar has cut
+A off, A reads what reached it, sees close code 4008, reconnects with `since` = its
+last seq, and its whole feed must be gap-free and hold every delta B saw.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ import socket
 from typing import Any
 
 from sidecar.fakes import Script
+from tests.harness import Sidecar
 from tests.soak.common import Feed, Run, configure, fakes, stored, words
 
 SEND_QUEUE = 500
 ADDED_GAP_BOUND_MS = 100.0  # p99 gap with a stalled client minus without
+OVERFLOW_LOGGED = "closing with 4008"  # the sidecar's warning when it cuts a connection off
 
 
 async def run(
@@ -48,10 +50,13 @@ async def run(
         )
         assert stalled._reader is not None
         stalled._reader.cancel()  # stops reading: what arrives piles up, then the sidecar's queue
-        ids = await window(reader, conv["conversation"]["id"], streams)
-        # A reads what had reached it, then the close.
+        streaming = asyncio.create_task(window(reader, conv["conversation"]["id"], streams))
+        # A reads on once the sidecar has cut it off (it waits a bounded time for A to
+        # read up to the close frame; on a slow machine the window outlasts that wait).
+        await _first(streaming, _logged(sidecar, OVERFLOW_LOGGED))
         stalled._reader = asyncio.create_task(stalled._read())
         await asyncio.wait_for(stalled._reader, 60)
+        ids = await streaming
         close_code = stalled.ws.close_code
         cut_after = stalled.last_seq
         resumed = await Feed.connect(run, sidecar, since=cut_after, checker=stalled.checker)
@@ -99,6 +104,21 @@ async def window(reader: Feed, conversation_id: str, streams: int) -> list[str]:
     ]
     await asyncio.gather(*(reader.settled(mid, timeout=120) for mid in ids))
     return ids
+
+
+async def _logged(sidecar: Sidecar, text: str) -> None:
+    """Return once the sidecar's log holds `text`."""
+    while text not in sidecar.stderr():  # noqa: ASYNC110 (another process writes it)
+        await asyncio.sleep(0.2)
+
+
+async def _first(task: asyncio.Task[Any], waiting: Any) -> None:
+    """Wait for `task` or for `waiting`, whichever ends first; never cancel `task`."""
+    other = asyncio.ensure_future(waiting)
+    try:
+        await asyncio.wait({task, other}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        other.cancel()
 
 
 def gap_figures(reader: Feed, ids: list[str]) -> dict[str, float]:
