@@ -148,6 +148,7 @@ async def test_dry_run_writes_nothing_then_import_is_complete_and_idempotent(tmp
         "branchesWithoutOwnMessages": 1,
         "systemMessagesSkipped": 0,
         "backendsWithoutUsableUrl": 0,
+        "conversationsContinued": 0,
     }
     assert first["found"]["messages"] == 16
     again = report(import_legacy(legacy, data))
@@ -235,6 +236,53 @@ async def check_imported(client: Client, data: Path) -> None:
 
     found = await client.request("conversations.list", {"query": "hostels"})
     assert [c["id"] for c in found["items"]] == [lisbon["id"]], "imported text is searchable"
+
+
+async def test_importing_at_every_start_follows_where_the_old_app_went_on(tmp_path):
+    """Between two imports the old app continued the pirate chat and titled it: the next
+    import shows its newest messages (the active leaf moves) and takes the title; Lisbon,
+    untouched by the old app, stays as it was."""
+    legacy = build_legacy(tmp_path / "old")
+    data = tmp_path / "data"
+    report(import_legacy(legacy, data))
+
+    db = sqlite3.connect(legacy)
+    for mid, role, text, at in [("n5", "user", "More?", 1709300060000),
+                                ("n6", "assistant", "Yo ho", 1709300061000)]:  # fmt: skip
+        db.execute(
+            "INSERT INTO messages (id, conversation_id, role, content, created_at) "
+            "VALUES (?, 'c2', ?, ?, ?)",
+            (mid, role, text, at),
+        )
+    db.execute("UPDATE conversations SET title = 'Pirate talk', updated_at = 1709300061000 "
+               "WHERE id = 'c2'")  # fmt: skip
+    db.commit()
+    db.close()
+
+    again = report(import_legacy(legacy, data))
+    assert again["added"]["messages"] == 2 and again["added"]["conversations"] == 0
+    assert again["notes"]["conversationsContinued"] == 1
+    assert report(import_legacy(legacy, data))["notes"]["conversationsContinued"] == 0
+
+    sc = launch(data, env=NO_ENV_KEYS)
+    try:
+        client = await Client.open(sc)
+        listed = {c["title"]: c for c in (await client.request("conversations.list", {}))["items"]}
+        assert set(listed) == {"Trip to Lisbon", "Pirate talk"}
+        assert listed["Pirate talk"]["titleSource"] == "generated"
+        pirate = await client.request(
+            "conversations.get", {"conversationId": listed["Pirate talk"]["id"]}
+        )
+        assert [m["content"] for m in pirate["messages"]] == [
+            "Hi", "Ahoy", "Bye", "Arr", "More?", "Yo ho"
+        ]  # fmt: skip
+        lisbon = await client.request(
+            "conversations.get", {"conversationId": listed["Trip to Lisbon"]["id"]}
+        )
+        assert lisbon["messages"][-1]["content"] == "Hostels and trams."
+        await client.close()
+    finally:
+        sc.terminate()
 
 
 async def test_refuses_while_a_sidecar_has_the_store_open_and_never_overwrites(tmp_path):

@@ -22,11 +22,15 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sidecar.legacy import read
 from sidecar.legacy.read import LegacyError
+
+if TYPE_CHECKING:
+    from sidecar.protocol.objects import Conversation
+    from sidecar.store import Store
 
 KINDS = (
     "conversations",
@@ -132,14 +136,17 @@ async def _import(
             known_models=config.known_models,
         )
         stored: set[str] = set()  # messages an earlier import added
+        earlier: dict[str, Conversation] = {}  # conversations an earlier import added
         for c in history.conversations:
-            if await store.get_conversation(c.id) is not None:
+            if (known := await store.get_conversation(c.id)) is not None:
+                earlier[c.id] = known
                 stored |= {m.id for m in await store.conversation_messages(c.id)}
         attachments = sum(len(m.attachments) for m in history.messages if m.id not in stored)
         files = [(src, attachments_dir / ident) for src, ident in history.files]
         files = [(src, dst) for src, dst in files if not _same_file(src, dst)]
         if not dry_run:
             await asyncio.to_thread(_copy, files)
+        grown = {m.conversation_id for m in history.messages if m.id not in stored}
         added = await store.add_missing(
             system_prompts=history.system_prompts,
             conversations=history.conversations,
@@ -147,6 +154,7 @@ async def _import(
             branch_names=history.branch_names,
             usage=history.usage,
         )
+        continued = await _follow_old_app(store, history.conversations, earlier, grown)
         if not dry_run:
             await plan.apply_config(engine, config)
     finally:
@@ -161,7 +169,34 @@ async def _import(
         "branchesWithoutOwnMessages": history.merged_branches,
         "systemMessagesSkipped": history.skipped_messages,
         "backendsWithoutUsableUrl": config.skipped_backends,
+        "conversationsContinued": continued,
     }
+
+
+async def _follow_old_app(
+    store: Store,
+    conversations: list[Conversation],
+    earlier: dict[str, Conversation],
+    grown: set[str],
+) -> int:
+    """Conversations the old app went on with since an earlier import: show where it got
+    to (its active leaf, and its title if the sidecar has none), unless the sidecar's
+    own activity in them is newer. Without this, the new messages would be stored but
+    hidden below a stale active leaf. Returns how many moved on."""
+    moved = 0
+    for c in conversations:
+        before = earlier.get(c.id)
+        if before is None or c.id not in grown or c.updated_at <= before.updated_at:
+            continue
+        changes: dict[str, Any] = {}
+        if c.active_leaf_id is not None and c.active_leaf_id != before.active_leaf_id:
+            changes["active_leaf_id"] = c.active_leaf_id
+        if before.title is None and c.title is not None:
+            changes |= {"title": c.title, "title_source": c.title_source}
+        if changes:
+            await store.update_conversation(c.id, **changes)
+            moved += 1
+    return moved
 
 
 def _found(data: read.LegacyData) -> dict[str, int]:
