@@ -15,6 +15,7 @@ from sidecar.engine.conversations import Conversations
 from sidecar.engine.models import Models
 from sidecar.engine.prompts import SystemPrompts
 from sidecar.engine.providers import Providers
+from sidecar.engine.record import Recorder
 from sidecar.engine.reports import Reports
 from sidecar.engine.settings import SettingsService
 from sidecar.engine.titles import Titles
@@ -47,6 +48,7 @@ class Engine:
         self.reports = Reports(self)
         self.tools = Tools(self)
         self.turns = Turns(self)
+        self.recorder = Recorder(self)
         self.titles = Titles(self)
         self.transfer = Transfer(self)
 

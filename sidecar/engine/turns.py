@@ -151,7 +151,7 @@ class Turns:
                     if "parent_id" in p.model_fields_set
                     else conversation.active_leaf_id
                 )
-                await self._check_parent(conversation.id, parent_id)
+                await self.check_parent(conversation.id, parent_id)
                 enabled = e.tools.enable(p.tools, connection)
                 user, assistant = await self._begin(
                     conversation,
@@ -214,7 +214,8 @@ class Turns:
             raise InvalidParams(f"message {message_id} is not a {role} message", ("messageId",))
         return message
 
-    async def _check_parent(self, conversation_id: str, parent_id: str | None) -> None:
+    async def check_parent(self, conversation_id: str, parent_id: str | None) -> None:
+        """A new turn may follow `parent_id`: a message of the conversation, not streaming."""
         if parent_id is None:
             return
         parent = await self._e.store.get_message(parent_id)

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, JsonValue
 
 from sidecar.protocol.base import Params, Wire
@@ -14,6 +16,7 @@ from sidecar.protocol.objects import (
     BranchMessage,
     Conversation,
     ConversationSettings,
+    ErrorInfo,
     Model,
     ModelInput,
     Provider,
@@ -23,6 +26,7 @@ from sidecar.protocol.objects import (
     SystemPrompt,
     Tool,
     TreeNode,
+    Usage,
 )
 from sidecar.protocol.spec import NF, MethodSpec
 
@@ -292,6 +296,43 @@ class ChatEditParams(Params):
     )
 
 
+class RecordedReply(Params):
+    """The reply of a turn that ran outside the sidecar, as it ended."""
+
+    content: str = Field(
+        max_length=4_000_000, description="The text, partial if it did not complete."
+    )
+    thinking: str | None = Field(default=None, max_length=4_000_000)
+    model_id: str = Field(
+        min_length=1, max_length=200, description="A model the sidecar knows (models.list)."
+    )
+    status: Literal["complete", "cancelled", "failed"]
+    usage: Usage | None = Field(
+        default=None,
+        description="Recorded as a chat usage record; costUsd, when absent, from the model's prices.",
+    )
+    error: ErrorInfo | None = Field(default=None, description="Why it failed (status failed).")
+
+
+class ChatRecordParams(Params):
+    """A finished turn of the app's own provider code (a provider routed to "frontend")."""
+
+    conversation_id: str = Id
+    content: str = Field(max_length=4_000_000, description="The user's message.")
+    reply: RecordedReply
+    parent_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The message the turn follows; default: the active leaf.",
+    )
+    client_request_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Makes the call idempotent: a repeat returns the first result and records nothing.",
+    )
+
+
 # --- tools -------------------------------------------------------------------
 
 
@@ -508,6 +549,13 @@ METHODS: dict[str, MethodSpec] = {
             ChatSendResult,
             "Replace a user message by a new sibling with new content, and answer it.",
             (Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED, Reason.CONFLICT),
+        ),
+        MethodSpec(
+            "chat.record",
+            ChatRecordParams,
+            ChatSendResult,
+            "Add a turn that ran outside the sidecar (the app's legacy path) to the conversation.",
+            (Reason.NOT_FOUND, Reason.CONFLICT),
         ),
         MethodSpec(
             "tools.list",

@@ -1,4 +1,4 @@
-"""`chat.*`: start and stop assistant replies."""
+"""`chat.*`: start and stop assistant replies, and record those the app ran itself."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from sidecar.protocol.methods import (
     ChatCancelResult,
     ChatEditParams,
+    ChatRecordParams,
     ChatRegenerateParams,
     ChatRegenerateResult,
     ChatSendParams,
@@ -46,4 +47,10 @@ async def edit(conn: Connection, p: ChatEditParams) -> ChatSendResult:
     user_id, assistant_id = await conn.app.engine.turns.edit(
         p.message_id, p.content, p.model_id, p.tools, conn.key
     )
+    return ChatSendResult(user_message_id=user_id, assistant_message_id=assistant_id)
+
+
+@handles("chat.record")
+async def record(conn: Connection, p: ChatRecordParams) -> ChatSendResult:
+    user_id, assistant_id = await conn.app.engine.recorder.record(p)
     return ChatSendResult(user_message_id=user_id, assistant_message_id=assistant_id)

@@ -335,14 +335,21 @@ class Store:
             await _insert_message(db, message)
 
     async def add_turn(
-        self, user: Message | None, assistant: Message, client_request_id: str | None = None
+        self,
+        user: Message | None,
+        assistant: Message,
+        client_request_id: str | None = None,
+        usage: Sequence[UsageRecord] = (),
     ) -> None:
-        """Store a user message (if any) and the assistant message answering it, in one
-        transaction, remembering `client_request_id` so a repeated send finds them."""
+        """Store a user message (if any), the assistant message answering it and its usage
+        records (a turn recorded whole), in one transaction, remembering
+        `client_request_id` so a repeated call finds them."""
         async with self._transaction(write=True) as db:
             if user is not None:
                 await _insert_message(db, user)
             await _insert_message(db, assistant)
+            for record in usage:
+                await _run(db, USAGE.insert_sql, USAGE.params(record))
             if client_request_id is not None:
                 await _run(
                     db,

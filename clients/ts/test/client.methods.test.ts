@@ -157,6 +157,28 @@ describe("every method through client.request", () => {
     expect(toolDone.message.toolCalls[0]).toMatchObject({ status: "completed", result: { meaning: "a helper" } });
     expect(await call("tools.unregister", { name: "lookup" })).toEqual({});
 
+    // a turn the app's own provider code ran (a provider on "frontend"), recorded as it ended
+    const recorded = await call("chat.record", {
+      conversationId,
+      content: "Asked the old way",
+      reply: { content: "Answered the old", modelId: "m1", status: "cancelled", usage: { inputTokens: 12, outputTokens: 3 } },
+      clientRequestId: "record-1",
+    });
+    const recordedPath = (await call("conversations.get", { conversationId })).messages.slice(-2);
+    expect(recordedPath.map((m) => [m.id, m.role, m.content, m.status])).toEqual([
+      [recorded.userMessageId, "user", "Asked the old way", "complete"],
+      [recorded.assistantMessageId, "assistant", "Answered the old", "cancelled"],
+    ]);
+    expect(recordedPath[1]?.usage).toMatchObject({ inputTokens: 12, outputTokens: 3 });
+    expect(
+      await client.request("chat.record", {
+        conversationId,
+        content: "Asked the old way",
+        reply: { content: "Answered the old", modelId: "m1", status: "cancelled" },
+        clientRequestId: "record-1",
+      }),
+    ).toEqual(recorded);
+
     // usage, titles, transfer
     const usage = await call("usage.summary", { groupBy: "model" });
     expect(usage.rows.find((r) => r.key === "m1")?.calls).toBeGreaterThanOrEqual(5);

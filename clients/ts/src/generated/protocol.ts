@@ -205,7 +205,7 @@ export interface Message {
   content: string;
   conversationId: string;
   createdAt: string;
-  error: ErrorInfo | null;
+  error: ErrorInfoOutput | null;
   id: string;
   modelId: string | null;
   parentId: string | null;
@@ -219,7 +219,7 @@ export interface Message {
   thinking: string | null;
   toolCalls: ToolCall[];
   updatedAt: string;
-  usage: Usage | null;
+  usage: UsageOutput | null;
 }
 export interface Attachment {
   id: string;
@@ -234,7 +234,7 @@ export interface Attachment {
 /**
  * Why a stream failed, safe to show: never a key or an auth header.
  */
-export interface ErrorInfo {
+export interface ErrorInfoOutput {
   code: string;
   httpStatus: number | null;
   message: string;
@@ -269,7 +269,7 @@ export interface ToolCall {
 /**
  * Token counts of one provider call (inputTokens includes cached ones; outputTokens includes reasoning).
  */
-export interface Usage {
+export interface UsageOutput {
   cacheReadTokens: number;
   cacheWriteTokens: number;
   costUsd: number | null;
@@ -375,7 +375,7 @@ export interface StreamCompleted {
    */
   ts: string;
   type: "assistant.stream.completed";
-  usage: Usage | null;
+  usage: UsageOutput | null;
 }
 /**
  * The final stored message: authoritative over the deltas.
@@ -385,7 +385,7 @@ export interface Message1 {
   content: string;
   conversationId: string;
   createdAt: string;
-  error: ErrorInfo | null;
+  error: ErrorInfoOutput | null;
   id: string;
   modelId: string | null;
   parentId: string | null;
@@ -399,7 +399,7 @@ export interface Message1 {
   thinking: string | null;
   toolCalls: ToolCall[];
   updatedAt: string;
-  usage: Usage | null;
+  usage: UsageOutput | null;
 }
 export interface StreamCancelled {
   conversationId: string;
@@ -417,7 +417,7 @@ export interface StreamCancelled {
 }
 export interface StreamFailed {
   conversationId: string;
-  error: ErrorInfo;
+  error: ErrorInfoOutput;
   message: Message;
   messageId: string;
   /**
@@ -683,7 +683,7 @@ export interface BranchMessage {
   content: string;
   conversationId: string;
   createdAt: string;
-  error: ErrorInfo | null;
+  error: ErrorInfoOutput | null;
   id: string;
   modelId: string | null;
   parentId: string | null;
@@ -698,7 +698,7 @@ export interface BranchMessage {
   thinking: string | null;
   toolCalls: ToolCall[];
   updatedAt: string;
-  usage: Usage | null;
+  usage: UsageOutput | null;
 }
 export interface BranchResult {
   branch: Branch;
@@ -752,6 +752,68 @@ export interface ChatEditParams {
    * @maxItems 64
    */
   tools?: string[];
+}
+/**
+ * A finished turn of the app's own provider code (a provider routed to "frontend").
+ */
+export interface ChatRecordParams {
+  /**
+   * Makes the call idempotent: a repeat returns the first result and records nothing.
+   */
+  clientRequestId?: string | null;
+  /**
+   * The user's message.
+   */
+  content: string;
+  conversationId: string;
+  /**
+   * The message the turn follows; default: the active leaf.
+   */
+  parentId?: string | null;
+  reply: RecordedReply;
+}
+/**
+ * The reply of a turn that ran outside the sidecar, as it ended.
+ */
+export interface RecordedReply {
+  /**
+   * The text, partial if it did not complete.
+   */
+  content: string;
+  /**
+   * Why it failed (status failed).
+   */
+  error?: ErrorInfoInput | null;
+  /**
+   * A model the sidecar knows (models.list).
+   */
+  modelId: string;
+  status: "complete" | "cancelled" | "failed";
+  thinking?: string | null;
+  /**
+   * Recorded as a chat usage record; costUsd, when absent, from the model's prices.
+   */
+  usage?: UsageInput | null;
+}
+/**
+ * Why a stream failed, safe to show: never a key or an auth header.
+ */
+export interface ErrorInfoInput {
+  code: string;
+  httpStatus?: number | null;
+  message: string;
+  retryable: boolean;
+}
+/**
+ * Token counts of one provider call (inputTokens includes cached ones; outputTokens includes reasoning).
+ */
+export interface UsageInput {
+  cacheReadTokens?: number;
+  cacheWriteTokens?: number;
+  costUsd?: number | null;
+  inputTokens?: number;
+  outputTokens?: number;
+  reasoningTokens?: number;
 }
 export interface ChatRegenerateParams {
   /**
@@ -1518,6 +1580,8 @@ export interface Methods {
   "chat.regenerate": { params: ChatRegenerateParams; result: ChatRegenerateResult };
   /** Replace a user message by a new sibling with new content, and answer it. */
   "chat.edit": { params: ChatEditParams; result: ChatSendResult };
+  /** Add a turn that ran outside the sidecar (the app's legacy path) to the conversation. */
+  "chat.record": { params: ChatRecordParams; result: ChatSendResult };
   /** Tools a chat can use: the sidecar's and this connection's. */
   "tools.list": { params: Empty; result: ToolsListResult };
   /** Offer a tool this client runs. */
@@ -1587,5 +1651,5 @@ export type ParamsOf<M extends MethodName> = Methods[M]["params"];
 export type ResultOf<M extends MethodName> = Methods[M]["result"];
 export type SidecarEvent = Events[EventType];
 
-export const METHOD_NAMES = ["initialize","events.subscribe","conversations.create","conversations.list","conversations.get","conversations.update","conversations.delete","conversations.tree","branches.switch","branches.list","branches.rename","systemPrompts.list","systemPrompts.create","systemPrompts.update","systemPrompts.delete","settings.get","settings.update","chat.send","chat.regenerate","chat.edit","tools.list","tools.register","tools.unregister","tools.submitResult","tools.approve","chat.cancel","providers.list","providers.configure","providers.remove","models.list","models.upsert","models.remove","usage.summary","titles.generate","conversations.export","conversations.import"] as const;
+export const METHOD_NAMES = ["initialize","events.subscribe","conversations.create","conversations.list","conversations.get","conversations.update","conversations.delete","conversations.tree","branches.switch","branches.list","branches.rename","systemPrompts.list","systemPrompts.create","systemPrompts.update","systemPrompts.delete","settings.get","settings.update","chat.send","chat.regenerate","chat.edit","chat.record","tools.list","tools.register","tools.unregister","tools.submitResult","tools.approve","chat.cancel","providers.list","providers.configure","providers.remove","models.list","models.upsert","models.remove","usage.summary","titles.generate","conversations.export","conversations.import"] as const;
 export const EVENT_TYPES = ["conversation.created","conversation.updated","conversation.deleted","branch.updated","systemPrompts.updated","settings.updated","message.created","message.updated","message.deleted","assistant.stream.started","assistant.stream.delta","assistant.stream.retrying","assistant.stream.completed","assistant.stream.cancelled","assistant.stream.failed","agent.thinking.started","agent.thinking.delta","agent.thinking.completed","tool.execution.proposed","tool.execution.started","tool.execution.completed","tool.execution.failed","usage.recorded","providers.updated","models.updated"] as const;

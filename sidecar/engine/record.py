@@ -1,0 +1,98 @@
+"""`chat.record`: a turn that ran outside the sidecar joins the conversation.
+
+While the app migrates, a provider routed to "frontend" still streams through the
+app's own TypeScript code. Recording each finished turn here (a stopped or failed
+one too, with its partial text) keeps one history: the stores fed by the sidecar
+show it at once, its usage is counted, its conversation gets a title, and nothing
+waits for the next legacy import.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sidecar.engine.usage import cost_usd
+from sidecar.ids import new_id, now_iso
+from sidecar.protocol.errors import not_found
+from sidecar.protocol.events import ConversationUpdated, MessageCreated, UsageRecorded
+from sidecar.protocol.objects import Message, UsageRecord
+
+if TYPE_CHECKING:
+    from sidecar.engine import Engine
+    from sidecar.protocol.methods import ChatRecordParams
+
+
+class Recorder:
+    def __init__(self, engine: Engine) -> None:
+        self._e = engine
+
+    async def record(self, p: ChatRecordParams) -> tuple[str, str]:
+        """Store the user's message and the reply as it ended; (user id, reply id)."""
+        e = self._e
+        async with e.lock:  # the repeat check and the write in one step
+            if p.client_request_id is not None:
+                earlier = await e.store.client_request(p.client_request_id)
+                if earlier is not None:
+                    return earlier
+            conversation = await e.conversations.require(p.conversation_id)
+            parent_id = (
+                p.parent_id if "parent_id" in p.model_fields_set else conversation.active_leaf_id
+            )
+            await e.turns.check_parent(conversation.id, parent_id)
+            reply = p.reply
+            model = await e.models.get(reply.model_id)
+            if model is None:
+                raise not_found("model", reply.model_id)
+            usage = reply.usage
+            if usage is not None and usage.cost_usd is None:
+                usage = usage.model_copy(update={"cost_usd": cost_usd(usage, model.pricing)})
+            now = now_iso()
+            user = Message(
+                id=new_id(),
+                conversation_id=conversation.id,
+                parent_id=parent_id,
+                role="user",
+                content=p.content,
+                status="complete",
+                created_at=now,
+                updated_at=now,
+            )
+            assistant = Message(
+                id=new_id(),
+                conversation_id=conversation.id,
+                parent_id=user.id,
+                role="assistant",
+                content=reply.content,
+                thinking=reply.thinking,
+                status=reply.status,
+                model_id=model.id,
+                provider=model.provider,
+                usage=usage,
+                error=reply.error if reply.status == "failed" else None,
+                created_at=now,
+                updated_at=now,
+            )
+            records = []
+            if usage is not None:
+                records.append(
+                    UsageRecord(
+                        **usage.model_dump(by_alias=False),
+                        id=new_id(),
+                        conversation_id=conversation.id,
+                        message_id=assistant.id,
+                        model_id=model.id,
+                        provider=model.provider,
+                        kind="chat",
+                        created_at=now,
+                    )
+                )
+            await e.store.add_turn(user, assistant, p.client_request_id, records)
+            e.bus.publish(MessageCreated(message=user))
+            e.bus.publish(MessageCreated(message=assistant))
+            for record in records:
+                e.bus.publish(UsageRecorded(usage=record))
+            updated = await e.store.get_conversation(conversation.id)
+            assert updated is not None
+            e.bus.publish(ConversationUpdated(conversation=updated))
+        e.titles.after_reply(assistant)
+        return user.id, assistant.id
