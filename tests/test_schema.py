@@ -402,6 +402,7 @@ def test_params_forbid_additional_properties(method: str):
         "model": {"id": "m", "provider": "openai"},
         "inputSchema": {"type": "object"},
         "approved": True,
+        "reply": {"content": "x", "modelId": "m", "status": "complete"},
     }
     required = {name: samples.get(name, "x") for name in schema.get("required", [])}
     if method == "branches.rename":
