@@ -150,6 +150,37 @@ describe("with the default replay buffer", () => {
     expectCleanWire(h.wire);
   });
 
+  it("re-sends chat.record with the same clientRequestId: the legacy turn is recorded once", async () => {
+    const h = connectClient(env);
+    await h.client.connect();
+    const { conversationId, modelId } = await setupChat(h.client, fake, "record");
+    let lost: unknown;
+    h.wire.interceptOnce((frame, socket) => {
+      if (!responseTo(h.wire, "chat.record")(frame)) return false;
+      lost = frame.result;
+      socket.kill();
+      return true;
+    });
+
+    const result = await h.client.request("chat.record", {
+      conversationId,
+      content: "asked the old way",
+      reply: { content: "answered, then stopped", modelId, status: "cancelled" },
+    });
+    expect(result).toEqual(lost);
+    const records = h.wire.outbound.filter((f) => f.method === "chat.record");
+    expect(records).toHaveLength(2);
+    const ids = records.map((f) => (f.params as { clientRequestId: string }).clientRequestId);
+    expect(ids[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(ids[1]).toBe(ids[0]);
+    const shown = await h.client.request("conversations.get", { conversationId });
+    expect(shown.messages.map((m) => [m.id, m.content, m.status])).toEqual([
+      [result.userMessageId, "asked the old way", "complete"],
+      [result.assistantMessageId, "answered, then stopped", "cancelled"],
+    ]);
+    expectCleanWire(h.wire);
+  });
+
   it("fails a non-repeatable request in flight with ConnectionError, and reads after it succeed", async () => {
     const h = connectClient(env);
     await h.client.connect();

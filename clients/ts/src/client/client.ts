@@ -7,11 +7,11 @@
  * event exactly once and in order; when that is impossible (the replay buffer moved on, or
  * the sidecar restarted and its seq began again) it subscribes live and fires `onResync`,
  * and whoever holds state reloads snapshots. Requests made while reconnecting wait; reads
- * and `chat.send` (deduplicated by `clientRequestId`) that were in flight are sent again.
+ * and `chat.send`/`chat.record` (deduplicated by `clientRequestId`) that were in flight are
+ * sent again.
  */
 import {
   PROTOCOL_VERSION,
-  type ChatSendParams,
   type EventType,
   type Events,
   type InitializeResult,
@@ -28,7 +28,7 @@ import {
   assertProtocolVersion,
   isRecord,
 } from "./errors.js";
-import { PendingTable, type Outgoing } from "./pending.js";
+import { DEDUPLICATED, PendingTable, type Outgoing } from "./pending.js";
 import { EventSequencer } from "./sequencer.js";
 import {
   CLOSED,
@@ -159,8 +159,8 @@ export class SidecarClient {
 
   /**
    * Calls a method. Waits for the connection while connecting or reconnecting. `chat.send`
-   * gets a `clientRequestId` when it has none, so a re-send after a reconnect starts
-   * nothing twice. Rejects with RpcError (the sidecar's answer), TimeoutError, the abort
+   * and `chat.record` get a `clientRequestId` when they have none, so a re-send after a
+   * reconnect does nothing twice. Rejects with RpcError (the sidecar's answer), TimeoutError, the abort
    * signal's reason, or ConnectionError (closed, or lost after sending a request that is
    * not safe to repeat). `initialize` and `events.subscribe` are the client's own business.
    */
@@ -172,7 +172,7 @@ export class SidecarClient {
     if (this.current === "closed") {
       return Promise.reject(this.failure ?? new ConnectionError(`${method}: the client is closed`));
     }
-    const body = method === "chat.send" ? withClientRequestId(params as ChatSendParams) : params;
+    const body = DEDUPLICATED.has(method) ? withClientRequestId(params as Deduplicated) : params;
     const { entry, promise } = this.pending.add(method, body, {
       timeoutMs: options.timeoutMs ?? this.timeoutMs,
       signal: options.signal,
@@ -477,7 +477,9 @@ function isResyncRequired(error: unknown): boolean {
   return error instanceof RpcError && error.reason === "RESYNC_REQUIRED";
 }
 
-function withClientRequestId(params: ChatSendParams): ChatSendParams {
+type Deduplicated = { clientRequestId?: string | null };
+
+function withClientRequestId(params: Deduplicated): Deduplicated {
   return params.clientRequestId == null ? { ...params, clientRequestId: randomId() } : params;
 }
 

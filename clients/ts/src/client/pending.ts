@@ -7,9 +7,12 @@ import type { MethodName } from "../generated/protocol.js";
 import { ConnectionError, RpcError, TimeoutError, abortReason, isRecord } from "./errors.js";
 
 /**
- * Methods that may be sent again after a reconnect: reads, plus `chat.send`, which the
- * sidecar deduplicates by `clientRequestId` (also across its restarts).
+ * Methods whose calls get a `clientRequestId` when they have none: the sidecar answers a
+ * repeat with the first result (also across its restarts) and does nothing twice.
  */
+export const DEDUPLICATED: ReadonlySet<MethodName> = new Set<MethodName>(["chat.send", "chat.record"]);
+
+/** Methods that may be sent again after a reconnect: reads, and the deduplicated ones. */
 export const SAFE_TO_RESEND: ReadonlySet<MethodName> = new Set<MethodName>([
   "conversations.list",
   "conversations.get",
@@ -22,7 +25,7 @@ export const SAFE_TO_RESEND: ReadonlySet<MethodName> = new Set<MethodName>([
   "providers.list",
   "models.list",
   "usage.summary",
-  "chat.send",
+  ...DEDUPLICATED,
 ]);
 
 export interface Outgoing {
