@@ -62,6 +62,7 @@ async def test_a_recorded_turn_is_stored_published_counted_and_titled(client):
     user, reply = (e["message"] for e in client.events[first : first + 2])
     assert (user["id"], reply["id"]) == (ids["userMessageId"], ids["assistantMessageId"])
     assert reply["parentId"] == user["id"] and user["parentId"] is None
+    assert client.events[first + 2]["usage"]["messageId"] == reply["id"]
     assert client.events[first + 3]["conversation"]["activeLeafId"] == reply["id"]
 
     got = await client.request("conversations.get", {"conversationId": conv["id"]})

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sidecar.engine.usage import cost_usd
+from sidecar.engine.usage import priced_record
 from sidecar.ids import new_id, now_iso
 from sidecar.protocol.errors import not_found
 from sidecar.protocol.events import ConversationUpdated, MessageCreated, UsageRecorded
-from sidecar.protocol.objects import Message, UsageRecord
+from sidecar.protocol.objects import Message, Usage
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine
@@ -43,9 +43,13 @@ class Recorder:
             model = await e.models.get(reply.model_id)
             if model is None:
                 raise not_found("model", reply.model_id)
-            usage = reply.usage
-            if usage is not None and usage.cost_usd is None:
-                usage = usage.model_copy(update={"cost_usd": cost_usd(usage, model.pricing)})
+            reply_id = new_id()
+            records = []
+            usage = None
+            if reply.usage is not None:
+                record = priced_record(model, reply.usage, "chat", conversation.id, reply_id)
+                records.append(record)
+                usage = Usage(**record.model_dump(include=set(Usage.model_fields)))
             now = now_iso()
             user = Message(
                 id=new_id(),
@@ -58,7 +62,7 @@ class Recorder:
                 updated_at=now,
             )
             assistant = Message(
-                id=new_id(),
+                id=reply_id,
                 conversation_id=conversation.id,
                 parent_id=user.id,
                 role="assistant",
@@ -72,20 +76,6 @@ class Recorder:
                 created_at=now,
                 updated_at=now,
             )
-            records = []
-            if usage is not None:
-                records.append(
-                    UsageRecord(
-                        **usage.model_dump(by_alias=False),
-                        id=new_id(),
-                        conversation_id=conversation.id,
-                        message_id=assistant.id,
-                        model_id=model.id,
-                        provider=model.provider,
-                        kind="chat",
-                        created_at=now,
-                    )
-                )
             await e.store.add_turn(user, assistant, p.client_request_id, records)
             e.bus.publish(MessageCreated(message=user))
             e.bus.publish(MessageCreated(message=assistant))

@@ -48,7 +48,19 @@ def usage_record(
         cache_read_tokens=part.cache_read_tokens,
         cache_write_tokens=part.cache_write_tokens,
     )
-    usage.cost_usd = cost_usd(usage, model.pricing)
+    return priced_record(model, usage, kind, conversation_id, message_id)
+
+
+def priced_record(
+    model: Model,
+    usage: Usage,
+    kind: Literal["chat", "title"],
+    conversation_id: str | None,
+    message_id: str | None,
+) -> UsageRecord:
+    """`usage` as a record of a call to `model`; a missing cost from the model's prices."""
+    if usage.cost_usd is None:
+        usage = usage.model_copy(update={"cost_usd": cost_usd(usage, model.pricing)})
     return UsageRecord(
         **usage.model_dump(by_alias=False),
         id=new_id(),
