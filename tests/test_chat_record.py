@@ -120,6 +120,45 @@ async def test_a_stopped_or_failed_turn_keeps_its_partial_text_and_a_repeat_reco
     assert shown["messages"][-1]["error"]["code"] == "network"
 
 
+async def test_a_regenerate_and_an_edit_the_app_ran_become_siblings(client):
+    conv = (await client.request("conversations.create", {}))["conversation"]
+
+    def reply(text: str) -> dict:
+        return {"content": text, "modelId": "old-path", "status": "complete"}
+
+    first = await client.request(
+        "chat.record",
+        {"conversationId": conv["id"], "content": "Name a fruit", "reply": reply("Apple")},
+    )
+    again = await client.request(
+        "chat.record",
+        {"conversationId": conv["id"], "parentId": first["userMessageId"], "reply": reply("Pear")},
+    )
+    assert again["userMessageId"] == first["userMessageId"], "no new user message"
+    edited = await client.request(
+        "chat.record",
+        {
+            "conversationId": conv["id"],
+            "parentId": None,
+            "content": "Name a vegetable",
+            "reply": reply("Leek"),
+        },
+    )
+    shown = await client.request("conversations.get", {"conversationId": conv["id"]})
+    assert [m["content"] for m in shown["messages"]] == ["Name a vegetable", "Leek"]
+    assert sorted(shown["messages"][0]["siblingIds"]) == sorted(
+        [first["userMessageId"], edited["userMessageId"]]
+    )
+    await client.request(
+        "branches.switch", {"conversationId": conv["id"], "messageId": again["assistantMessageId"]}
+    )
+    shown = await client.request("conversations.get", {"conversationId": conv["id"]})
+    assert [m["content"] for m in shown["messages"]] == ["Name a fruit", "Pear"]
+    assert sorted(shown["messages"][1]["siblingIds"]) == sorted(
+        [first["assistantMessageId"], again["assistantMessageId"]]
+    )
+
+
 @pytest.mark.parametrize(
     ("change", "code", "reason"),
     [
@@ -130,6 +169,11 @@ async def test_a_stopped_or_failed_turn_keeps_its_partial_text_and_a_repeat_reco
             "NOT_FOUND",
         ),
         ({"parentId": "no-such-message"}, -32001, "NOT_FOUND"),
+        (
+            {"content": None},
+            -32602,
+            "INVALID_PARAMS",
+        ),  # no content: parentId must be a user message
         (
             {"reply": {"content": "x", "modelId": "old-path", "status": "streaming"}},
             -32602,

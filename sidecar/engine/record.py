@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sidecar.engine.usage import priced_record
 from sidecar.ids import new_id, now_iso
-from sidecar.protocol.errors import not_found
+from sidecar.protocol.errors import InvalidParams, not_found
 from sidecar.protocol.events import ConversationUpdated, MessageCreated, UsageRecorded
 from sidecar.protocol.objects import Message, Usage
 
@@ -27,7 +27,8 @@ class Recorder:
         self._e = engine
 
     async def record(self, p: ChatRecordParams) -> tuple[str, str]:
-        """Store the user's message and the reply as it ended; (user id, reply id)."""
+        """Store the user's message (if given) and the reply as it ended; (user message
+        id, reply id)."""
         e = self._e
         async with e.lock:  # the repeat check and the write in one step
             if p.client_request_id is not None:
@@ -39,6 +40,8 @@ class Recorder:
                 p.parent_id if "parent_id" in p.model_fields_set else conversation.active_leaf_id
             )
             await e.turns.check_parent(conversation.id, parent_id)
+            if p.content is None:
+                await self._answers_user_message(parent_id)
             reply = p.reply
             model = await e.models.get(reply.model_id)
             if model is None:
@@ -51,20 +54,22 @@ class Recorder:
                 records.append(record)
                 usage = Usage(**record.model_dump(include=set(Usage.model_fields)))
             now = now_iso()
-            user = Message(
-                id=new_id(),
-                conversation_id=conversation.id,
-                parent_id=parent_id,
-                role="user",
-                content=p.content,
-                status="complete",
-                created_at=now,
-                updated_at=now,
-            )
+            user = None
+            if p.content is not None:
+                user = Message(
+                    id=new_id(),
+                    conversation_id=conversation.id,
+                    parent_id=parent_id,
+                    role="user",
+                    content=p.content,
+                    status="complete",
+                    created_at=now,
+                    updated_at=now,
+                )
             assistant = Message(
                 id=reply_id,
                 conversation_id=conversation.id,
-                parent_id=user.id,
+                parent_id=user.id if user is not None else parent_id,
                 role="assistant",
                 content=reply.content,
                 thinking=reply.thinking,
@@ -77,7 +82,8 @@ class Recorder:
                 updated_at=now,
             )
             await e.store.add_turn(user, assistant, p.client_request_id, records)
-            e.bus.publish(MessageCreated(message=user))
+            if user is not None:
+                e.bus.publish(MessageCreated(message=user))
             e.bus.publish(MessageCreated(message=assistant))
             for record in records:
                 e.bus.publish(UsageRecorded(usage=record))
@@ -85,4 +91,15 @@ class Recorder:
             assert updated is not None
             e.bus.publish(ConversationUpdated(conversation=updated))
         e.titles.after_reply(assistant)
-        return user.id, assistant.id
+        answered = user.id if user is not None else assistant.parent_id
+        assert answered is not None  # checked above: a reply always answers a user message
+        return answered, assistant.id
+
+    async def _answers_user_message(self, parent_id: str | None) -> None:
+        """Without content the reply answers `parent_id` again: it must be a user message."""
+        parent = await self._e.store.get_message(parent_id) if parent_id else None
+        if parent is None or parent.role != "user":
+            raise InvalidParams(
+                "without content, parentId must be the user message the reply answers",
+                ("parentId",),
+            )

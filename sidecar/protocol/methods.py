@@ -318,7 +318,13 @@ class ChatRecordParams(Params):
     """A finished turn of the app's own provider code (a provider routed to "frontend")."""
 
     conversation_id: str = Id
-    content: str = Field(max_length=4_000_000, description="The user's message.")
+    content: str | None = Field(
+        default=None,
+        max_length=4_000_000,
+        description="The user's message. Omitted: the reply answers parentId, a user "
+        "message, again (a regenerate); with parentId the parent of an earlier user "
+        "message, the turn is an edit.",
+    )
     reply: RecordedReply
     parent_id: str | None = Field(
         default=None,

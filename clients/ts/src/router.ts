@@ -5,6 +5,9 @@
  * follows a switch at once (`settings.updated`), and the choice survives restarts.
  */
 import type {
+  ChatEditParams,
+  ChatRegenerateParams,
+  ChatRegenerateResult,
   ChatSendParams,
   ChatSendResult,
   Model,
@@ -17,6 +20,12 @@ export type Route = "sidecar" | "frontend";
 
 /** A chat to route: exactly `chat.send`'s params. */
 export type RoutedSend = ChatSendParams;
+/** A regenerate to route: `chat.regenerate`'s params and the conversation of the message. */
+export type RoutedRegenerate = ChatRegenerateParams & { conversationId: string };
+/** An edit to route: `chat.edit`'s params and the conversation of the message. */
+export type RoutedEdit = ChatEditParams & { conversationId: string };
+/** What decides a route: the conversation, and a model when the call names one. */
+export type RouteQuery = { conversationId: string; modelId?: string | null };
 
 /** Where a chat went and why. */
 export interface RouteInfo {
@@ -27,15 +36,20 @@ export interface RouteInfo {
   providerId: string | null;
 }
 
-/** The app's old TypeScript chat path, injected by the app. */
+/**
+ * The app's old TypeScript chat path, injected by the app. Without `regenerate` or `edit`,
+ * those go to the sidecar whatever the route (its own adapter answers).
+ */
 export interface LegacyChat {
   send(request: RoutedSend, info: RouteInfo): Promise<unknown>;
+  regenerate?(request: RoutedRegenerate, info: RouteInfo): Promise<unknown>;
+  edit?(request: RoutedEdit, info: RouteInfo): Promise<unknown>;
   cancel?(messageId: string): Promise<unknown>;
 }
 
-export type RoutedResult =
-  | (RouteInfo & { route: "sidecar"; result: ChatSendResult })
-  | (RouteInfo & { route: "frontend"; result: unknown });
+/** Where a call went, with the sidecar's answer or whatever the legacy path returned. */
+export type Routed<R> = (RouteInfo & { route: "sidecar"; result: R }) | (RouteInfo & { route: "frontend"; result: unknown });
+export type RoutedResult = Routed<ChatSendResult>;
 
 export interface ProviderRouter {
   /** Settles once routes and models are loaded (rejects if that failed). */
@@ -44,8 +58,12 @@ export interface ProviderRouter {
   readonly routes: Readable<Record<string, Route>>;
   routeFor(providerId: string): Route;
   /** Which model, provider and route a chat would take. */
-  resolve(request: RoutedSend): Promise<RouteInfo>;
+  resolve(request: RouteQuery): Promise<RouteInfo>;
   send(request: RoutedSend): Promise<RoutedResult>;
+  /** `chat.regenerate` or `legacy.regenerate`, by the route of the conversation's model (or `modelId`). */
+  regenerate(request: RoutedRegenerate): Promise<Routed<ChatRegenerateResult>>;
+  /** `chat.edit` or `legacy.edit`, likewise. */
+  edit(request: RoutedEdit): Promise<Routed<ChatSendResult>>;
   /** Cancels on the sidecar; a message it does not know (NOT_FOUND) goes to `legacy.cancel`. */
   cancel(messageId: string): Promise<unknown>;
   /** Stores the route in the sidecar's settings (null: back to the default). */
@@ -174,7 +192,7 @@ export function createProviderRouter(options: RouterOptions): ProviderRouter {
     if (status.error !== null) throw status.error;
   }
 
-  async function resolve(request: RoutedSend): Promise<RouteInfo> {
+  async function resolve(request: RouteQuery): Promise<RouteInfo> {
     await loaded();
     let modelId = request.modelId ?? null;
     if (modelId === null) {
@@ -199,6 +217,22 @@ export function createProviderRouter(options: RouterOptions): ProviderRouter {
       const info = await resolve(request);
       if (info.route === "sidecar") return { ...info, route: "sidecar", result: await client.request("chat.send", request) };
       return { ...info, route: "frontend", result: await legacy.send(request, info) };
+    },
+    async regenerate(request) {
+      const info = await resolve(request);
+      if (info.route === "frontend" && legacy.regenerate !== undefined) {
+        return { ...info, route: "frontend", result: await legacy.regenerate(request, info) };
+      }
+      const { conversationId: _, ...params } = request;
+      return { ...info, route: "sidecar", result: await client.request("chat.regenerate", params) };
+    },
+    async edit(request) {
+      const info = await resolve(request);
+      if (info.route === "frontend" && legacy.edit !== undefined) {
+        return { ...info, route: "frontend", result: await legacy.edit(request, info) };
+      }
+      const { conversationId: _, ...params } = request;
+      return { ...info, route: "sidecar", result: await client.request("chat.edit", params) };
     },
     async cancel(messageId) {
       try {

@@ -10,7 +10,13 @@ import { get } from "svelte/store";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { ChatSendParams } from "../src/generated/protocol.js";
 import { SidecarClient } from "../src/client.js";
-import { createProviderRouter, type ProviderRouter, type RouteInfo } from "../src/router.js";
+import {
+  createProviderRouter,
+  type ProviderRouter,
+  type RouteInfo,
+  type RoutedEdit,
+  type RoutedRegenerate,
+} from "../src/router.js";
 import type { Readable } from "../src/svelte.js";
 import { RawClient } from "./fixtures/rawClient.js";
 import { startFake, startSidecar, type FakeProcess, type SidecarEnv } from "./support/env.js";
@@ -22,6 +28,7 @@ let admin: RawClient; // another window of the app, flipping the switch
 let router: ProviderRouter;
 const legacyCalls: { request: ChatSendParams; info: RouteInfo }[] = [];
 const legacyCancels: string[] = [];
+const legacyRedos: { kind: "regenerate" | "edit"; request: RoutedRegenerate | RoutedEdit; info: RouteInfo }[] = [];
 
 beforeAll(async () => {
   [sidecar, fake] = await Promise.all([startSidecar(), startFake()]);
@@ -38,6 +45,14 @@ beforeAll(async () => {
     legacy: {
       async send(request, info) {
         legacyCalls.push({ request, info });
+        return { handledBy: "legacy" };
+      },
+      async regenerate(request, info) {
+        legacyRedos.push({ kind: "regenerate", request, info });
+        return { handledBy: "legacy" };
+      },
+      async edit(request, info) {
+        legacyRedos.push({ kind: "edit", request, info });
         return { handledBy: "legacy" };
       },
       async cancel(messageId) {
@@ -128,17 +143,17 @@ test("a model added at runtime is routed by its provider without a reload", asyn
   await router.setRoute("other", "sidecar");
   await admin.request("models.upsert", { model: { id: "m-new", provider: "other", providerModel: "echo" } });
   const z = (await admin.request("conversations.create", { modelId: "m-new", title: "Z" })).conversation.id;
-  expect(await router.resolve({ conversationId: z, content: "?" })).toEqual({ route: "sidecar", modelId: "m-new", providerId: "other" });
+  expect(await router.resolve({ conversationId: z })).toEqual({ route: "sidecar", modelId: "m-new", providerId: "other" });
 });
 
 test("a conversation without a model takes the sidecar's default, then the last used model", async () => {
   const bare = (await admin.request("conversations.create", { title: "no model" })).conversation.id;
   const last = (await admin.request("settings.get", {})).settings.lastModelId;
   expect(last).not.toBeNull();
-  expect((await router.resolve({ conversationId: bare, content: "?" })).modelId).toBe(last);
+  expect((await router.resolve({ conversationId: bare })).modelId).toBe(last);
   // On the router's own connection, settings.updated arrives before the answer.
   await client.request("settings.update", { defaultModelId: "m-local" });
-  expect(await router.resolve({ conversationId: bare, content: "?" })).toMatchObject({ modelId: "m-local", providerId: "local" });
+  expect(await router.resolve({ conversationId: bare })).toMatchObject({ modelId: "m-local", providerId: "local" });
 });
 
 test("cancel goes to the sidecar, and to the legacy path for messages the sidecar does not know", async () => {
@@ -151,4 +166,40 @@ test("cancel goes to the sidecar, and to the legacy path for messages the sideca
   if (sent.route !== "sidecar") throw new Error("expected the sidecar route");
   expect(await router.cancel(sent.result.assistantMessageId)).toEqual({ cancelled: true });
   expect(legacyCancels).toHaveLength(1);
+});
+
+test("regenerate and edit follow the route of the conversation's model", { timeout: 60_000 }, async () => {
+  await router.setRoute("other", "frontend");
+  const y = (await admin.request("conversations.create", { modelId: "m-other", title: "R" })).conversation.id;
+  // A turn the legacy path ran, recorded in the sidecar.
+  const turn = await admin.request("chat.record", {
+    conversationId: y,
+    content: "Name a fruit",
+    reply: { content: "Apple", modelId: "m-other", status: "complete" },
+  });
+  const upstreamBefore = (await fake.requests()).length;
+
+  const regenerated = await router.regenerate({ conversationId: y, messageId: turn.assistantMessageId });
+  expect(regenerated).toMatchObject({ route: "frontend", providerId: "other", result: { handledBy: "legacy" } });
+  const edited = await router.edit({ conversationId: y, messageId: turn.userMessageId, content: "Name a vegetable" });
+  expect(edited).toMatchObject({ route: "frontend", result: { handledBy: "legacy" } });
+  expect(legacyRedos.map((r) => [r.kind, r.request.messageId, r.info.route])).toEqual([
+    ["regenerate", turn.assistantMessageId, "frontend"],
+    ["edit", turn.userMessageId, "frontend"],
+  ]);
+  expect((await fake.requests()).length).toBe(upstreamBefore); // the sidecar called nobody
+
+  // Migrated: the same calls go to the sidecar, which answers with siblings.
+  await router.setRoute("other", "sidecar");
+  const again = await router.regenerate({ conversationId: y, messageId: turn.assistantMessageId });
+  if (again.route !== "sidecar") throw new Error("expected the sidecar route");
+  await admin.waitFor((e) => e.type === "message.updated" && e.message.id === again.result.assistantMessageId && e.message.status === "complete");
+  const changed = await router.edit({ conversationId: y, messageId: turn.userMessageId, content: "Name a vegetable" });
+  if (changed.route !== "sidecar") throw new Error("expected the sidecar route");
+  await admin.waitFor((e) => e.type === "message.updated" && e.message.id === changed.result.assistantMessageId && e.message.status === "complete");
+  expect((await fake.requests()).length).toBe(upstreamBefore + 2);
+  const shown = await admin.request("conversations.get", { conversationId: y });
+  expect(shown.messages.map((m) => m.content)).toEqual(["Name a vegetable", "You said: Name a vegetable"]);
+  expect(shown.messages[0]!.siblingIds).toHaveLength(2);
+  expect(legacyRedos).toHaveLength(2);
 });

@@ -762,9 +762,9 @@ export interface ChatRecordParams {
    */
   clientRequestId?: string | null;
   /**
-   * The user's message.
+   * The user's message. Omitted: the reply answers parentId, a user message, again (a regenerate); with parentId the parent of an earlier user message, the turn is an edit.
    */
-  content: string;
+  content?: string | null;
   conversationId: string;
   /**
    * The message the turn follows; default: the active leaf.
