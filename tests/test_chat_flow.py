@@ -27,6 +27,7 @@ FLOWS = {
     "Tool call with approval",
     "Reconnect and resume",
     "Crash and restart",
+    "A turn the app ran itself",
 }
 ARROW = re.compile(r"^(\w+)\s*(->>|-->>|-\)|--\))\s*(\w+)\s*:\s*(.+)$")
 PARTICIPANT = re.compile(r"^participant (\w+)(?: as .+)?$")
@@ -98,5 +99,6 @@ def test_the_diagrams_show_every_stream_thinking_and_tool_event():
         e for e in EVENTS if e.startswith(("assistant.stream.", "agent.thinking.", "tool."))
     }
     assert lifecycle <= used, sorted(lifecycle - used)
-    assert {"chat.send", "chat.cancel", "chat.edit", "chat.regenerate", "branches.switch"} <= used
+    assert {"chat.send", "chat.cancel", "chat.edit", "chat.regenerate", "chat.record"} <= used
+    assert "branches.switch" in used
     assert {"tools.approve", "tools.submitResult", "events.subscribe", "titles.generate"} <= used
