@@ -204,6 +204,11 @@ class Transport:
             max_size=cfg.max_frame_bytes,
             server_header=None,
             close_timeout=CLOSE_TIMEOUT,
+            # No keepalive pings. On loopback a dead client's socket closes by itself,
+            # and a slow one is the send queue's business (4008, then resume with
+            # `since`): a ping answered from behind a long backlog timed out and cut a
+            # client that was only catching up, with no close code to act on.
+            ping_interval=None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._hosts = frozenset(f"{h}:{self.port}" for h in ("127.0.0.1", "localhost", "[::1]"))

@@ -147,6 +147,7 @@ class Client:
             additional_headers={"Authorization": f"Bearer {sidecar.token}"},
             compression=None,
             max_size=None,
+            ping_interval=None,  # like the app's webview, which cannot ping
             **kw,
         )
         client = cls(ws)
