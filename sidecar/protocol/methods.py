@@ -89,6 +89,17 @@ class EmptyResult(Wire):
 # --- conversations -----------------------------------------------------------
 
 Id = Field(min_length=1, max_length=100)
+ParentId = Field(
+    default=None,
+    max_length=100,
+    description="The message the turn follows; default: the active leaf.",
+)
+ClientRequestId = Field(
+    default=None,
+    min_length=1,
+    max_length=200,
+    description="Makes the call idempotent: a repeat returns the first result and does nothing again.",
+)
 
 
 class ConversationsCreateParams(Params):
@@ -234,22 +245,13 @@ class ChatSendParams(Params):
         max_length=64,
         description="Names of the tools (from tools.list) the model may call in this turn.",
     )
-    parent_id: str | None = Field(
-        default=None,
-        max_length=100,
-        description="The message to answer after; default: the active leaf.",
-    )
+    parent_id: str | None = ParentId
     model_id: str | None = Field(
         default=None,
         max_length=200,
         description="Default: the conversation's model, then settings.defaultModelId.",
     )
-    client_request_id: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=200,
-        description="Makes the call idempotent: a repeat returns the first result and starts nothing.",
-    )
+    client_request_id: str | None = ClientRequestId
 
 
 class ChatSendResult(Wire):
@@ -326,17 +328,8 @@ class ChatRecordParams(Params):
         "message, the turn is an edit.",
     )
     reply: RecordedReply
-    parent_id: str | None = Field(
-        default=None,
-        max_length=100,
-        description="The message the turn follows; default: the active leaf.",
-    )
-    client_request_id: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=200,
-        description="Makes the call idempotent: a repeat returns the first result and records nothing.",
-    )
+    parent_id: str | None = ParentId
+    client_request_id: str | None = ClientRequestId
 
 
 # --- tools -------------------------------------------------------------------

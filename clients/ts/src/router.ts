@@ -11,6 +11,8 @@ import type {
   ChatSendParams,
   ChatSendResult,
   Model,
+  ParamsOf,
+  ResultOf,
   SidecarEvent,
   Settings,
 } from "./generated/protocol.js";
@@ -207,6 +209,20 @@ export function createProviderRouter(options: RouterOptions): ProviderRouter {
     return { modelId, providerId, route: providerId === null ? defaultRoute : routeFor(providerId) };
   }
 
+  /** A regenerate or an edit: to the legacy path when routed there and it has a handler. */
+  async function redo<M extends "chat.regenerate" | "chat.edit">(
+    method: M,
+    request: ParamsOf<M> & { conversationId: string },
+    viaLegacy: ((info: RouteInfo) => Promise<unknown>) | undefined,
+  ): Promise<Routed<ResultOf<M>>> {
+    const info = await resolve(request);
+    if (info.route === "frontend" && viaLegacy !== undefined) {
+      return { ...info, route: "frontend", result: await viaLegacy(info) };
+    }
+    const { conversationId: _, ...params } = request; // the method's own params, exactly
+    return { ...info, route: "sidecar", result: await client.request(method, params as unknown as ParamsOf<M>) };
+  }
+
   return {
     ready,
     routes,
@@ -218,21 +234,13 @@ export function createProviderRouter(options: RouterOptions): ProviderRouter {
       if (info.route === "sidecar") return { ...info, route: "sidecar", result: await client.request("chat.send", request) };
       return { ...info, route: "frontend", result: await legacy.send(request, info) };
     },
-    async regenerate(request) {
-      const info = await resolve(request);
-      if (info.route === "frontend" && legacy.regenerate !== undefined) {
-        return { ...info, route: "frontend", result: await legacy.regenerate(request, info) };
-      }
-      const { conversationId: _, ...params } = request;
-      return { ...info, route: "sidecar", result: await client.request("chat.regenerate", params) };
+    regenerate(request) {
+      const handler = legacy.regenerate;
+      return redo("chat.regenerate", request, handler && ((info) => handler.call(legacy, request, info)));
     },
-    async edit(request) {
-      const info = await resolve(request);
-      if (info.route === "frontend" && legacy.edit !== undefined) {
-        return { ...info, route: "frontend", result: await legacy.edit(request, info) };
-      }
-      const { conversationId: _, ...params } = request;
-      return { ...info, route: "sidecar", result: await client.request("chat.edit", params) };
+    edit(request) {
+      const handler = legacy.edit;
+      return redo("chat.edit", request, handler && ((info) => handler.call(legacy, request, info)));
     },
     async cancel(messageId) {
       try {

@@ -758,7 +758,7 @@ export interface ChatEditParams {
  */
 export interface ChatRecordParams {
   /**
-   * Makes the call idempotent: a repeat returns the first result and records nothing.
+   * Makes the call idempotent: a repeat returns the first result and does nothing again.
    */
   clientRequestId?: string | null;
   /**
@@ -843,7 +843,7 @@ export interface ChatSendParams {
    */
   attachments?: AttachmentInput[];
   /**
-   * Makes the call idempotent: a repeat returns the first result and starts nothing.
+   * Makes the call idempotent: a repeat returns the first result and does nothing again.
    */
   clientRequestId?: string | null;
   content: string;
@@ -853,7 +853,7 @@ export interface ChatSendParams {
    */
   modelId?: string | null;
   /**
-   * The message to answer after; default: the active leaf.
+   * The message the turn follows; default: the active leaf.
    */
   parentId?: string | null;
   /**
