@@ -107,9 +107,12 @@ async def window(reader: Feed, conversation_id: str, streams: int) -> list[str]:
 
 
 async def _logged(sidecar: Sidecar, text: str) -> None:
-    """Return once the sidecar's log holds `text`."""
-    while text not in sidecar.stderr():  # noqa: ASYNC110 (another process writes it)
-        await asyncio.sleep(0.2)
+    """Return once the sidecar's log holds `text`, reading only what it appends (the
+    debug log grows by megabytes, and this runs while gaps are being timed)."""
+    tail = ""
+    with open(sidecar.stderr_path, errors="replace") as log:
+        while text not in (tail := tail[-len(text) :] + log.read()):  # noqa: ASYNC110
+            await asyncio.sleep(0.2)  # another process writes the file: nothing to await
 
 
 async def _first(task: asyncio.Task[Any], waiting: Any) -> None:

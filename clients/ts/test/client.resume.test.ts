@@ -65,6 +65,27 @@ function responseTo(wire: Wire, method: string) {
     "id" in frame && wire.outbound.some((f) => f.id === frame.id && f.method === method);
 }
 
+/** Kills the socket as the answer to `method` arrives; returns a getter for that lost result. */
+function loseAnswerTo(h: Harness, method: string): () => unknown {
+  let lost: unknown;
+  h.wire.interceptOnce((frame, socket) => {
+    if (!responseTo(h.wire, method)(frame)) return false;
+    lost = frame.result;
+    socket.kill();
+    return true;
+  });
+  return () => lost;
+}
+
+/** `method` went out twice (before and after the reconnect) with one generated clientRequestId. */
+function expectSentTwiceWithOneId(h: Harness, method: string): void {
+  const sent = h.wire.outbound.filter((f) => f.method === method);
+  expect(sent).toHaveLength(2);
+  const ids = sent.map((f) => (f.params as { clientRequestId: string }).clientRequestId);
+  expect(ids[0]).toMatch(/^[0-9a-f-]{36}$/);
+  expect(ids[1]).toBe(ids[0]);
+}
+
 function expectCleanWire(wire: Wire): void {
   expect(wire.violations).toEqual([]);
   expect(wire.validatedCount).toBeGreaterThan(0);
@@ -124,21 +145,11 @@ describe("with the default replay buffer", () => {
     const h = connectClient(env);
     await h.client.connect();
     const { conversationId } = await setupChat(h.client, fake, "retry");
-    let lost: unknown;
-    h.wire.interceptOnce((frame, socket) => {
-      if (!responseTo(h.wire, "chat.send")(frame)) return false;
-      lost = frame.result;
-      socket.kill();
-      return true;
-    });
+    const lost = loseAnswerTo(h, "chat.send");
 
     const result = await h.client.request("chat.send", { conversationId, content: "exactly once" });
-    expect(result).toEqual(lost);
-    const sends = h.wire.outbound.filter((f) => f.method === "chat.send");
-    expect(sends).toHaveLength(2);
-    const ids = sends.map((f) => (f.params as { clientRequestId: string }).clientRequestId);
-    expect(ids[0]).toMatch(/^[0-9a-f-]{36}$/);
-    expect(ids[1]).toBe(ids[0]);
+    expect(result).toEqual(lost());
+    expectSentTwiceWithOneId(h, "chat.send");
     expect(h.wire.sockets).toHaveLength(2);
 
     await waitUntil(() =>
@@ -154,25 +165,15 @@ describe("with the default replay buffer", () => {
     const h = connectClient(env);
     await h.client.connect();
     const { conversationId, modelId } = await setupChat(h.client, fake, "record");
-    let lost: unknown;
-    h.wire.interceptOnce((frame, socket) => {
-      if (!responseTo(h.wire, "chat.record")(frame)) return false;
-      lost = frame.result;
-      socket.kill();
-      return true;
-    });
+    const lost = loseAnswerTo(h, "chat.record");
 
     const result = await h.client.request("chat.record", {
       conversationId,
       content: "asked the old way",
       reply: { content: "answered, then stopped", modelId, status: "cancelled" },
     });
-    expect(result).toEqual(lost);
-    const records = h.wire.outbound.filter((f) => f.method === "chat.record");
-    expect(records).toHaveLength(2);
-    const ids = records.map((f) => (f.params as { clientRequestId: string }).clientRequestId);
-    expect(ids[0]).toMatch(/^[0-9a-f-]{36}$/);
-    expect(ids[1]).toBe(ids[0]);
+    expect(result).toEqual(lost());
+    expectSentTwiceWithOneId(h, "chat.record");
     const shown = await h.client.request("conversations.get", { conversationId });
     expect(shown.messages.map((m) => [m.id, m.content, m.status])).toEqual([
       [result.userMessageId, "asked the old way", "complete"],
