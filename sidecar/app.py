@@ -47,6 +47,7 @@ class App:
             from sidecar.engine import Engine
 
             self._engine = Engine(self.store, self.bus, asyncio.Lock(), self.keys)
+            self._engine.tools.disconnect_grace = self.config.client_tool_grace
         return self._engine
 
     @property

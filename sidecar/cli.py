@@ -34,6 +34,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds, got {text}")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -66,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=20_000,
         metavar="FRAMES",
         help="frames a connection may have waiting before it is closed with 4008",
+    )
+    serve.add_argument(
+        "--client-tool-grace",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long a client tool call waits for its client to come back after its "
+        "connection closed, before the call fails",
     )
 
     from sidecar import recorder  # light at import time: its I/O imports live in the functions
@@ -149,6 +164,7 @@ def _resolve(args: argparse.Namespace):  # -> ServeConfig
         replay_buffer=args.replay_buffer,
         max_frame_bytes=args.max_frame_bytes,
         send_queue=args.send_queue,
+        client_tool_grace=args.client_tool_grace,
     )
 
 

@@ -22,6 +22,7 @@ class ServeConfig:
     replay_buffer: int = 100_000
     max_frame_bytes: int = 16 * 1024 * 1024
     send_queue: int = 20_000
+    client_tool_grace: float = 30.0  # seconds a client tool call waits for its client to return
     max_inflight: int = 256
     origins: frozenset[str] = field(init=False)
 

@@ -1,32 +1,55 @@
-"""Logging to stderr, as text or JSON lines, with secrets scrubbed from every record.
+"""Logging to stderr, as text or JSON lines, and the one registry of the secrets this process holds.
 
-Any value registered with `redact()` (the launch token, API keys) is replaced by
-`[redacted]` in the message, the arguments and the formatted traceback, so even
-an exception whose text quotes a key cannot leak it.
+Every secret value the sidecar holds is registered with `redact()`: the launch
+token (at launch), API keys and custom header values (by the key store, as it
+reads or writes them). `scrub()` replaces each one by `[redacted]`, whatever its
+shape or length, and everything that lets text out uses it: the log formatters
+(message, arguments and traceback, so even an exception quoting a key cannot
+leak it) and the provider error mapping (`sidecar.providers.errors.scrub`),
+which is where the text of error events, stored `message.error` and RPC errors
+comes from. Values shorter than `MIN_SECRET` are not registered: a header such as
+`x-cache: on` must not turn every "on" into `[redacted]`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+import threading
 import time
 
-_secrets: set[str] = set()
 REDACTED = "[redacted]"
+MIN_SECRET = 8  # characters; shorter values are ordinary words, not secrets
+# An Authorization-style value: the credential after the scheme is quoted back on its own too.
+_SCHEME = re.compile(r"(?i)(?:bearer|basic|token|key|apikey|api-key)\s+(\S+)")
+
+_secrets: frozenset[str] = frozenset()
+_pattern: re.Pattern[str] | None = None  # replaced whole, so readers in any thread need no lock
+_lock = threading.Lock()
 
 
 def redact(secret: str | None) -> None:
-    """Never let `secret` reach a log line (ignored when too short to be a secret)."""
-    if secret and len(secret) >= 8:
-        _secrets.add(secret)
+    """Never let `secret` out of the process: not in a log line, nor in an error's text."""
+    global _secrets, _pattern
+    value = (secret or "").strip()
+    scheme = _SCHEME.fullmatch(value)
+    found = {s for s in (value, scheme and scheme.group(1)) if s and len(s) >= MIN_SECRET}
+    if found <= _secrets:
+        return
+    with _lock:
+        known = _secrets | found
+        # Longest first, so a secret that contains another is replaced whole.
+        alternatives = sorted(known, key=lambda s: (-len(s), s))
+        _pattern = re.compile("|".join(map(re.escape, alternatives)))
+        _secrets = known
 
 
 def scrub(text: str) -> str:
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    """`text` with every registered secret replaced by `[redacted]`."""
+    pattern = _pattern
+    return pattern.sub(REDACTED, text) if pattern is not None else text
 
 
 class _ScrubbingFormatter(logging.Formatter):
@@ -45,7 +68,8 @@ class _JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return scrub(json.dumps(entry, ensure_ascii=False))
+        # Scrubbed before encoding: JSON escapes would hide a secret holding `"` or `\`.
+        return json.dumps({k: scrub(v) for k, v in entry.items()}, ensure_ascii=False)
 
 
 def setup(level: str = "info", fmt: str = "text") -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sidecar.fakes import FakeProvider, Script, ToolCallScript, Usage
+from sidecar.fakes import PROXY_SECRET, FakeProvider, Script, ToolCallScript, Usage
 
 ROOT = Path(__file__).resolve().parent.parent
 USER = [{"role": "user", "content": "Say hello"}]
@@ -830,6 +830,99 @@ async def test_non_streamed_faults(openai_fake, anthropic_fake):
     assert (await post(anthropic_fake, stream=False)).status_code == 529
     with pytest.raises(httpx.RemoteProtocolError):
         await post(anthropic_fake, stream=False)
+
+
+async def _read_until(fake: FakeProvider, done, *, stream: bool = True) -> tuple[int, bytes]:
+    """POST a chat request and read raw body chunks until `done(chunks)`; then leave.
+    Returns the status and the chunks read (a list)."""
+    chunks: list[bytes] = []
+    async with (
+        httpx.AsyncClient(timeout=5) as client,
+        client.stream(
+            "POST",
+            chat_url(fake),
+            json={"model": "m", "messages": USER, "stream": stream},
+            headers=ANTHROPIC_HEADERS,
+        ) as r,
+    ):
+        async for piece in r.aiter_raw():
+            chunks.append(piece)
+            if done(chunks):
+                break
+    await fake.wait_disconnect(2)
+    return r.status_code, chunks
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_keepalive_only_sends_comments_forever_after_the_words(kind):
+    async with FakeProvider(kind) as fake:
+        fake.enqueue(Script(text="abcdefgh", chunk_size=2, fault="keepalive_only", fault_after=2))
+        _, chunks = await _read_until(fake, lambda c: b"".join(c).count(b": keep-alive") >= 5)
+        body = b"".join(chunks).decode()
+        head, _, rest = body.partition(": keep-alive\n\n")
+        assert '"ab"' in head and '"cd"' in head and '"ef"' not in head
+        assert rest.replace(": keep-alive\n\n", "") == ""  # nothing but comments after them
+        assert 'finish_reason":"stop' not in body and "message_stop" not in body
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_trickle_sends_contentless_events_a_byte_at_a_time(kind):
+    async with FakeProvider(kind) as fake:
+        fake.enqueue(
+            Script(text="abcdefgh", chunk_size=2, fault="trickle", keepalive_interval=0.003)
+        )
+        _, chunks = await _read_until(fake, lambda c: b"".join(c).count(b"\n\n") >= 4)
+        body = b"".join(chunks).decode()
+        events = blocks(body[: body.rindex("\n\n") + 2])
+        idle = events[-1]  # the opening, then the same contentless event over and over
+        assert events[-2] == idle and len(chunks) >= 10  # in small pieces
+        data = json.loads(idle.split("data: ", 1)[1])
+        if kind == "anthropic":
+            assert data == {"type": "ping"}
+        else:
+            assert data["choices"][0]["delta"] == {"content": ""}
+        assert '"ab"' not in body
+
+
+async def test_trickle_on_a_non_streamed_request_sends_whitespace(openai_fake):
+    openai_fake.enqueue(Script(fault="trickle", keepalive_interval=0.001))
+    status, chunks = await _read_until(openai_fake, lambda c: len(c) >= 5, stream=False)
+    assert status == 200 and set(b"".join(chunks)) == {ord(" ")}
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_huge_line_grows_one_text_fragment_and_the_stream_goes_on(kind):
+    async with FakeProvider(kind) as fake:
+        fake.enqueue(
+            Script(
+                text="abcdef",
+                chunk_size=2,
+                fault="huge_line",
+                fault_after=1,
+                huge_line_bytes=300_000,
+            )
+        )
+        body = (await post(fake, include_usage=False)).text
+        if kind == "anthropic":
+            texts = [
+                d["delta"]["text"] for n, d in named_events(body) if n == "content_block_delta"
+            ]
+            assert named_events(body)[-1][0] == "message_stop"
+        else:
+            texts = [d["content"] for d in deltas(data_chunks(body)) if d.get("content")]
+        assert texts == ["ab", "cd" + "x" * 300_000, "ef"]
+
+
+@pytest.mark.parametrize("fault", ["redirect", "html"])
+async def test_proxy_faults_answer_with_a_login_page(openai_fake, fault):
+    openai_fake.enqueue(Script(fault=fault))
+    r = await post(openai_fake)
+    assert r.status_code == (302 if fault == "redirect" else 200)
+    assert r.headers["content-type"].startswith("text/html")
+    assert PROXY_SECRET in r.text and "<form" in r.text
+    if fault == "redirect":
+        assert PROXY_SECRET in r.headers["location"]
+    assert (await post(openai_fake)).status_code == 200  # the next request is served again
 
 
 # --- disconnects, recording, auth, routing ----------------------------------------------

@@ -126,7 +126,7 @@ async def test_openai_sdk_reads_deepseek_reasoning_and_usage():
     assert got["usage"].model_extra["prompt_cache_hit_tokens"] == 80
 
 
-@pytest.mark.parametrize("quirk", ["ollama", "vllm", "lmstudio", "openrouter", "think_tags"])
+@pytest.mark.parametrize("quirk", ["ollama", "vllm", "lmstudio", "openrouter", "think_tags", "xai"])
 async def test_openai_sdk_survives_every_quirk(quirk):
     async with FakeProvider("openai-compatible") as fake:
         fake.enqueue(Script(text="Quirky.", thinking="hmm", tool_calls=TOOLS[:1], quirk=quirk))
@@ -142,6 +142,61 @@ async def test_openai_sdk_survives_every_quirk(quirk):
     ]
     assert got["finish"] == "tool_calls"
     assert got["usage"].prompt_tokens > 0
+
+
+async def test_openai_sdk_reads_xai_usage_with_reasoning_beside_completion():
+    async with FakeProvider("openai-compatible") as fake:
+        fake.enqueue(
+            Script(
+                text="42.",
+                thinking="Multiply.",
+                quirk="xai",
+                usage=Usage(1000, 400, cached_tokens=200, reasoning_tokens=300),
+            )
+        )
+        got = await collect_openai(fake)
+    usage = got["usage"]
+    assert (got["text"], got["reasoning"]) == ("42.", "Multiply.")
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (1000, 100, 1400)
+    assert usage.completion_tokens_details.reasoning_tokens == 300
+    assert usage.prompt_tokens_details.cached_tokens == 200
+
+
+def mistral_pieces(content) -> list[tuple[str, str]]:
+    """("thinking" | "text", text) for a Mistral `content`: a string or a list of typed parts."""
+    if isinstance(content, str):
+        return [("text", content)] if content else []
+    pieces = []
+    for part in content:
+        if part["type"] == "thinking":
+            pieces += [("thinking", inner["text"]) for inner in part["thinking"]]
+        else:
+            pieces.append((part["type"], part["text"]))
+    return pieces
+
+
+async def test_openai_sdk_passes_mistral_thinking_parts_through():
+    """Mistral streams thinking as typed parts in `content`; the SDK hands them over as is."""
+    async with FakeProvider("openai-compatible") as fake, openai_client(fake) as client:
+        fake.enqueue(
+            Script(text="It is 42.", thinking="Six sevens.", quirk="mistral", chunk_size=4)
+        )
+        stream = await client.chat.completions.create(
+            model="magistral-medium-latest", messages=MESSAGES, stream=True
+        )
+        contents = [c.delta.content async for chunk in stream for c in chunk.choices]
+        fake.enqueue(Script(text="It is 42.", thinking="Six sevens.", quirk="mistral"))
+        whole = await client.chat.completions.create(model="m", messages=MESSAGES)
+    pieces = [piece for content in contents if content for piece in mistral_pieces(content)]
+    assert "".join(t for kind, t in pieces if kind == "thinking") == "Six sevens."
+    assert "".join(t for kind, t in pieces if kind == "text") == "It is 42."
+    kinds = [kind for kind, _ in pieces]
+    assert kinds == sorted(kinds, key=lambda kind: kind != "thinking")  # thinking comes first
+    assert any(isinstance(content, list) and len(content) == 2 for content in contents)
+    assert mistral_pieces(whole.choices[0].message.content) == [
+        ("thinking", "Six sevens."),
+        ("text", "It is 42."),
+    ]
 
 
 async def test_openai_sdk_non_streamed():

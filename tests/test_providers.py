@@ -702,7 +702,7 @@ async def test_cancel_during_retry_sleep_propagates():
     assert len(up.requests) == 1
 
 
-# --- a real socket: the idle timeout counts keep-alive comments as life ---------------------
+# --- a real socket: the idle timeout counts reply parts, not bytes -------------------------
 
 
 async def _serve(script: Callable[[asyncio.StreamWriter], Any]) -> tuple[asyncio.Server, str]:
@@ -721,22 +721,23 @@ async def _serve(script: Callable[[asyncio.StreamWriter], Any]) -> tuple[asyncio
     return server, f"http://127.0.0.1:{port}"
 
 
-async def test_keep_alive_comments_reset_the_idle_timeout_on_a_real_socket():
+async def test_parts_reset_the_idle_timeout_on_a_real_socket():
     async def script(writer: asyncio.StreamWriter) -> None:
-        for _ in range(6):  # 0.6 s of keep-alives, each gap well under the 0.3 s idle timeout
+        for _ in range(6):  # 1.2 s of words, each gap well under the 0.6 s idle timeout
+            writer.write(sse({"choices": [{"index": 0, "delta": {"content": "w"}}]}, done=False))
             writer.write(b": keep-alive\n\n")
             await writer.drain()
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.2)
         writer.write(OPENAI_OK)
         await writer.drain()
 
     server, url = await _serve(script)
     async with server, httpx.AsyncClient() as http:
         cfg = ProviderConfig(
-            id="ds", kind="deepseek", base_url=url, idle_timeout=0.3, max_retries=0
+            id="ds", kind="deepseek", base_url=url, idle_timeout=0.6, max_retries=0
         )
         parts = [p async for p in create_provider(cfg, http).stream(request())]
-    assert text_of(parts) == "ok"
+    assert text_of(parts) == "wwwwwwok"
 
 
 async def test_silence_beyond_the_idle_timeout_fails_on_a_real_socket():

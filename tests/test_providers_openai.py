@@ -19,6 +19,7 @@ from sidecar.providers import (
     ToolSpec,
     UsagePart,
 )
+from sidecar.providers.openai_chat import openai_usage
 from sidecar.providers.think import ThinkSplitter
 from tests.test_providers import (
     KEY,
@@ -479,6 +480,73 @@ async def test_deepseek_usage_from_hit_and_miss_only():
     body = sse(chunk({"content": "x"}), chunk({}, "stop", usage=usage))
     parts = await collect(make_provider("deepseek", Upstream(stream_response(body))))
     assert UsagePart(input_tokens=50, output_tokens=5, cache_read_tokens=40) in parts
+
+
+@pytest.mark.parametrize(
+    ("usage", "output_tokens"),
+    [
+        # OpenAI: reasoning inside completion_tokens (prompt + completion == total)
+        ({"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}, 50),
+        # xAI: reasoning beside them (prompt + completion + reasoning == total)
+        ({"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 150}, 50),
+        # no total to tell by, or a total that fits neither: completion_tokens as sent
+        ({"prompt_tokens": 100, "completion_tokens": 20}, 20),
+        ({"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 999}, 20),
+        ({"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": "150"}, 20),
+    ],
+    ids=["openai", "xai", "no-total", "odd-total", "string-total"],
+)
+def test_reasoning_left_out_of_completion_tokens_is_added_back(usage, output_tokens):
+    usage = {**usage, "completion_tokens_details": {"reasoning_tokens": 30}}
+    assert openai_usage(usage) == UsagePart(
+        input_tokens=100, output_tokens=output_tokens, reasoning_tokens=30
+    )
+
+
+def test_usage_without_reasoning_is_never_adjusted():
+    usage = {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}
+    assert openai_usage(usage) == UsagePart(input_tokens=100, output_tokens=50)
+
+
+def thinking_part(text: str) -> dict:
+    """Mistral's reasoning models: thinking as a typed part of a `content` list."""
+    return {"type": "thinking", "thinking": [{"type": "text", "text": text}]}
+
+
+async def test_mistral_thinking_parts_in_a_content_list():
+    body = sse(
+        chunk({"role": "assistant", "content": ""}),
+        chunk({"content": [thinking_part("Six times")]}),
+        chunk({"content": [thinking_part(" seven."), {"type": "text", "text": "It is"}]}),
+        chunk({"content": " 42."}),
+        chunk({"content": [{"type": "thinking", "thinking": []}, {"type": "image_url"}]}),
+        chunk({}, "stop"),
+    )
+    parts = await collect(make_provider("openai-compatible", Upstream(stream_response(body))))
+    assert parts == [
+        ThinkingDelta("Six times"),
+        ThinkingDelta(" seven."),
+        TextDelta("It is"),
+        TextDelta(" 42."),
+        Finish("stop"),
+    ]
+
+
+async def test_mistral_thinking_parts_in_a_whole_json_reply():
+    whole = {
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": [thinking_part("Easy."), {"type": "text", "text": "42."}],
+                },
+                "finish_reason": "stop",
+            }
+        ],
+    }
+    parts = await collect(make_provider("openai-compatible", Upstream(json_response(whole))))
+    assert parts == [ThinkingDelta("Easy."), TextDelta("42."), Finish("stop")]
 
 
 async def test_deepseek_insufficient_system_resource_is_overloaded(monkeypatch):

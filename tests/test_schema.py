@@ -229,6 +229,7 @@ def stream_samples(conversation_id: str) -> list[Event]:
         enabled=True,
         connect_timeout_seconds=10,
         idle_timeout_seconds=120,
+        total_timeout_seconds=600,
         max_retries=2,
         builtin=False,
     )

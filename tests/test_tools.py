@@ -45,6 +45,7 @@ async def test_sidecar_tool_loop_and_replay(tmp_path, kind):
         [tool_call] = final["toolCalls"]
         assert tool_call | {"id": None} == {
             "id": None,
+            "providerCallId": "call_1",
             "name": "calculate",
             "arguments": {"expression": "6*7"},
             "status": "completed",
@@ -53,6 +54,7 @@ async def test_sidecar_tool_loop_and_replay(tmp_path, kind):
             "step": 0,
             "executor": "sidecar",
         }
+        assert tool_call["id"] != "call_1", "the call has the sidecar's own id"
         assert final["steps"][0]["contentEnd"] == len("Let me compute. ")
         assert tool_events(env, mid) == [
             ("started", tool_call["id"]),
@@ -126,7 +128,7 @@ async def test_approval_granted_and_denied(tmp_path):
             await env.client.request(
                 "tools.approve", {"callId": proposed["callId"], "approved": True}
             )
-        assert err.value.reason == "NOT_FOUND"
+        assert err.value.reason == "CONFLICT", "a second answer is refused, and says why"
 
 
 async def test_read_file_outside_allowed_folders_fails_safely(tmp_path):
@@ -189,7 +191,7 @@ async def test_client_tool_answered_late_from_a_new_connection(tmp_path):
         )
         with pytest.raises(RpcFailure) as err:
             await back.request("tools.submitResult", {"callId": started["callId"], "result": 1})
-        assert err.value.reason == "NOT_FOUND"
+        assert err.value.reason == "CONFLICT"
         # The tool went away with its connection.
         assert "lookup_contact" not in [
             t["name"] for t in (await back.request("tools.list"))["tools"]

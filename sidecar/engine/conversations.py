@@ -16,9 +16,15 @@ if TYPE_CHECKING:
 class Conversations:
     def __init__(self, engine: Engine) -> None:
         self._e = engine
+        self.deleting: set[str] = set()
+        """Conversations whose delete was accepted: gone for every new write, already."""
 
     async def require(self, conversation_id: str) -> Conversation:
-        conversation = await self._e.store.get_conversation(conversation_id)
+        conversation = (
+            None
+            if conversation_id in self.deleting
+            else await self._e.store.get_conversation(conversation_id)
+        )
         if conversation is None:
             raise not_found("conversation", conversation_id)
         return conversation
@@ -97,12 +103,19 @@ class Conversations:
             return conversation
 
     async def delete(self, conversation_id: str) -> None:
+        """One step: once accepted, nothing new starts in the conversation (every write
+        that needs it answers NOT_FOUND); its running replies end with their terminal
+        events and its title task stops; then it is deleted, and nothing of it follows
+        `conversation.deleted`."""
         e = self._e
-        for turn in [
-            t for t in e.turns.active.values() if t.message.conversation_id == conversation_id
-        ]:
-            await e.turns.cancel(turn.message.id)
         async with e.lock:
-            if not await e.store.delete_conversation(conversation_id):
-                raise not_found("conversation", conversation_id)
-            e.bus.publish(ConversationDeleted(conversation_id=conversation_id))
+            await self.require(conversation_id)
+            self.deleting.add(conversation_id)
+        try:
+            await e.turns.end_conversation(conversation_id)
+            await e.titles.stop(conversation_id)
+            async with e.lock:
+                await e.store.delete_conversation(conversation_id)
+                e.bus.publish(ConversationDeleted(conversation_id=conversation_id))
+        finally:
+            self.deleting.discard(conversation_id)

@@ -16,7 +16,7 @@ from sidecar.engine.tools import result_text
 from sidecar.providers.types import ChatMessage, ChatRequest, ToolCallRef
 
 if TYPE_CHECKING:
-    from sidecar.protocol.objects import Conversation, Message, Model, ToolCall
+    from sidecar.protocol.objects import Conversation, Message, Model, Step, ToolCall
 
 CHARS_PER_TOKEN = 4  # a deliberately rough estimate: cheap, and conservative for English
 MESSAGE_OVERHEAD = 8
@@ -77,7 +77,7 @@ def _messages(message: Message, images: dict[str, str]) -> list[ChatMessage]:
         out += step_messages(
             message.content[content_start : step.content_end],
             thinking[thinking_start : step.thinking_end] or None,
-            step.thinking_signature,
+            step,
             calls,
         )
         content_start, thinking_start = step.content_end, step.thinking_end
@@ -90,24 +90,35 @@ def _messages(message: Message, images: dict[str, str]) -> list[ChatMessage]:
 
 
 def step_messages(
-    content: str, thinking: str | None, signature: str | None, calls: list[ToolCall]
+    content: str, thinking: str | None, step: Step, calls: list[ToolCall]
 ) -> list[ChatMessage]:
-    """One tool-loop step: the assistant's text and calls, then each call's result."""
+    """One provider call: the assistant's text, thinking and calls, then each call's result.
+
+    Calls go back under the provider's own ids (the sidecar's ids are for clients only)."""
     out = [
         ChatMessage(
             role="assistant",
             content=content,
             tool_calls=[_ref(c) for c in calls],
             thinking=thinking,
-            thinking_signature=signature,
+            thinking_signature=step.thinking_signature,
+            redacted_thinking=list(step.redacted_thinking),
         )
     ]
-    out += [ChatMessage(role="tool", content=result_text(c), tool_call_id=c.id) for c in calls]
+    out += [
+        ChatMessage(role="tool", content=result_text(c), tool_call_id=upstream_id(c)) for c in calls
+    ]
     return out
 
 
+def upstream_id(call: ToolCall) -> str:
+    return call.provider_call_id or call.id
+
+
 def _ref(call: ToolCall) -> ToolCallRef:
-    return ToolCallRef(id=call.id, name=call.name, arguments=orjson.dumps(call.arguments).decode())
+    return ToolCallRef(
+        id=upstream_id(call), name=call.name, arguments=orjson.dumps(call.arguments).decode()
+    )
 
 
 def estimate_tokens(message: ChatMessage) -> int:

@@ -1,10 +1,11 @@
-"""Providers: the three built-in ones plus custom backends, and where their keys come from.
+"""Providers: the three built-in ones plus custom backends, and where their secrets come from.
 
-Keys live in the key store (`sidecar.store.keys`: the OS keychain or a 0600
-file, never the database; set through `providers.configure`) or in the usual
-environment variables; they are registered with the log scrubber the moment
-they are seen and never leave this module except inside a ProviderConfig
-handed to an adapter.
+Keys and custom header values live in the key store (`sidecar.store.keys`: the
+OS keychain or a 0600 file, never the database, which keeps header names only;
+set through `providers.configure`); keys may also come from the usual
+environment variables. They are registered with the scrubber (`sidecar.logs`)
+the moment they are seen and never leave this module except inside a
+ProviderConfig handed to an adapter.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 BUILTIN_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic", "deepseek": "DeepSeek"}
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_IDLE_TIMEOUT = 120.0
+DEFAULT_TOTAL_TIMEOUT = 600.0
 DEFAULT_MAX_RETRIES = 2
 
 
@@ -38,10 +40,16 @@ class Providers:
         rows = {row.id: row for row in await self._e.store.provider_rows()}
         for builtin in BUILTIN_NAMES:
             rows.setdefault(builtin, ProviderRow(id=builtin, kind=builtin))
+        # A secret found in the row is an older version's, moved out at the next start.
         for row in rows.values():
-            if row.api_key is None:  # else an older version's key, moved out at the next start
+            if row.api_key is None:
                 row.api_key = await self._e.keys.get(row.id)
+            if None in row.headers.values():
+                stored = await self._e.keys.headers(row.id)
+                row.headers = {n: stored.get(n) if v is None else v for n, v in row.headers.items()}
             logs.redact(row.api_key)
+            for value in row.headers.values():
+                logs.redact(value)
         return dict(sorted(rows.items()))
 
     async def list(self) -> list[Provider]:
@@ -75,6 +83,7 @@ class Providers:
                 ("enabled", "enabled"),
                 ("connect_timeout_seconds", "connect_timeout"),
                 ("idle_timeout_seconds", "idle_timeout"),
+                ("total_timeout_seconds", "total_timeout"),
                 ("max_retries", "max_retries"),
             ):
                 if field in given:
@@ -84,12 +93,13 @@ class Providers:
                     setattr(
                         row, column, value.rstrip("/") if field == "base_url" and value else value
                     )
-            logs.redact(row.api_key)
-            for value in row.headers.values():
-                logs.redact(value)
+            # (An older version's secrets, still in the row, move too.)
             if "api_key" in given or row.api_key != await self._e.keys.get(row.id):
-                await self._e.keys.set(row.id, row.api_key)  # (an older version's key moves too)
-            await self._e.store.save_provider_row(replace(row, api_key=None))
+                await self._e.keys.set(row.id, row.api_key)
+            headers = _header_values(row)
+            if headers != await self._e.keys.headers(row.id):
+                await self._e.keys.set_headers(row.id, headers)
+            await self._e.store.save_provider_row(replace(row, api_key=None))  # header names only
             await self._publish()
             return _wire(row)
 
@@ -101,6 +111,7 @@ class Providers:
             ):
                 raise not_found("provider", provider_id)
             await self._e.keys.set(provider_id, None)
+            await self._e.keys.set_headers(provider_id, {})
             await self._publish()
 
     async def config(self, provider_id: str) -> ProviderConfig:
@@ -135,9 +146,10 @@ class Providers:
             kind=row.kind,  # type: ignore[arg-type]
             base_url=_base_url(row),
             api_key=key,
-            headers=tuple(row.headers.items()),
+            headers=tuple(_header_values(row).items()),
             connect_timeout=row.connect_timeout or DEFAULT_CONNECT_TIMEOUT,
             idle_timeout=row.idle_timeout or DEFAULT_IDLE_TIMEOUT,
+            total_timeout=row.total_timeout or DEFAULT_TOTAL_TIMEOUT,
             max_retries=DEFAULT_MAX_RETRIES if row.max_retries is None else row.max_retries,
         )
 
@@ -158,6 +170,11 @@ def _key(row: ProviderRow) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _header_values(row: ProviderRow) -> dict[str, str]:
+    """The headers to send: those whose value was found (a lost one is listed, not sent)."""
+    return {name: value for name, value in row.headers.items() if value is not None}
+
+
 def _base_url(row: ProviderRow) -> str:
     return row.base_url or DEFAULT_BASE_URLS.get(row.kind, "")
 
@@ -175,6 +192,7 @@ def _wire(row: ProviderRow) -> Provider:
         enabled=row.enabled,
         connect_timeout_seconds=row.connect_timeout or DEFAULT_CONNECT_TIMEOUT,
         idle_timeout_seconds=row.idle_timeout or DEFAULT_IDLE_TIMEOUT,
+        total_timeout_seconds=row.total_timeout or DEFAULT_TOTAL_TIMEOUT,
         max_retries=DEFAULT_MAX_RETRIES if row.max_retries is None else row.max_retries,
         builtin=row.id in BUILTIN_NAMES,
     )

@@ -60,11 +60,18 @@ class Titles:
         if message.role != "assistant" or message.status != "complete":
             return
         conversation_id = message.conversation_id
-        if conversation_id in self._running:
+        if conversation_id in self._running or conversation_id in self._e.conversations.deleting:
             return
         task = asyncio.create_task(self._auto(message), name=f"title-{conversation_id}")
         self._running[conversation_id] = task
         task.add_done_callback(lambda _: self._running.pop(conversation_id, None))
+
+    async def stop(self, conversation_id: str) -> None:
+        """The conversation is being deleted: its automatic title never lands."""
+        task = self._running.get(conversation_id)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     async def _auto(self, reply: Message) -> None:
         e = self._e
@@ -79,6 +86,8 @@ class Titles:
             user = parent if parent is not None and parent.role == "user" else None
             title, record = await self._make(reply.model_id or conversation.model_id, user, reply)
             async with e.lock:
+                if conversation_id in e.conversations.deleting:
+                    return
                 await self._record(record)
                 current = await e.store.get_conversation(conversation_id)
                 if title and current is not None and current.title is None:
@@ -115,8 +124,8 @@ class Titles:
         )
         title, record = await self._make(model_id, user, reply)
         async with e.lock:
+            current = await e.conversations.require(conversation_id)  # deleted meanwhile?
             await self._record(record)
-            current = await e.conversations.require(conversation_id)
             if current.title_source == "user" or not title:
                 return current.title or ""  # the user titled it meanwhile: theirs stays
             await self._set(conversation_id, title)

@@ -1,18 +1,26 @@
 """Tool calls: which tools a turn may use, approvals, and running them.
 
 Sidecar tools run here; client tools are registered by a connection and run
-by the client, which answers with `tools.submitResult` (from any connection:
-a client that reconnects can still answer). A tool that needs approval waits
-for `tools.approve`; a denial goes back to the model as an error, and the loop
-goes on. Waiting is cancellable: cancelling the turn stops it.
+by the client, which answers with `tools.submitResult`. A tool that needs
+approval waits for `tools.approve` (from any connection: the user answers in
+whichever window shows it); a denial goes back to the model as an error, and
+the loop goes on.
+
+Every answer names a call by the sidecar's own call id (never the provider's,
+which many servers repeat in every response), resolves that call only, and at
+most once. A client tool's result is taken only from the connection that
+registered the tool; once that connection is gone, from any connection (the
+same client, reconnected) for DISCONNECT_GRACE, after which the call fails.
+Waiting is cancellable: cancelling or deleting the turn stops it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
@@ -30,15 +38,33 @@ log = logging.getLogger("sidecar.tools")
 
 SIDECAR_TOOL_TIMEOUT = 60.0
 CLIENT_TOOL_TIMEOUT = 600.0
+DISCONNECT_GRACE = 30.0  # a client tool's connection closed: time for its client to come back
 MAX_RESULT_CHARS = 100_000
+ENDED_KEPT = 10_000  # ended call ids remembered, so a late second answer is told so
 
 
 @dataclass(frozen=True, slots=True)
 class Enabled:
-    """A tool as a turn uses it: its wire description and, for sidecar tools, the code."""
+    """A tool as a turn uses it: its wire description and, for sidecar tools, the code;
+    for client tools, the connection that registered it (the one that runs it)."""
 
     tool: Tool
     impl: SidecarTool | None
+    owner: str | None = None
+
+
+class ClientGone(Exception):
+    """The connection that runs a client tool closed and nobody answered in the grace time."""
+
+
+@dataclass(slots=True)
+class Waiting:
+    """A call waiting for an answer from outside: the user's approval or a client's result."""
+
+    kind: Literal["approval", "result"]
+    future: asyncio.Future[Any]
+    owner: str | None  # the only connection that may answer; None: any connection
+    grace: asyncio.TimerHandle | None = None
 
 
 class Tools:
@@ -46,9 +72,10 @@ class Tools:
         self._e = engine
         self._builtin: dict[str, SidecarTool] | None = None
         self._client: dict[str, dict[str, Tool]] = {}  # connection id -> name -> tool
-        self._results: dict[str, asyncio.Future[tuple[Any, str | None]]] = {}
-        self._approvals: dict[str, asyncio.Future[bool]] = {}
+        self._waiting: dict[str, Waiting] = {}  # the sidecar's call id -> what it waits for
+        self._ended: OrderedDict[str, str] = OrderedDict()  # call id -> how its wait ended
         self.client_timeout = CLIENT_TOOL_TIMEOUT
+        self.disconnect_grace = DISCONNECT_GRACE
 
     @property
     def builtin(self) -> dict[str, SidecarTool]:
@@ -84,8 +111,14 @@ class Tools:
             raise not_found("tool", name)
 
     def forget(self, connection: str) -> None:
-        """The connection closed: its tools are gone (calls already running still wait)."""
+        """The connection closed: its tools are gone. Its calls already running wait
+        DISCONNECT_GRACE for an answer from any connection (its client, reconnected)."""
         self._client.pop(connection, None)
+        loop = asyncio.get_running_loop()
+        for waiting in self._waiting.values():
+            if waiting.owner == connection:
+                waiting.owner = None
+                waiting.grace = loop.call_later(self.disconnect_grace, _give_up, waiting.future)
 
     def enable(self, names: list[str], connection: str) -> dict[str, Enabled]:
         enabled: dict[str, Enabled] = {}
@@ -94,24 +127,45 @@ class Tools:
             if name in self.builtin:
                 enabled[name] = Enabled(_wire(self.builtin[name]), self.builtin[name])
             elif name in mine:
-                enabled[name] = Enabled(mine[name], None)
+                enabled[name] = Enabled(mine[name], None, connection)
             else:
                 raise InvalidParams(f"unknown tool {name!r}: see tools.list", ("tools", str(i)))
         return enabled
 
     # -- answers from clients -----------------------------------------------------
 
-    def submit_result(self, call_id: str, result: Any, error: str | None) -> None:
-        future = self._results.get(call_id)
-        if future is None or future.done():
-            raise not_found("toolCall", call_id)
-        future.set_result((result, error))
+    def submit_result(
+        self, call_id: str, result: Any, error: str | None, connection: str = ""
+    ) -> None:
+        self._answer(call_id, "result", connection).set_result((result, error))
 
-    def approve(self, call_id: str, approved: bool) -> None:
-        future = self._approvals.get(call_id)
-        if future is None or future.done():
-            raise not_found("toolCall", call_id)
-        future.set_result(approved)
+    def approve(self, call_id: str, approved: bool, connection: str = "") -> None:
+        self._answer(call_id, "approval", connection).set_result(approved)
+
+    def _answer(self, call_id: str, kind: str, connection: str) -> asyncio.Future[Any]:
+        """The future of the one call `call_id` names, if this connection may answer it now."""
+        waiting = self._waiting.get(call_id)
+        if waiting is None:
+            ended = self._ended.get(call_id)
+            if ended is None:
+                raise not_found("toolCall", call_id)
+            raise RpcError(
+                Reason.CONFLICT, f"that tool call is no longer waiting: {ended}", callId=call_id
+            )
+        if waiting.kind != kind:
+            wanted = "an approval" if waiting.kind == "approval" else "a client result"
+            raise RpcError(
+                Reason.CONFLICT, f"that tool call is waiting for {wanted}", callId=call_id
+            )
+        if waiting.future.done():
+            raise RpcError(Reason.CONFLICT, "that tool call was already answered", callId=call_id)
+        if waiting.owner is not None and waiting.owner != connection:
+            raise RpcError(
+                Reason.CONFLICT,
+                "that tool runs in another connection: only it can answer",
+                callId=call_id,
+            )
+        return waiting.future
 
     # -- running a call -----------------------------------------------------------
 
@@ -132,7 +186,7 @@ class Tools:
             bus.publish(
                 ToolProposed(**ids, call_id=call.id, name=call.name, arguments=call.arguments)
             )
-            if not await self._wait(self._approvals, call.id, None):
+            if not await self._wait(call.id, "approval", None, None):
                 call.status = "denied"
                 call.error = "the user denied this tool call"
                 bus.publish(ToolFailed(**ids, call_id=call.id, error=call.error))
@@ -163,9 +217,13 @@ class Tools:
             error = None
         else:
             try:
-                result, error = await self._wait(self._results, call.id, self.client_timeout)
+                result, error = await self._wait(
+                    call.id, "result", enabled.owner, self.client_timeout
+                )
             except TimeoutError:
                 return self._fail(ids, call, "the client did not answer in time")
+            except ClientGone:
+                return self._fail(ids, call, "the client that runs this tool disconnected")
         if error is not None:
             return self._fail(ids, call, error)
         if len(orjson.dumps(result)) > MAX_RESULT_CHARS:
@@ -181,14 +239,42 @@ class Tools:
         self._e.bus.publish(ToolFailed(**ids, call_id=call.id, error=error))
 
     async def _wait(
-        self, table: dict[str, asyncio.Future[Any]], call_id: str, limit: float | None
+        self,
+        call_id: str,
+        kind: Literal["approval", "result"],
+        owner: str | None,
+        limit: float | None,
     ) -> Any:
-        future = asyncio.get_running_loop().create_future()
-        table[call_id] = future
+        loop = asyncio.get_running_loop()
+        waiting = Waiting(kind, loop.create_future(), owner)
+        if owner is not None and owner not in self._client:
+            waiting.owner = None  # it closed before the call started: its client may be back
+            waiting.grace = loop.call_later(self.disconnect_grace, _give_up, waiting.future)
+        self._waiting[call_id] = waiting
+        outcome = "it was answered"
         try:
-            return await asyncio.wait_for(future, limit)
+            return await asyncio.wait_for(waiting.future, limit)
+        except TimeoutError:
+            outcome = "it timed out"
+            raise
+        except ClientGone:
+            outcome = "its client disconnected"
+            raise
+        except asyncio.CancelledError:
+            outcome = "its reply ended"
+            raise
         finally:
-            table.pop(call_id, None)
+            if waiting.grace is not None:
+                waiting.grace.cancel()
+            del self._waiting[call_id]
+            self._ended[call_id] = outcome
+            while len(self._ended) > ENDED_KEPT:
+                self._ended.popitem(last=False)
+
+
+def _give_up(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(ClientGone())
 
 
 def _wire(tool: SidecarTool) -> Tool:
@@ -202,7 +288,9 @@ def _wire(tool: SidecarTool) -> Tool:
 
 
 def result_text(call: ToolCall) -> str:
-    """What the model reads back for a call."""
+    """What the model reads back for a call: a string verbatim, other JSON compact."""
     if call.status == "completed":
+        if isinstance(call.result, str):
+            return call.result
         return orjson.dumps(call.result).decode()
     return f"Error: {call.error or 'the tool did not run'}"

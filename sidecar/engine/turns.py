@@ -37,6 +37,7 @@ from sidecar.protocol.events import (
     ThinkingCompleted,
     ThinkingDelta,
     ThinkingStarted,
+    ToolFailed,
     UsageRecorded,
 )
 from sidecar.protocol.objects import ErrorInfo, Message, Step, ToolCall, Usage, UsageRecord
@@ -83,6 +84,7 @@ class Turn:
         "steps",
         "step_usages",
         "signature",
+        "redacted",
         "folders",
     )
 
@@ -107,6 +109,7 @@ class Turn:
         self.steps: list[Step] = []  # where each tool-calling step ended
         self.step_usages: list[parts.UsagePart] = []
         self.signature: str | None = None  # Anthropic: the current step's thinking signature
+        self.redacted: list[str] = []  # Anthropic: the current step's redacted thinking blocks
         self.folders: tuple[str, ...] = ()
 
     def live(self, stored: Message) -> Message:
@@ -333,6 +336,18 @@ class Turns:
         await turn.done.wait()
         return True
 
+    async def end_conversation(self, conversation_id: str) -> None:
+        """Cancel every reply running in the conversation and wait for their terminal
+        events; a final write still being retried is dropped (the rows are going)."""
+        turns = [t for t in self.active.values() if t.message.conversation_id == conversation_id]
+        for turn in turns:
+            self._stop(turn, "cancelled")
+        for turn in turns:
+            await turn.done.wait()
+        for message_id, (final, _) in list(self.unsaved.items()):
+            if final.conversation_id == conversation_id:
+                del self.unsaved[message_id]
+
     def overlay(self, messages: list[Message]) -> list[Message]:
         """Messages as a snapshot must show them: running turns with their live text."""
         active, unsaved = self.active, self.unsaved
@@ -440,30 +455,39 @@ class Turns:
 
     async def _tool_step(self, turn: Turn, request: ChatRequest) -> None:
         """Run the calls of the step that just ended, then extend the request for the next one."""
-        step_start_c = turn.steps[-1].content_end if turn.steps else 0
-        step_start_t = turn.steps[-1].thinking_end if turn.steps else 0
-        content, thinking = "".join(turn.content), "".join(turn.thinking)
+        start_c = turn.steps[-1].content_end if turn.steps else 0
+        start_t = turn.steps[-1].thinking_end if turn.steps else 0
         if turn.thinking_open:
             self._close_thinking(turn)
         calls = self._end_step(turn)  # numbers the calls with this step's index
-        turn.steps.append(
-            Step(
-                content_end=len(content),
-                thinking_end=len(thinking),
-                thinking_signature=turn.signature,
-            )
-        )
+        step = self._close_step(turn)
         m = turn.message
         ids = {"conversation_id": m.conversation_id, "message_id": m.id}
         for call in calls:
             await self._e.tools.run(ids, call, turn.enabled.get(call.name), turn.folders)
+        content, thinking = "".join(turn.content), "".join(turn.thinking)
         request.messages.extend(
             step_messages(
-                content[step_start_c:], thinking[step_start_t:] or None, turn.signature, calls
+                content[start_c : step.content_end],
+                thinking[start_t : step.thinking_end] or None,
+                step,
+                calls,
             )
         )
-        turn.signature = None
         turn.finish = None
+
+    def _close_step(self, turn: Turn) -> Step:
+        """Record where the provider call that just ended stopped, with the thinking the
+        provider needs back unchanged (its signature, its redacted blocks)."""
+        step = Step(
+            content_end=sum(map(len, turn.content)),
+            thinking_end=sum(map(len, turn.thinking)),
+            thinking_signature=turn.signature,
+            redacted_thinking=turn.redacted,
+        )
+        turn.steps.append(step)
+        turn.signature, turn.redacted = None, []
+        return step
 
     def _on_part(self, turn: Turn, part: parts.Part) -> None:
         """One provider part -> events. The hot path: synchronous, no I/O."""
@@ -509,6 +533,9 @@ class Turns:
             turn.usage = part
         elif kind is parts.ThinkingSignature:
             turn.signature = part.signature
+        elif kind is parts.RedactedThinking:
+            if part.data:
+                turn.redacted.append(part.data)
         elif kind is parts.Finish:
             turn.finish = part.reason
         elif kind is parts.Retrying:
@@ -535,17 +562,16 @@ class Turns:
                 if turn.thinking_open:
                     self._close_thinking(turn)
                 self._end_step(turn)
+                if turn.signature is not None or turn.redacted:
+                    self._close_step(turn)  # later turns send this thinking back
                 records = [
                     usage_record(turn.model, u, "chat", m.conversation_id, m.id)
                     for u in turn.step_usages
                 ]
                 usage = _summed(records) if records else None
-                for call in turn.calls:
-                    if call.status in ("proposed", "running"):
-                        call.status, call.error = (
-                            "failed",
-                            "the turn ended before the call finished",
-                        )
+                unfinished = [c for c in turn.calls if c.status in ("proposed", "running")]
+                for call in unfinished:
+                    call.status, call.error = "failed", "the turn ended before the call finished"
                 final = m.model_copy(
                     update={
                         "content": "".join(turn.content),
@@ -583,6 +609,9 @@ class Turns:
                 for record in records:
                     e.bus.publish(UsageRecorded(usage=record))
                 ids = {"conversation_id": m.conversation_id, "message_id": m.id}
+                for call in unfinished:  # a call the UI shows as waiting ends too
+                    if call.executor is not None:  # its proposed/started event went out
+                        e.bus.publish(ToolFailed(**ids, call_id=call.id, error=call.error or ""))
                 if status == "complete":
                     e.bus.publish(
                         StreamCompleted(
@@ -734,7 +763,12 @@ def _tool_calls(tools: dict[int, list[str]], step: int = 0) -> list[ToolCall]:
             arguments = {"_value": arguments}
         calls.append(
             ToolCall(
-                id=call_id or new_id(), name=name, arguments=arguments, status="proposed", step=step
+                id=new_id(),
+                provider_call_id=call_id or None,
+                name=name,
+                arguments=arguments,
+                status="proposed",
+                step=step,
             )
         )
     return calls

@@ -24,22 +24,37 @@ pieces at awkward offsets; `headers` adds response headers (e.g. x-should-retry)
 
 Faults: "http_400", "http_400_context", "http_401", "http_402", "http_403", "http_404",
 "http_429", "http_429_quota", "http_500", "http_503", "http_529" answer with the dialect's
-real error body and headers (`retry_after` sets retry-after); "error_event", "drop" and
-"stall" strike mid-stream once `fault_after` text chunks were sent (before any fragment
-when 0); "no_finish" ends the stream cleanly without a finish reason. On a non-streamed
-request "error_event" answers 500 (529 for Anthropic) and "no_finish" gives a null reason.
+real error body and headers (`retry_after` sets retry-after); "redirect" (a 302 to a
+login page) and "html" (the login page, status 200) are what a proxy answers in the API's
+place, with `PROXY_SECRET` in the redirect target and the page. "error_event", "drop",
+"stall", "keepalive_only" (": keep-alive" comments forever), "trickle" (an event with no
+content, one byte at a time, forever; both `keepalive_interval` apart, default 0.05 s) and
+"huge_line" (the next text fragment grows by `huge_line_bytes`, then the stream goes on)
+strike mid-stream once `fault_after` text chunks were sent (before any fragment when 0);
+"no_finish" ends the stream cleanly without a finish reason. On a non-streamed request
+"error_event" answers 500 (529 for Anthropic), "no_finish" gives a null reason, and
+"keepalive_only" and "trickle" send whitespace (allowed before JSON) forever.
 
 A fake in another process (`python -m sidecar.fakes`) is scripted over HTTP:
 `POST /_fake/scripts {"scripts": [{"text": "Hi", "rate": 20, "tool_calls": [...]}]}`
 queues scripts (Script's fields as JSON), `GET /_fake/requests` lists what it received.
 
-Quirks (openai-compatible only): "ollama", "vllm", "lmstudio", "openrouter", "think_tags".
+Quirks (openai-compatible only): "ollama", "vllm", "lmstudio", "openrouter", "think_tags",
+"xai" (reasoning tokens beside `completion_tokens`), "mistral" (thinking as typed `content`
+parts).
+
+Anthropic: `redacted_thinking` adds opaque redacted blocks after the thinking. The fake
+refuses, as the API does, a `redacted_thinking` block whose data it never sent, and a
+tool turn whose latest assistant message does not carry that response's thinking blocks
+back unchanged.
 """
 
-from sidecar.fakes.provider import KINDS, FakeProvider
+from sidecar.fakes.provider import KINDS, PROXY_SECRET, FakeProvider
 from sidecar.fakes.script import (
     FAULTS,
     HTTP_FAULTS,
+    LIMIT_FAULTS,
+    PROXY_FAULTS,
     QUIRKS,
     STREAM_FAULTS,
     RecordedRequest,
@@ -52,6 +67,9 @@ __all__ = [
     "FAULTS",
     "HTTP_FAULTS",
     "KINDS",
+    "LIMIT_FAULTS",
+    "PROXY_FAULTS",
+    "PROXY_SECRET",
     "QUIRKS",
     "STREAM_FAULTS",
     "FakeProvider",

@@ -6,18 +6,30 @@ import asyncio
 import json
 import time
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from sidecar.fakes.dialects import KEEPALIVE, PACED, Dialect, dialect_for, split_awkwardly
-from sidecar.fakes.dialects.common import HttpError, dumps
+from sidecar.fakes.dialects.common import Frame, HttpError, dumps
 from sidecar.fakes.http import Exchange, HttpRequest, HttpServer
 from sidecar.fakes.reply import Reply, echo_script
-from sidecar.fakes.script import HTTP_FAULTS, RecordedRequest, Script, script_from_json
+from sidecar.fakes.script import (
+    HTTP_FAULTS,
+    PROXY_FAULTS,
+    RecordedRequest,
+    Script,
+    script_from_json,
+)
 
 KINDS = ("openai", "anthropic", "deepseek", "openai-compatible")
-_MID_STREAM_FAULTS = ("error_event", "drop", "stall")
+_MID_STREAM_FAULTS = ("error_event", "drop", "stall", "keepalive_only", "trickle", "huge_line")
+_ENDLESS_FAULTS = ("keepalive_only", "trickle")
 CONTROL_PREFIX = "/_fake/"
 _SPLIT_PAUSE = 0.002  # between the pieces of a split write, so they arrive as separate reads
+_ENDLESS_PAUSE = 0.05  # between the writes of an endless fault, unless keepalive_interval is set
+_HUGE_PIECE = 64 * 1024  # the huge line is written in pieces: the fake never holds it whole
+# In the proxy faults' redirect target and login page: it must never reach an error message.
+PROXY_SECRET = "sess-7f3a9c1e5b2d4f6a8c0e"
 
 
 class FakeProvider:
@@ -167,11 +179,17 @@ class FakeProvider:
             return await _send_error(
                 exchange, dialect.bad_request("We could not parse the JSON body of your request.")
             )
+        refused = dialect.refuse(body)
+        if refused is not None:
+            return await _send_error(exchange, refused)
         script = self._next_script(body)
-        dialect = dialect_for(self.kind, script.quirk)
+        if script.quirk is not None:
+            dialect = dialect_for(self.kind, script.quirk)
         extra = list(script.headers.items())
         if script.fault in HTTP_FAULTS:
             return await _send_error(exchange, dialect.http_error(script.fault, script), extra)
+        if script.fault in PROXY_FAULTS:
+            return await _proxy_answer(exchange, script.fault)
         reply = Reply.resolve(script, body)
         rate = script.rate if script.rate is not None else self.rate
         if reply.stream:
@@ -207,6 +225,42 @@ async def _send_error(
     )
 
 
+async def _proxy_answer(exchange: Exchange, fault: str) -> None:
+    """What a captive portal or SSO proxy answers in the API's place: a 302 to its login
+    page, or the page itself with status 200."""
+    page = (
+        "<!doctype html><html><head><title>Sign in</title></head><body>"
+        '<form method="post" action="/login">'
+        f'<input type="hidden" name="csrf" value="{PROXY_SECRET}">'
+        "</form></body></html>"
+    ).encode()
+    headers = [("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store")]
+    if fault == "redirect":
+        location = f"https://login.corp.example/sso?session={PROXY_SECRET}"
+        return await exchange.respond(302, [*headers, ("location", location)], page)
+    await exchange.respond(200, headers, page)
+
+
+async def _forever(exchange: Exchange, pieces: list[bytes], pause: float) -> None:
+    """Write the pieces in turn, `pause` apart, until the client leaves."""
+    while True:
+        for piece in pieces:
+            await exchange.write(piece)
+            await exchange.sleep(pause)
+
+
+def _inflated(frame: Frame, piece: str, size: int) -> Iterator[bytes]:
+    """`frame`, a text fragment carrying `piece`, with `size` bytes more text, in pieces."""
+    end = dumps(piece).encode()[1:]  # the piece's JSON text up to its closing quote
+    head, found, tail = frame.data.rpartition(end)
+    if not found:
+        raise ValueError("huge_line strikes at a plain text fragment")
+    yield head + end[:-1]
+    for start in range(0, size, _HUGE_PIECE):
+        yield b"x" * min(_HUGE_PIECE, size - start)
+    yield b'"' + tail
+
+
 async def _answer(
     exchange: Exchange,
     dialect: Dialect,
@@ -221,6 +275,9 @@ async def _answer(
         return await exchange.drop()
     if fault == "stall":
         return await exchange.stall()
+    if fault in _ENDLESS_FAULTS:  # whitespace, which JSON allows before the body that never comes
+        await exchange.start(200, [("content-type", "application/json"), *_ids(dialect), *extra])
+        return await _forever(exchange, [b" "], reply.script.keepalive_interval or _ENDLESS_PAUSE)
     if fault == "error_event":
         error = dialect.http_error(dialect.error_event_fault, reply.script)
         return await _send_error(exchange, error, extra)
@@ -262,6 +319,7 @@ async def _stream(
         await exchange.sleep(interval)
 
     fault = script.fault if script.fault in _MID_STREAM_FAULTS else None
+    pause = script.keepalive_interval or _ENDLESS_PAUSE
     texts = 0
     paced = False
     for frame in dialect.stream(reply):
@@ -270,9 +328,21 @@ async def _stream(
                 return await exchange.drop()
             if fault == "stall":
                 return await exchange.stall()
-            for error in dialect.error_frames(reply):
-                await emit(error.data)
-            return await exchange.end()
+            if fault == "keepalive_only":
+                return await _forever(exchange, [KEEPALIVE], pause)
+            if fault == "trickle":
+                data = dialect.idle_frame(reply).data
+                return await _forever(exchange, [data[i : i + 1] for i in range(len(data))], pause)
+            if fault == "error_event":
+                for error in dialect.error_frames(reply):
+                    await emit(error.data)
+                return await exchange.end()
+            if frame.kind == "text":  # huge_line: one huge fragment, then the stream goes on
+                fault = None
+                for piece in _inflated(frame, reply.text_chunks[texts], script.huge_line_bytes):
+                    await exchange.write(piece)
+                texts += 1
+                continue
         if frame.kind == "finish" and script.fault == "no_finish":
             continue
         if frame.kind in PACED:

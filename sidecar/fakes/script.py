@@ -19,8 +19,12 @@ HTTP_FAULTS = (
     "http_529",
 )
 STREAM_FAULTS = ("error_event", "drop", "stall", "no_finish")
-FAULTS = HTTP_FAULTS + STREAM_FAULTS
-QUIRKS = ("ollama", "vllm", "lmstudio", "openrouter", "think_tags")
+# What a proxy or captive portal answers in the API's place.
+PROXY_FAULTS = ("redirect", "html")
+# Streams that never end or lines without end: they test the client's limits.
+LIMIT_FAULTS = ("keepalive_only", "trickle", "huge_line")
+FAULTS = HTTP_FAULTS + STREAM_FAULTS + PROXY_FAULTS + LIMIT_FAULTS
+QUIRKS = ("ollama", "vllm", "lmstudio", "openrouter", "think_tags", "xai", "mistral")
 
 
 @dataclass
@@ -60,10 +64,12 @@ class Script:
     fault: str | None = None
     fault_after: int = 0
     retry_after: float | None = None
+    huge_line_bytes: int = 50 * 1024 * 1024  # what the `huge_line` fault adds to one text fragment
     quirk: str | None = None
     split_writes: bool = False
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
     signature: str | None = None  # Anthropic thinking signature; None: derived from `thinking`
+    redacted_thinking: list[str] = field(default_factory=list)  # Anthropic: opaque blocks' data
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:
@@ -74,6 +80,8 @@ class Script:
             raise ValueError("chunk_size must be at least 1")
         if self.rate is not None and self.rate <= 0:
             raise ValueError("rate must be positive")
+        if self.huge_line_bytes < 1:
+            raise ValueError("huge_line_bytes must be at least 1")
 
 
 def script_from_json(data: dict[str, Any]) -> Script:

@@ -392,6 +392,7 @@ class ProvidersConfigureParams(Params):
     enabled: bool | None = None
     connect_timeout_seconds: float | None = Field(default=None, gt=0, le=600)
     idle_timeout_seconds: float | None = Field(default=None, gt=0, le=3600)
+    total_timeout_seconds: float | None = Field(default=None, gt=0, le=86_400)
     max_retries: int | None = Field(default=None, ge=0, le=10)
 
 

@@ -60,7 +60,15 @@ class ErrorInfo(Wire):
 
 
 class ToolCall(Wire):
-    id: str
+    id: str = Field(
+        description="The sidecar's own id for the call (unique, sortable): the `callId` of "
+        "every event and method."
+    )
+    provider_call_id: str | None = Field(
+        default=None,
+        description="The provider's id for the call, sent back upstream only. Not unique: "
+        "many servers number calls call_0, call_1 in every response.",
+    )
     name: str
     arguments: dict[str, JsonValue]
     status: Literal["proposed", "running", "completed", "failed", "denied"]
@@ -82,6 +90,11 @@ class Step(Wire):
     content_end: int
     thinking_end: int
     thinking_signature: str | None = None
+    redacted_thinking: list[str] = Field(
+        default_factory=list,
+        description="Anthropic's encrypted thinking blocks of this step: opaque, never shown, "
+        "sent back unchanged.",
+    )
 
 
 class Tool(Wire):
@@ -113,7 +126,9 @@ class Message(Wire):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     steps: list[Step] = Field(
         default_factory=list,
-        description="Tool-loop steps that called tools (empty for a plain reply).",
+        description="Tool-loop steps that called tools, then the last provider call when it "
+        "left thinking the provider needs back (a signature, redacted blocks); empty for a "
+        "plain reply.",
     )
     attachments: list[Attachment] = Field(default_factory=list)
     usage: Usage | None = None
@@ -223,7 +238,11 @@ class Provider(Wire):
     enabled: bool
     connect_timeout_seconds: float
     idle_timeout_seconds: float = Field(
-        description="The longest silence between bytes of a response."
+        description="The longest wait for reply content (text, thinking, a tool call); "
+        "keep-alive comments and empty events do not count."
+    )
+    total_timeout_seconds: float = Field(
+        description="The longest one provider call may take, retries included."
     )
     max_retries: int
     builtin: bool = Field(

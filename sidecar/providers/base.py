@@ -4,30 +4,41 @@ An adapter supplies only what differs: the URL path, auth headers, the request b
 a per-response `StreamParser` (SSE event -> parts) and the non-streamed reply parser.
 
 The streaming loop lives in one async generator on purpose: the engine cancels the
-task iterating it (or calls `aclose()`), and because the HTTP response is opened with
-`async with` inside the generator, that closes the upstream connection at once, so
-the provider stops generating (and billing).
+task iterating it (or calls `aclose()`), and because the HTTP response is opened and
+closed (`try`/`finally`) inside the generator, that closes the upstream connection at
+once, so the provider stops generating (and billing).
+
+Every call has limits, so no reply stays `streaming` forever: progress is counted in
+content parts, not bytes (an upstream sending only keep-alive comments or empty events
+times out after `idle_timeout`), a total deadline (`total_timeout`, retries included),
+and a cap on one SSE line or event (`max_event_bytes`), enforced as the bytes come in.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from abc import ABC, abstractmethod
 from asyncio import sleep as _sleep
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import aclosing
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
-from httpx_sse import EventSource
+from httpx_sse import ServerSentEvent
+from httpx_sse._decoders import SSEDecoder  # (pinned < 0.5) its public API has no line limit
 
 from .errors import (
     MAX_ERROR_BODY,
+    deadline_error,
     error_from_payload,
     error_from_response,
     error_from_transport,
+    idle_timeout_error,
+    oversized_event_error,
     scrub,
+    unexpected_answer,
 )
 from .retry import retry_delay
 from .types import (
@@ -53,7 +64,10 @@ log = logging.getLogger(__name__)
 WRITE_TIMEOUT = 30.0  # per write; a large prompt with images on a slow uplink still fits
 MAX_JSON_BODY = 16 * 1024 * 1024  # a non-streamed reply larger than this is not a chat reply
 
-# Parts that carry reply content: once one was yielded, nothing is retried any more.
+T = TypeVar("T")
+
+# Parts that carry reply content: once one was yielded, nothing is retried any more; and
+# only these are progress against the idle timeout.
 CONTENT_PARTS = frozenset(
     {
         TextDelta,
@@ -90,12 +104,77 @@ def is_error_payload(obj: Any) -> bool:
     return isinstance(obj, dict) and (bool(obj.get("error")) or obj.get("object") == "error")
 
 
-class _LenientEventSource(EventSource):
-    """httpx-sse refuses a stream whose content-type is not text/event-stream; some
-    OpenAI-compatible servers mislabel theirs (text/plain, octet-stream), so read it anyway."""
+async def sse_events(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[ServerSentEvent]:
+    """The SSE events in a body's bytes; ProviderError once one line or event passes `limit`
+    bytes. httpx-sse's own reader keeps a line of any length, several times over as text
+    (one 50 MB line cost 160 MiB); split here as bytes, what is held stays near the cap.
+    Whatever the content-type says: some OpenAI-compatible servers label their streams
+    text/plain or octet-stream."""
+    decoder = SSEDecoder()
+    held = bytearray()  # the line not ended yet
+    size = 0  # bytes of the ended lines of the event being read
+    async for chunk in chunks:
+        held += chunk
+        if b"\n" in chunk or b"\r" in chunk:
+            lines = held.splitlines(keepends=True)
+            # a last line ending in "\r" may be a "\r\n" cut between reads: held too
+            held = lines.pop() if not lines[-1].endswith(b"\n") else bytearray()
+            for line in lines:
+                text = line.rstrip(b"\r\n")
+                size = size + len(line) if text else 0
+                if size > limit:
+                    raise oversized_event_error(limit)
+                sse = decoder.decode(text.decode("utf-8", "replace"))
+                if sse is not None:
+                    yield sse
+        if size + len(held) > limit:
+            raise oversized_event_error(limit)
+    if held:  # the body ended inside a line
+        sse = decoder.decode(held.rstrip(b"\r\n").decode("utf-8", "replace"))
+        if sse is not None:
+            yield sse
 
-    def _check_content_type(self) -> None:
-        return None
+
+class _Clock:
+    """The time limits of one call: `idle` seconds without a content part (None: no such
+    limit) and the total deadline, retries included. The timers run only while the call
+    waits on the provider, never while the consumer handles a part."""
+
+    __slots__ = ("_loop", "_idle", "_total", "_deadline", "_until", "expired")
+
+    def __init__(self, total: float, idle: float | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._idle = idle
+        self._total = total
+        self._deadline = self._loop.time() + total
+        self.expired: ProviderError | None = None  # the error `within` raised, once it did
+        self.progress()
+
+    def progress(self) -> None:
+        """Content arrived (or an attempt begins): the idle allowance starts again."""
+        idle = self._idle
+        self._until = (
+            self._deadline if idle is None else min(self._loop.time() + idle, self._deadline)
+        )
+
+    def left(self) -> float:
+        return self._deadline - self._loop.time()
+
+    async def within(self, awaitable: Awaitable[T]) -> T:
+        """`awaitable`'s result, or ProviderError `timeout` when a limit passes first."""
+        timeout = asyncio.timeout_at(self._until)
+        try:
+            async with timeout:
+                return await awaitable
+        except TimeoutError:
+            if not timeout.expired():
+                raise
+        idle = self._idle
+        if idle is None or self._until >= self._deadline:
+            self.expired = deadline_error(self._total)
+        else:
+            self.expired = idle_timeout_error(idle)
+        raise self.expired
 
 
 async def read_bounded(response: httpx.Response, limit: int) -> bytes:
@@ -192,7 +271,11 @@ class Provider(ABC):
     def _transport_error(self, exc: Exception) -> ProviderError:
         return error_from_transport(exc, self.config.api_key, self.config.idle_timeout)
 
-    async def _http_error(self, response: httpx.Response) -> ProviderError:
+    async def _answer_error(self, response: httpx.Response, expected: str) -> ProviderError | None:
+        """Why `response` is not the answer `expected`: an HTTP error, a redirect, a web page."""
+        if response.status_code < 400:
+            ctype = response.headers.get("content-type", "")
+            return unexpected_answer(response.status_code, ctype, expected)
         try:
             body = await read_bounded(response, MAX_ERROR_BODY)
         except httpx.HTTPError:
@@ -201,57 +284,70 @@ class Provider(ABC):
             response.status_code, response.headers, body, self.config.api_key
         )
 
+    def _send(self, content: bytes, headers: dict[str, str]) -> Awaitable[httpx.Response]:
+        """The response, its body not read yet: the caller closes it."""
+        request = self._http.build_request(
+            "POST", self._url, content=content, headers=headers, timeout=self._timeout
+        )
+        return self._http.send(request, stream=True)
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[Part]:
         """The reply as normalized parts, ending with UsagePart(s) and one Finish.
 
         Raises ProviderError. Before any content part was yielded, retryable errors
         are retried (up to config.max_retries), each announced by a Retrying part."""
         content = orjson.dumps(self._body(request, stream=True))
+        clock = _Clock(self.config.total_timeout, self.config.idle_timeout)
         retries = 0
         started = False  # a content part was yielded: no more retries
         while True:
             parser = self._parser(request)
             out = parser.out
+            clock.progress()  # each attempt has the whole idle allowance
             try:
                 failure: ProviderError | None = None
                 try:
-                    async with self._http.stream(
-                        "POST",
-                        self._url,
-                        content=content,
-                        headers=self._stream_headers,
-                        timeout=self._timeout,
-                    ) as response:
-                        if response.status_code >= 400:
-                            raise await self._http_error(response)
+                    response = await clock.within(self._send(content, self._stream_headers))
+                    try:
+                        error = await clock.within(self._answer_error(response, "an event stream"))
+                        if error is not None:
+                            raise error
                         ctype = response.headers.get("content-type", "")
                         if "json" in ctype and "event-stream" not in ctype:
-                            obj = loads(await read_bounded(response, MAX_JSON_BODY))
+                            obj = loads(await clock.within(read_bounded(response, MAX_JSON_BODY)))
                             if is_error_payload(obj):
                                 raise error_from_payload(obj, self.config.api_key)
                             parser.feed_json(obj)
                         else:
-                            events = _LenientEventSource(response).aiter_sse()
+                            events = sse_events(response.aiter_bytes(), self.config.max_event_bytes)
                             async with aclosing(events):
-                                async for sse in events:
+                                while (sse := await clock.within(anext(events, None))) is not None:
                                     try:
                                         parser.feed(sse.event, sse.data)
                                     except ProviderError as exc:
                                         failure = exc  # deliver what came before it first
                                     if out:
-                                        if not started:
-                                            started = any(type(p) in CONTENT_PARTS for p in out)
+                                        progress = any(type(p) in CONTENT_PARTS for p in out)
                                         for part in out:
                                             yield part
                                         out.clear()
+                                        if progress:
+                                            started = True
+                                            clock.progress()
                                     if failure is not None:
                                         raise failure
                                     if parser.done:
                                         break
+                    finally:
+                        await response.aclose()
                 except (httpx.HTTPError, httpx.InvalidURL) as exc:
                     if parser.finish_reason is None:
                         raise self._transport_error(exc) from None
                     # The answer was finished; only its tail (usage, [DONE]) was lost.
+                except ProviderError as exc:
+                    if exc is not clock.expired or parser.finish_reason is None:
+                        raise
+                    # The same: the answer was finished; its tail did not come in time.
                 failure = parser.end()
                 if out:
                     if not started:
@@ -266,51 +362,60 @@ class Provider(ABC):
                 err = exc
             if started:
                 raise err
-            delay = self._next_retry(err, retries)
+            delay = self._next_retry(err, retries, clock)
             retries += 1
             yield Retrying(retries, round(delay * 1000), err.code)
             await _sleep(delay)
 
     async def complete(self, request: ChatRequest) -> tuple[str, UsagePart]:
-        """A non-streamed reply: (text, usage). Same retry policy, silently."""
+        """A non-streamed reply: (text, usage). Same retry policy and deadline, silently
+        (no idle limit beyond httpx's between bytes: such a reply has no parts)."""
         content = orjson.dumps(self._body(request, stream=False))
+        clock = _Clock(self.config.total_timeout, None)
         retries = 0
         while True:
             try:
-                try:
-                    async with self._http.stream(
-                        "POST",
-                        self._url,
-                        content=content,
-                        headers=self._plain_headers,
-                        timeout=self._timeout,
-                    ) as response:
-                        if response.status_code >= 400:
-                            raise await self._http_error(response)
-                        body = await read_bounded(response, MAX_JSON_BODY)
-                except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                    raise self._transport_error(exc) from None
-                obj = loads(body)
-                if is_error_payload(obj):
-                    raise error_from_payload(obj, self.config.api_key)
-                if not isinstance(obj, dict):
-                    snippet = scrub(body[:200].decode("utf-8", "replace"), self.config.api_key)
-                    raise ProviderError(
-                        "invalid_response", f"not a JSON reply: {snippet!r}", retryable=True
-                    )
-                return self._parse_complete(obj)
+                return await clock.within(self._complete_once(content))
             except ProviderError as exc:
                 err = exc
-            delay = self._next_retry(err, retries)
+            delay = self._next_retry(err, retries, clock)
             retries += 1
             await _sleep(delay)
 
-    def _next_retry(self, err: ProviderError, retries: int) -> float:
+    async def _complete_once(self, content: bytes) -> tuple[str, UsagePart]:
+        try:
+            async with self._http.stream(
+                "POST",
+                self._url,
+                content=content,
+                headers=self._plain_headers,
+                timeout=self._timeout,
+            ) as response:
+                error = await self._answer_error(response, "a JSON reply")
+                if error is not None:
+                    raise error
+                body = await read_bounded(response, MAX_JSON_BODY)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise self._transport_error(exc) from None
+        obj = loads(body)
+        if is_error_payload(obj):
+            raise error_from_payload(obj, self.config.api_key)
+        if not isinstance(obj, dict):
+            snippet = scrub(body[:200].decode("utf-8", "replace"), self.config.api_key)
+            raise ProviderError(
+                "invalid_response", f"not a JSON reply: {snippet!r}", retryable=True
+            )
+        return self._parse_complete(obj)
+
+    def _next_retry(self, err: ProviderError, retries: int, clock: _Clock) -> float:
         """The delay before retry number `retries + 1`, or `err` re-raised when the
-        policy says not to retry (not retryable, or retries used up)."""
+        policy says not to retry (not retryable, retries used up, or the retry could not
+        start before the call's deadline)."""
         if not err.retryable or retries >= self.config.max_retries:
             raise err
         delay = retry_delay(err.retry_after, retries)
+        if delay >= clock.left():
+            raise err
         log.info(
             "provider %s: retry %d in %.2fs after %s (HTTP %s)",
             self.config.id,

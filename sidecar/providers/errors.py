@@ -3,8 +3,10 @@
 One mapping for every adapter: the OpenAI and Anthropic error bodies share a shape
 (`{"error": {"type", "message", "code"}}`), and the OpenAI-compatible backends use
 variations of it (`{"error": "text"}`, `{"object": "error", "message": ...}`, `{"detail": ...}`).
-Messages are scrubbed of anything key-shaped because providers like to quote the
-key they rejected ("Incorrect API key provided: sk-proj-...").
+Messages are scrubbed because providers like to quote the credential they rejected
+("Incorrect API key provided: sk-proj-..."): first of every secret the sidecar holds, by
+value (`sidecar.logs`: API keys, custom header values, the token), then of anything
+key-shaped, a second net for secrets the sidecar never held.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from typing import Any
 import httpx
 import orjson
 
+from sidecar import logs
+
 from .retry import parse_retry_after
 from .types import ProviderError
 
 MAX_ERROR_BODY = 64 * 1024  # bytes read from an error response
 MAX_MESSAGE = 2000  # characters kept of a provider's error message
 
-REDACTED = "[redacted]"
+REDACTED = logs.REDACTED
 _SECRET_PATTERNS = re.compile(
     r"sk-[A-Za-z0-9_*\-]{4,}"  # OpenAI (sk-proj-…), Anthropic (sk-ant-…), DeepSeek, OpenRouter (sk-or-…)
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"  # an Authorization header value quoted back
@@ -96,10 +100,10 @@ _CONTEXT_HINTS = (
 
 
 def scrub(text: str, api_key: str | None = None) -> str:
-    """Remove the configured key and anything else key-shaped from `text`."""
-    if api_key and len(api_key) >= 4:
-        text = text.replace(api_key, REDACTED)
-    return _SECRET_PATTERNS.sub(REDACTED, text)
+    """Remove every secret the sidecar holds, the adapter's key among them, and anything
+    else key-shaped from `text`."""
+    logs.redact(api_key)  # held already when the engine built the config; cheap to repeat
+    return _SECRET_PATTERNS.sub(REDACTED, logs.scrub(text))
 
 
 def _clip(text: str) -> str:
@@ -213,4 +217,64 @@ def error_from_transport(exc: Exception, api_key: str | None, idle_timeout: floa
         return ProviderError("invalid_response", f"undecodable response: {detail}", retryable=True)
     return ProviderError(
         "connection", f"connection lost ({type(exc).__name__}: {detail})", retryable=True
+    )
+
+
+# --- limits of one call: the base's clock and line cap, and what may answer instead of the API
+
+
+def idle_timeout_error(idle: float) -> ProviderError:
+    """No reply content for `idle` s: keep-alive comments and contentless events arrived,
+    or nothing did. Retryable, which the base honors only before the first content part."""
+    return ProviderError(
+        "timeout", f"no reply content from the provider for {idle:g} s", retryable=True
+    )
+
+
+def deadline_error(total: float) -> ProviderError:
+    """The call's total deadline passed. Not retryable: the time for retries is spent too."""
+    return ProviderError(
+        "timeout", f"the provider call took longer than its {total:g} s limit", retryable=False
+    )
+
+
+def oversized_event_error(limit: int) -> ProviderError:
+    """One SSE line or event outgrew the cap: no chat reply needs one that large, and the
+    same request would bring it again."""
+    return ProviderError(
+        "invalid_response",
+        f"the provider sent an event stream line or event larger than {_size(limit)}",
+        retryable=False,
+    )
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} bytes"
+
+
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+\-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+\-]{0,63}")
+
+
+def unexpected_answer(status: int, content_type: str, expected: str) -> ProviderError | None:
+    """A redirect (httpx follows none), or a web page, where the API's answer was due: a proxy
+    or login page in the way, which answers the same way every time, so it is not retried.
+    The message names the status and the media type only: never the redirect target or the
+    page, which may carry session tokens."""
+    media = content_type.partition(";")[0].strip().lower()
+    if not (300 <= status < 400 or "html" in media):
+        return None
+    try:
+        phrase = f" {httpx.codes(status).phrase}"
+    except ValueError:
+        phrase = ""
+    shown = media if _MEDIA_TYPE.fullmatch(media) else "unrecognized" if media else "none"
+    return ProviderError(
+        "invalid_response",
+        f"the provider answered HTTP {status}{phrase} ({shown}) instead of {expected}; "
+        "is a proxy or a login page in the way of the base URL?",
+        retryable=False,
+        http_status=status,
     )

@@ -4,12 +4,14 @@ LM Studio, OpenRouter): one adapter, configured by a small Dialect per kind.
 The parser is written against the quirks listed in PROVIDERS.md: tool calls are
 assembled by `index` (ids and names only arrive on first fragments, and some
 servers repeat `name` as null or ""), reasoning comes as `reasoning_content`
-(DeepSeek), `reasoning` (Ollama, OpenRouter) or an inline leading `<think>` block,
-and usage comes either on its own last chunk or on the finish chunk.
+(DeepSeek), `reasoning` (Ollama, OpenRouter), `thinking` parts in a `content` list
+(Mistral) or an inline leading `<think>` block, and usage comes either on its own last
+chunk or on the finish chunk, with reasoning inside completion_tokens or (xAI) beside them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +64,7 @@ _FINISH = {
 
 def openai_usage(u: dict[str, Any]) -> UsagePart:
     """OpenAI / DeepSeek / compatible usage -> contract convention (prompt_tokens already
-    includes cached tokens; completion_tokens already includes reasoning)."""
+    includes cached tokens; output includes reasoning, see `_output_tokens`)."""
     hit = u.get("prompt_cache_hit_tokens")  # DeepSeek
     prompt = u.get("prompt_tokens")
     if prompt is None:
@@ -77,26 +79,58 @@ def openai_usage(u: dict[str, Any]) -> UsagePart:
     cdetails = u.get("completion_tokens_details")
     if type(cdetails) is dict:
         reasoning = cdetails.get("reasoning_tokens")
+    input_tokens = as_int(prompt)
+    reasoning_tokens = as_int(reasoning)
     return UsagePart(
-        input_tokens=as_int(prompt),
-        output_tokens=as_int(u.get("completion_tokens")),
-        reasoning_tokens=as_int(reasoning),
+        input_tokens=input_tokens,
+        output_tokens=_output_tokens(u, input_tokens, reasoning_tokens),
+        reasoning_tokens=reasoning_tokens,
         cache_read_tokens=as_int(cached or hit),
         cache_write_tokens=as_int(cache_write),
     )
 
 
-def _text_of(content: Any) -> str:
-    """`content` is a string, or (Mistral and a few others) a list of typed parts."""
+def _output_tokens(u: dict[str, Any], prompt: int, reasoning: int) -> int:
+    """completion_tokens, plus the reasoning when the server left it out of them.
+
+    OpenAI counts reasoning inside completion_tokens (prompt + completion == total); xAI
+    counts it beside them (prompt + completion + reasoning == total). Told apart by the
+    numbers, not the host, so proxies that normalize xAI's usage are read right too.
+    """
+    completion = as_int(u.get("completion_tokens"))
+    total = u.get("total_tokens")
+    if reasoning > 0 and type(total) is int and prompt + completion + reasoning == total:
+        return completion + reasoning
+    return completion
+
+
+def _content_parts(content: Any) -> Iterator[tuple[bool, str]]:
+    """(is thinking, text) for each non-empty piece of `content`: a string, or (Mistral and a
+    few others) a list of typed parts, where Mistral's reasoning models put their thinking in
+    `{"type": "thinking", "thinking": [<text parts>]}`."""
     if type(content) is str:
-        return content
-    if type(content) is list:
-        return "".join(
-            p.get("text") or ""
-            for p in content
-            if type(p) is dict and p.get("type") == "text" and type(p.get("text")) is str
-        )
-    return ""
+        if content:
+            yield False, content
+        return
+    if type(content) is not list:
+        return
+    for part in content:
+        if type(part) is not dict:
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            text = part.get("text")
+            if text and type(text) is str:
+                yield False, text
+        elif kind == "thinking":
+            thinking = "".join(text for _, text in _content_parts(part.get("thinking")))
+            if thinking:
+                yield True, thinking
+
+
+def _text_of(content: Any) -> str:
+    """The answer's text in `content`, without its thinking parts."""
+    return "".join(text for thinking, text in _content_parts(content) if not thinking)
 
 
 class _Call:
@@ -176,13 +210,14 @@ class OpenAIStreamParser(StreamParser):
             out.append(ThinkingDelta(reasoning))
         content = delta.get("content")
         if content:
-            text = content if type(content) is str else _text_of(content)
-            if self._think is not None and text:
-                thinking, text = self._think.feed(text)
-                if thinking:
-                    out.append(ThinkingDelta(thinking))
-            if text:
-                out.append(TextDelta(text))
+            if type(content) is str:
+                self._text(content)
+            else:
+                for thinking, text in _content_parts(content):
+                    if thinking:
+                        out.append(ThinkingDelta(text))
+                    else:
+                        self._text(text)
         refusal = delta.get("refusal")
         if refusal and type(refusal) is str:
             self._refused = True
@@ -192,6 +227,15 @@ class OpenAIStreamParser(StreamParser):
             for call in calls:
                 if type(call) is dict:
                     self._tool_fragment(call)
+
+    def _text(self, text: str) -> None:
+        """Answer text; with think_tags, a leading <think> block in it is thinking."""
+        if self._think is not None:
+            thinking, text = self._think.feed(text)
+            if thinking:
+                self.out.append(ThinkingDelta(thinking))
+        if text:
+            self.out.append(TextDelta(text))
 
     def _tool_fragment(self, tc: dict[str, Any]) -> None:
         call_id = tc.get("id")

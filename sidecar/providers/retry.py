@@ -2,7 +2,8 @@
 
 Which errors are retried is decided where they are made (errors.py sets
 `ProviderError.retryable`, honoring `x-should-retry`); when retrying is allowed at
-all (only before any content was streamed) is decided in base.py.
+all (only before any content was streamed, so no word is ever sent twice, and only
+when the delay ends before the call's deadline) is decided in base.py.
 """
 
 from __future__ import annotations

@@ -84,7 +84,11 @@ class ProviderConfig:
     api_key: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     connect_timeout: float = 10.0
-    idle_timeout: float = 120.0  # between bytes; keep-alive comments count as bytes
+    # The longest wait for reply content (a text, thinking or tool-call part): keep-alive
+    # comments and contentless events are not progress. Also httpx's read timeout.
+    idle_timeout: float = 120.0
+    total_timeout: float = 600.0  # one call, retries included
+    max_event_bytes: int = 8 * 1024 * 1024  # one SSE line or event; a chat reply needs far less
     max_retries: int = 2
 
     def __repr__(self) -> str:  # never print the key

@@ -40,11 +40,11 @@ async def unregister(conn: Connection, p: ToolNameParams) -> EmptyResult:
 
 @handles("tools.submitResult")
 async def submit_result(conn: Connection, p: ToolsSubmitResultParams) -> EmptyResult:
-    conn.app.engine.tools.submit_result(p.call_id, p.result, p.error)
+    conn.app.engine.tools.submit_result(p.call_id, p.result, p.error, conn.key)
     return EmptyResult()
 
 
 @handles("tools.approve")
 async def approve(conn: Connection, p: ToolsApproveParams) -> EmptyResult:
-    conn.app.engine.tools.approve(p.call_id, p.approved)
+    conn.app.engine.tools.approve(p.call_id, p.approved, conn.key)
     return EmptyResult()

@@ -99,6 +99,7 @@ _PROVIDER_FIELDS = (
     "enabled",
     "connect_timeout",
     "idle_timeout",
+    "total_timeout",
     "max_retries",
     "created_at",
     "updated_at",
@@ -111,6 +112,16 @@ def _provider_row(row: sqlite3.Row) -> ProviderRow:
     data["headers"] = from_json(data["headers"]) or {}
     data["enabled"] = bool(data["enabled"])
     return ProviderRow(**data)
+
+
+def _header_names(headers: dict[str, str | None]) -> str:
+    """The `headers` column: names only (`{"api-key": null}`). Values are secrets and live
+    in the key store; a string value there is an older version's, moved at the next start."""
+    return json_text(dict.fromkeys(headers))
+
+
+def _has_values(headers: dict[str, str | None]) -> bool:
+    return any(value is not None for value in headers.values())
 
 
 def _casefold(text: str | None) -> str | None:
@@ -571,7 +582,7 @@ class Store:
         row.created_at = row.created_at or now
         row.updated_at = max(now, row.updated_at)
         values = {c: getattr(row, c) for c in _PROVIDER_FIELDS}
-        values["headers"] = json_text(row.headers)
+        values["headers"] = _header_names(row.headers)
         values["enabled"] = int(row.enabled)
         names = ", ".join(_PROVIDER_FIELDS)
         async with self._locked() as db:
@@ -581,22 +592,30 @@ class Store:
                 values,
             )
 
-    async def provider_keys(self) -> dict[str, str]:
-        """Keys an older version stored in the providers table (see KeyStore.adopt)."""
+    async def provider_secrets(self) -> list[ProviderRow]:
+        """Rows where an older version stored a secret: an API key or header values (see
+        KeyStore.adopt). One query, nothing else, when there is none."""
         async with self._locked() as db:
-            rows = await _all(db, "SELECT id, api_key FROM providers WHERE api_key IS NOT NULL")
-        return {row["id"]: row["api_key"] for row in rows}
+            rows = await _all(
+                db,
+                f"SELECT {_PROVIDER_COLUMNS} FROM providers "
+                "WHERE api_key IS NOT NULL OR headers <> '{}' ORDER BY id",
+            )
+        found = [_provider_row(row) for row in rows]
+        return [r for r in found if r.api_key is not None or _has_values(r.headers)]
 
-    async def forget_provider_keys(self, ids: Iterable[str]) -> None:
-        """Clear keys that now live in the key store, leaving no copy in the file: the
-        freed bytes are zeroed (secure_delete) and the WAL, which may hold the old page,
-        is folded back and truncated."""
+    async def forget_provider_secrets(self, rows: Iterable[ProviderRow]) -> None:
+        """Clear the keys and header values that now live in the key store (header names
+        stay), leaving no copy in the file: the freed bytes are zeroed (secure_delete) and
+        the WAL, which may hold the old page, is folded back and truncated."""
         async with self._locked() as db:
             await _run(db, "PRAGMA secure_delete = ON")
         try:
             async with self._transaction(write=True) as db:
                 await _run_many(
-                    db, "UPDATE providers SET api_key = NULL WHERE id = ?", [(i,) for i in ids]
+                    db,
+                    "UPDATE providers SET api_key = NULL, headers = ? WHERE id = ?",
+                    [(_header_names(r.headers), r.id) for r in rows],
                 )
             async with self._locked() as db:
                 await _run(db, "PRAGMA wal_checkpoint(TRUNCATE)")

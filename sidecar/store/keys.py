@@ -1,7 +1,11 @@
-"""API keys at rest: the OS keychain when it works, else a file only the user can read.
+"""Secrets at rest: the OS keychain when it works, else a file only the user can read.
 
-Keys never go into the SQLite file: a copied or synced database must not carry
-them. `SIDECAR_KEY_STORE` makes the choice explicit:
+The secrets are API keys and the values of custom headers (`api-key`,
+`Authorization`, gateway tokens: how a custom backend authenticates). They never
+go into the SQLite file, which keeps header names only: a copied or synced
+database must not carry them. Every secret read or written here is registered
+with the scrubber (`sidecar.logs.redact`). `SIDECAR_KEY_STORE` makes the choice
+explicit:
 
 - `auto` (the default): the OS keychain through `keyring` when it has a usable
   backend (macOS Keychain, Windows Credential Locker, Secret Service), else the
@@ -11,7 +15,9 @@ them. `SIDECAR_KEY_STORE` makes the choice explicit:
 
 `keyring` costs ~0.3 s to import and may talk to D-Bus, so nothing here imports
 it before the first key is read or written (or the background warm-up after
-the ready line). Keys are cached in memory after the first read.
+the ready line). Entries are cached in memory after the first read: one per
+provider for its key (named by the provider id) and one for its header values
+(`<id>:headers`, a JSON object; provider ids cannot hold `:`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import os
 import stat
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +44,12 @@ log = logging.getLogger("sidecar.keys")
 ENV = "SIDECAR_KEY_STORE"
 CHOICES = ("auto", "keyring", "file")
 SERVICE = "chat-sidecar"
+HEADERS = ":headers"  # suffix of the entry holding a provider's header values
 
 
 class KeyStore:
-    """API keys by provider id, in the keychain or the key file (see the module docstring)."""
+    """API keys and header values by provider id, in the keychain or the key file (see the
+    module docstring)."""
 
     def __init__(self, db_path: Path, choice: str | None = None) -> None:
         self.choice = (choice or os.environ.get(ENV) or "auto").strip().lower()
@@ -67,33 +76,68 @@ class KeyStore:
         self._resolve()
 
     async def get(self, provider_id: str) -> str | None:
-        if provider_id not in self._cache:
-            key = await asyncio.to_thread(self._read, provider_id)
-            logs.redact(key)
-            self._cache[provider_id] = key
-        return self._cache[provider_id]
+        key = await self._get(provider_id)
+        logs.redact(key)
+        return key
 
     async def set(self, provider_id: str, key: str | None) -> None:
         """Store `key` for the provider (None removes it)."""
         logs.redact(key)
-        await asyncio.to_thread(self._write, provider_id, key)
-        self._cache[provider_id] = key
+        await self._set(provider_id, key)
+
+    async def headers(self, provider_id: str) -> dict[str, str]:
+        """The provider's custom header values by name ({} when it has none)."""
+        raw = await self._get(provider_id + HEADERS)
+        try:
+            values = json.loads(raw) if raw else {}
+        except ValueError:
+            values = None
+        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+            raise StorageUnavailable("keys", f"the header values of {provider_id} are damaged")
+        for value in values.values():
+            logs.redact(value)
+        return values
+
+    async def set_headers(self, provider_id: str, headers: Mapping[str, str]) -> None:
+        """Store the provider's custom header values (an empty mapping removes them)."""
+        for value in headers.values():
+            logs.redact(value)
+        await self._set(provider_id + HEADERS, json.dumps(dict(headers)) if headers else None)
 
     async def adopt(self, store: Store) -> int:
-        """Move keys that an older version kept in the database into this store (at start).
+        """Move the secrets an older version kept in the database (API keys, header values)
+        into this store (at start); returns how many providers had some.
 
-        Each key is written here before it is cleared there, so a crash in between
+        Each secret is written here before it is cleared there, so a crash in between
         leaves it in both places and the next start finishes the move. Costs one
         query, and no keyring import, when there is nothing to move.
         """
-        keys = await store.provider_keys()
-        if not keys:
+        rows = await store.provider_secrets()
+        if not rows:
             return 0
-        for provider_id, key in keys.items():
-            await self.set(provider_id, key)
-        await store.forget_provider_keys(keys)
-        log.info("moved %d API key(s) out of the database into %s", len(keys), self.backend)
-        return len(keys)
+        keys = headers = 0
+        for row in rows:
+            if row.api_key is not None:
+                await self.set(row.id, row.api_key)
+                keys += 1
+            values = {name: v for name, v in row.headers.items() if v is not None}
+            if values:
+                await self.set_headers(row.id, values)
+                headers += len(values)
+        await store.forget_provider_secrets(rows)
+        moved = [f"{keys} API key(s)"] if keys else []
+        moved += [f"{headers} header value(s)"] if headers else []
+        log.info("moved %s out of the database into %s", " and ".join(moved), self.backend)
+        return len(rows)
+
+    async def _get(self, account: str) -> str | None:
+        if account not in self._cache:
+            self._cache[account] = await asyncio.to_thread(self._read, account)
+        return self._cache[account]
+
+    async def _set(self, account: str, secret: str | None) -> None:
+        await asyncio.to_thread(self._write, account, secret)
+        self._cache[account] = secret
 
     # -- blocking side (runs in a worker thread) -------------------------------
 
@@ -109,34 +153,34 @@ class KeyStore:
                     )
             self._resolved = True
             log.info(
-                "API keys are kept in %s",
+                "API keys and header values are kept in %s",
                 "the OS keychain" if self._keyring else f"{self.file.path} (mode 0600)",
             )
 
-    def _read(self, provider_id: str) -> str | None:
+    def _read(self, account: str) -> str | None:
         self._resolve()
         if self._keyring is not None:
-            key = _keychain(self._keyring.get_password, self.service, provider_id)
-            if key is not None:
-                return key
+            secret = _keychain(self._keyring.get_password, self.service, account)
+            if secret is not None:
+                return secret
         # Also the file under a keychain: keys written before a keychain became usable.
-        return self.file.read().get(provider_id)
+        return self.file.read().get(account)
 
-    def _write(self, provider_id: str, key: str | None) -> None:
+    def _write(self, account: str, secret: str | None) -> None:
         self._resolve()
         if self._keyring is not None:
-            if key is not None:
-                _keychain(self._keyring.set_password, self.service, provider_id, key)
-            elif _keychain(self._keyring.get_password, self.service, provider_id) is not None:
-                _keychain(self._keyring.delete_password, self.service, provider_id)
-            if provider_id in self.file.read():
-                self.file.update(provider_id, None)
+            if secret is not None:
+                _keychain(self._keyring.set_password, self.service, account, secret)
+            elif _keychain(self._keyring.get_password, self.service, account) is not None:
+                _keychain(self._keyring.delete_password, self.service, account)
+            if account in self.file.read():
+                self.file.update(account, None)
             return
-        self.file.update(provider_id, key)
+        self.file.update(account, secret)
 
 
 class _KeyFile:
-    """A JSON object of provider id -> key that only the file's owner can read."""
+    """A JSON object of entry name -> secret that only the file's owner can read."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -164,13 +208,13 @@ class _KeyFile:
             raise StorageUnavailable("keys", f"the key file {self.path} is damaged")
         return {k: v for k, v in data.items() if isinstance(v, str)}
 
-    def update(self, provider_id: str, key: str | None) -> None:
+    def update(self, account: str, secret: str | None) -> None:
         data = self.read()
-        if key is None:
-            if data.pop(provider_id, None) is None:
+        if secret is None:
+            if data.pop(account, None) is None:
                 return
         else:
-            data[provider_id] = key
+            data[account] = secret
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -213,7 +213,12 @@ SELECT id, 'message', conversation_id FROM messages ORDER BY id;
 INSERT INTO search (search) VALUES ('rebuild');
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2_SEARCH)
+# A provider call's total deadline, next to its idle timeout.
+_V3_TOTAL_TIMEOUT = """
+ALTER TABLE providers ADD COLUMN total_timeout REAL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2_SEARCH, _V3_TOTAL_TIMEOUT)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -11,6 +11,8 @@ class ProviderRow:
 
     `api_key` is the one place a key lives; the engine turns this into the wire
     `Provider` (no key, header names only) and into the adapters' ProviderConfig.
+    `headers` maps names to values; the database keeps the names only (a None value: in
+    the key store, like the key).
     """
 
     id: str
@@ -18,10 +20,11 @@ class ProviderRow:
     name: str | None = None
     base_url: str | None = None
     api_key: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str | None] = field(default_factory=dict)
     enabled: bool = True
     connect_timeout: float | None = None
     idle_timeout: float | None = None
+    total_timeout: float | None = None
     max_retries: int | None = None
     created_at: str = ""
     updated_at: str = ""

@@ -9,6 +9,8 @@ import {
   ConnectionError,
   SidecarClient,
   type ConnectionState,
+  type Message,
+  type MessageUpdated,
   type ResyncReason,
   type SidecarEvent,
 } from "../src/index.js";
@@ -84,6 +86,23 @@ function expectSentTwiceWithOneId(h: Harness, method: string): void {
   const ids = sent.map((f) => (f.params as { clientRequestId: string }).clientRequestId);
   expect(ids[0]).toMatch(/^[0-9a-f-]{36}$/);
   expect(ids[1]).toBe(ids[0]);
+}
+
+/**
+ * The assistant message once complete, learnt the way a store learns it after a resync:
+ * from a fresh snapshot, or else from a `message.updated` after the snapshot's seq. How much
+ * of the stream ended before the resync depends on the machine's speed; events at or below
+ * the live feed's start are only in the snapshot. Reads `h.events` (recorded since connect),
+ * so an event delivered before this call is not missed.
+ */
+async function completedAfterResync(h: Harness, conversationId: string, messageId: string): Promise<Message> {
+  const snapshot = await h.client.request("conversations.get", { conversationId });
+  const stored = snapshot.messages.find((m) => m.id === messageId);
+  if (stored?.status === "complete") return stored;
+  const isDone = (e: SidecarEvent): e is MessageUpdated =>
+    e.type === "message.updated" && e.seq > snapshot.seq && e.message.id === messageId && e.message.status === "complete";
+  await waitUntil(() => h.events.some(isDone), 15_000, `message.updated (complete) after seq ${snapshot.seq}`);
+  return h.events.find(isDone)!.message;
 }
 
 function expectCleanWire(wire: Wire): void {
@@ -263,11 +282,17 @@ describe("with a replay buffer of one event", () => {
     await Promise.all([env?.stop(), fake?.stop()]);
   });
 
-  it("a lost frame the sidecar no longer holds ends in onResync('resync-required') and a live feed", async () => {
+  /**
+   * Delta 1 of a six-letter reply is lost and the buffer no longer holds it: resync, then
+   * the reply is whole and the feed live. `rate` null: unpaced, so the stream has ended
+   * before the client resynced (what a busy machine does to a paced one); its end is then
+   * only in the snapshot.
+   */
+  async function lostFrameBeyondTheBuffer(rate: number | null): Promise<void> {
     const h = connectClient(env);
     await h.client.connect();
     const { conversationId } = await setupChat(h.client, fake, "small buffer");
-    await fake.script({ chunks: ["a", "b", "c", "d", "e", "f"], rate: 30 });
+    await fake.script({ chunks: ["a", "b", "c", "d", "e", "f"], rate });
     let dropped = -1;
     h.wire.interceptOnce((frame) => {
       const params = frame.params as { type?: string; index?: number; seq: number } | undefined;
@@ -280,10 +305,15 @@ describe("with a replay buffer of one event", () => {
     expect(h.resyncs).toEqual(["resync-required"]);
 
     // what a store does on resync: reload the snapshot, then apply events after its seq
-    const done = await nextEvent(h.client, "message.updated", (e) => e.message.id === sent.assistantMessageId && e.message.status === "complete");
+    const done = await completedAfterResync(h, conversationId, sent.assistantMessageId);
+    expect(done.content).toBe("abcdef");
     const snapshot = await h.client.request("conversations.get", { conversationId });
     expect(snapshot.messages.at(-1)?.content).toBe("abcdef");
-    expect(done.message.content).toBe("abcdef");
+
+    // the feed is live whenever the stream ended: an event made now is delivered
+    const created = await h.client.request("conversations.create", { title: "after resync" });
+    await waitUntil(() => h.client.lastSeq >= created.seq);
+    expect(h.events.find((e) => e.seq === created.seq)).toMatchObject({ type: "conversation.created" });
 
     const subscribes = h.wire.outbound.filter((f) => f.method === "events.subscribe").map((f) => f.params);
     expect(subscribes.slice(-2)).toEqual([{ since: dropped - 1 }, {}]);
@@ -291,6 +321,14 @@ describe("with a replay buffer of one event", () => {
     expectContiguous(h.events.filter((e) => e.seq > dropped));
     expect(h.wire.sockets).toHaveLength(1);
     expectCleanWire(h.wire);
+  }
+
+  it("a lost frame the sidecar no longer holds ends in onResync('resync-required') and a live feed", async () => {
+    await lostFrameBeyondTheBuffer(30);
+  });
+
+  it("a lost frame the sidecar no longer holds, in a stream that ends before the resync: the snapshot has the end", async () => {
+    await lostFrameBeyondTheBuffer(null);
   });
 
   it("resuming after a drop when the events are gone ends in onResync('resync-required')", async () => {

@@ -54,6 +54,10 @@ class MessagesDialect(Dialect):
     error_event_fault = "http_529"
     stream_content_type = "text/event-stream; charset=utf-8"
 
+    def __init__(self) -> None:
+        self._issued: dict[str, list[dict[str, Any]]] = {}  # tool_use id -> its thinking blocks
+        self._redacted: set[str] = set()  # every redacted_thinking data sent
+
     # --- requests and errors ---------------------------------------------------
 
     def authorized(self, headers: dict[str, str], api_key: str) -> bool:
@@ -69,6 +73,40 @@ class MessagesDialect(Dialect):
             return self._error(
                 400, "invalid_request_error", "anthropic-version: header is required"
             )
+        return None
+
+    def refuse(self, body: dict[str, Any]) -> HttpError | None:
+        """As the API does: redacted data it never issued, and a tool-use turn whose
+        thinking blocks did not come back exactly as they were sent."""
+        messages = body.get("messages")
+        if type(messages) is not list:
+            return None
+        latest = max(
+            (i for i, m in enumerate(messages) if type(m) is dict and m.get("role") == "assistant"),
+            default=None,
+        )
+        for i, message in enumerate(messages):
+            content = message.get("content") if type(message) is dict else None
+            if type(content) is not list:
+                continue
+            for j, block in enumerate(content):
+                if type(block) is not dict:
+                    continue
+                if block.get("type") == "redacted_thinking" and block.get("data") not in (
+                    self._redacted
+                ):
+                    return self.bad_request(
+                        f"messages.{i}.content.{j}: Invalid `data` in `redacted_thinking` block"
+                    )
+                issued = self._issued.get(block.get("id")) if i == latest else None
+                if block.get("type") == "tool_use" and issued is not None:
+                    echoed = [b for b in content if _is_thinking(b)]
+                    if echoed != issued:
+                        return self.bad_request(
+                            f"messages.{i}.content.{j}: `thinking` or `redacted_thinking` blocks "
+                            "in the latest assistant message cannot be modified. These blocks "
+                            "must remain as they were in the original response."
+                        )
         return None
 
     def new_request_id(self) -> str:
@@ -164,6 +202,8 @@ class MessagesDialect(Dialect):
             ]
             deltas.append(("event", {"type": "signature_delta", "signature": reply.signature}))
             yield {"type": "thinking", "thinking": "", "signature": ""}, deltas
+        for block in self._thinking(reply)[1 if reply.thinking else 0 :]:
+            yield block, []  # redacted_thinking: whole in its start event, no deltas
         if reply.text_chunks:
             yield (
                 {"type": "text", "text": ""},
@@ -172,7 +212,12 @@ class MessagesDialect(Dialect):
         for call in reply.tool_calls:
             pieces = ["", *call.fragments]
             yield (
-                {"type": "tool_use", "id": self._tool_id(call.id), "name": call.name, "input": {}},
+                {
+                    "type": "tool_use",
+                    "id": self._tool_id(call.id, reply),
+                    "name": call.name,
+                    "input": {},
+                },
                 [("delta", {"type": "input_json_delta", "partial_json": p}) for p in pieces],
             )
 
@@ -180,22 +225,22 @@ class MessagesDialect(Dialect):
         body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
         return [event_frame("error", body, "event")]
 
+    def idle_frame(self, reply: Reply) -> Frame:
+        return event_frame("ping", {"type": "ping"}, "event")
+
     # --- the non-streamed answer -----------------------------------------------------
 
     def message(self, reply: Reply, *, finished: bool = True) -> dict[str, Any]:
         message = self._envelope(reply)
         content: list[dict[str, Any]] = []
-        if reply.thinking:
-            content.append(
-                {"type": "thinking", "thinking": reply.thinking, "signature": reply.signature}
-            )
+        content += self._thinking(reply)
         if reply.text:
             content.append({"type": "text", "text": reply.text})
         for call in reply.tool_calls:
             content.append(
                 {
                     "type": "tool_use",
-                    "id": self._tool_id(call.id),
+                    "id": self._tool_id(call.id, reply),
                     "name": call.name,
                     "input": _parsed(call.arguments),
                 }
@@ -226,15 +271,33 @@ class MessagesDialect(Dialect):
             },
         }
 
-    @staticmethod
-    def _tool_id(given: str) -> str:
-        return given or random_id("toolu_01", 22)
+    def _tool_id(self, given: str, reply: Reply) -> str:
+        """The call's id, remembering the response's thinking it must come back with."""
+        tool_id = given or random_id("toolu_01", 22)
+        self._issued[tool_id] = self._thinking(reply)
+        return tool_id
+
+    def _thinking(self, reply: Reply) -> list[dict[str, Any]]:
+        """The response's thinking blocks, whole, as a request must echo them."""
+        blocks: list[dict[str, Any]] = []
+        if reply.thinking:
+            blocks.append(
+                {"type": "thinking", "thinking": reply.thinking, "signature": reply.signature}
+            )
+        for data in reply.script.redacted_thinking:
+            self._redacted.add(data)
+            blocks.append({"type": "redacted_thinking", "data": data})
+        return blocks
 
     @staticmethod
     def _stop_reason(reply: Reply) -> str:
         if reply.finish_reason is not None:
             return reply.finish_reason
         return "tool_use" if reply.tool_calls else "end_turn"
+
+
+def _is_thinking(block: Any) -> bool:
+    return type(block) is dict and block.get("type") in ("thinking", "redacted_thinking")
 
 
 def _parsed(arguments: str) -> Any:

@@ -93,6 +93,10 @@ class Dialect(ABC):
         """A request the real API would refuse before looking at it."""
         return None
 
+    def refuse(self, body: dict[str, Any]) -> HttpError | None:
+        """A request body the real API would refuse (beyond what the adapters' tests check)."""
+        return None
+
     @abstractmethod
     def http_error(self, fault: str, script: Script) -> HttpError:
         """The answer for an `http_*` fault (and for `api_key` mismatches: "http_401")."""
@@ -110,6 +114,10 @@ class Dialect(ABC):
     @abstractmethod
     def error_frames(self, reply: Reply) -> list[Frame]:
         """What the `error_event` fault sends mid-stream."""
+
+    @abstractmethod
+    def idle_frame(self, reply: Reply) -> Frame:
+        """A well-formed event that carries no content (what the `trickle` fault repeats)."""
 
     @abstractmethod
     def message(self, reply: Reply, *, finished: bool = True) -> dict[str, Any]:

@@ -37,8 +37,11 @@ class Flavor:
     )
     usage_on_finish: bool = False  # usage rides on the finish_reason chunk
     deepseek_usage: bool = False  # prompt_cache_hit_tokens / prompt_cache_miss_tokens
+    xai_usage: bool = False  # completion_tokens leaves reasoning out; total_tokens adds it back
     usage_choices_null: bool = False  # the separate usage chunk has "choices": null (vLLM)
-    reasoning: str | None = None  # delta field for thinking, "think_tags", or None to drop it
+    # delta field for thinking; "think_tags", "content_parts" (Mistral's typed parts in
+    # `content`), or None to drop it
+    reasoning: str | None = None
     reasoning_content: Any = None  # "content" on reasoning deltas (_OMIT to leave it out)
     tool_calls_on_reasoning: bool = False  # "tool_calls": [] on reasoning deltas
     repeat_role: bool = False  # every delta repeats "role": "assistant"
@@ -95,6 +98,8 @@ QUIRK_FLAVORS = {
         stream_error="openrouter",
     ),
     "think_tags": replace(COMPATIBLE, name="think_tags", reasoning="think_tags"),
+    "xai": replace(COMPATIBLE, name="xai", xai_usage=True),
+    "mistral": replace(COMPATIBLE, name="mistral", reasoning="content_parts"),
 }
 
 
@@ -321,6 +326,9 @@ class ChatCompletionsDialect(Dialect):
         if f.reasoning == "think_tags":
             for piece in _with_think_tags(reply.thinking_chunks, reply.text_chunks):
                 yield "text", self._delta(content=piece)
+        elif f.reasoning == "content_parts":
+            for kind, content in _with_content_parts(reply.thinking_chunks, reply.text_chunks):
+                yield kind, self._delta(content=content)
         else:
             if f.reasoning is not None:
                 for piece in reply.thinking_chunks:
@@ -374,7 +382,22 @@ class ChatCompletionsDialect(Dialect):
             "completion_tokens": u.output_tokens,
             "total_tokens": u.input_tokens + u.output_tokens,
         }
-        if self.flavor.deepseek_usage:
+        if self.flavor.xai_usage:
+            usage["completion_tokens"] = max(u.output_tokens - u.reasoning_tokens, 0)
+            usage["prompt_tokens_details"] = {
+                "text_tokens": u.input_tokens,
+                "audio_tokens": 0,
+                "image_tokens": 0,
+                "cached_tokens": u.cached_tokens,
+            }
+            usage["completion_tokens_details"] = {
+                "reasoning_tokens": u.reasoning_tokens,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            }
+            usage["num_sources_used"] = 0
+        elif self.flavor.deepseek_usage:
             usage["prompt_tokens_details"] = {"cached_tokens": u.cached_tokens}
             usage["completion_tokens_details"] = {"reasoning_tokens": u.reasoning_tokens}
             usage["prompt_cache_hit_tokens"] = u.cached_tokens
@@ -411,6 +434,9 @@ class ChatCompletionsDialect(Dialect):
             body = _error(_SERVER_ERROR, "server_error")
         return [data_frame(body, "event")]
 
+    def idle_frame(self, reply: Reply) -> Frame:
+        return data_frame(self._chunker(reply)(self._delta(content="")), "event")
+
     # --- the non-streamed answer -----------------------------------------------------
 
     def message(self, reply: Reply, *, finished: bool = True) -> dict[str, Any]:
@@ -419,6 +445,9 @@ class ChatCompletionsDialect(Dialect):
         message: dict[str, Any] = {"role": "assistant", "content": content or None}
         if f.reasoning == "think_tags" and reply.thinking:
             message["content"] = f"<think>{reply.thinking}</think>{content}"
+        elif f.reasoning == "content_parts" and reply.thinking:
+            parts = [_thinking_part(reply.thinking)]
+            message["content"] = [*parts, _text_part(content)] if content else parts
         elif f.reasoning is not None and reply.thinking:
             message[f.reasoning] = reply.thinking
         if f.refusal_field:
@@ -459,3 +488,24 @@ def _with_think_tags(thinking: list[str], text: list[str]) -> list[str]:
     pieces[-1] += "</th"
     rest = list(text) or [""]
     return [*pieces, "ink>" + rest[0], *rest[1:]]
+
+
+def _thinking_part(text: str) -> dict[str, Any]:
+    return {"type": "thinking", "thinking": [_text_part(text)]}
+
+
+def _text_part(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def _with_content_parts(thinking: list[str], text: list[str]) -> list[tuple[str, Any]]:
+    """(frame kind, content) as Mistral streams a reasoning reply: each thinking piece as a
+    list holding one thinking part, the last one sharing its list with the first text part,
+    then the rest of the text as plain strings."""
+    if not thinking:
+        return [("text", piece) for piece in text]
+    out: list[tuple[str, Any]] = [("delta", [_thinking_part(piece)]) for piece in thinking]
+    if text:
+        out[-1] = ("text", [_thinking_part(thinking[-1]), _text_part(text[0])])
+        out += [("text", piece) for piece in text[1:]]
+    return out

@@ -213,7 +213,7 @@ export interface Message {
   role: "user" | "assistant";
   status: "pending" | "streaming" | "complete" | "cancelled" | "failed" | "interrupted";
   /**
-   * Tool-loop steps that called tools (empty for a plain reply).
+   * Tool-loop steps that called tools, then the last provider call when it left thinking the provider needs back (a signature, redacted blocks); empty for a plain reply.
    */
   steps: Step[];
   thinking: string | null;
@@ -248,6 +248,10 @@ export interface ErrorInfoOutput {
  */
 export interface Step {
   contentEnd: number;
+  /**
+   * Anthropic's encrypted thinking blocks of this step: opaque, never shown, sent back unchanged.
+   */
+  redactedThinking: string[];
   thinkingEnd: number;
   thinkingSignature: string | null;
 }
@@ -257,8 +261,15 @@ export interface ToolCall {
   };
   error: string | null;
   executor: ("sidecar" | "client") | null;
+  /**
+   * The sidecar's own id for the call (unique, sortable): the `callId` of every event and method.
+   */
   id: string;
   name: string;
+  /**
+   * The provider's id for the call, sent back upstream only. Not unique: many servers number calls call_0, call_1 in every response.
+   */
+  providerCallId: string | null;
   result: JsonValue;
   status: "proposed" | "running" | "completed" | "failed" | "denied";
   /**
@@ -393,7 +404,7 @@ export interface Message1 {
   role: "user" | "assistant";
   status: "pending" | "streaming" | "complete" | "cancelled" | "failed" | "interrupted";
   /**
-   * Tool-loop steps that called tools (empty for a plain reply).
+   * Tool-loop steps that called tools, then the last provider call when it left thinking the provider needs back (a signature, redacted blocks); empty for a plain reply.
    */
   steps: Step[];
   thinking: string | null;
@@ -603,7 +614,7 @@ export interface Provider {
   headerNames: string[];
   id: string;
   /**
-   * The longest silence between bytes of a response.
+   * The longest wait for reply content (text, thinking, a tool call); keep-alive comments and empty events do not count.
    */
   idleTimeoutSeconds: number;
   /**
@@ -613,6 +624,10 @@ export interface Provider {
   kind: "openai" | "anthropic" | "deepseek" | "openai-compatible";
   maxRetries: number;
   name: string;
+  /**
+   * The longest one provider call may take, retries included.
+   */
+  totalTimeoutSeconds: number;
 }
 export interface ModelsUpdated {
   models: Model[];
@@ -692,7 +707,7 @@ export interface BranchMessage {
   siblingIds: string[];
   status: "pending" | "streaming" | "complete" | "cancelled" | "failed" | "interrupted";
   /**
-   * Tool-loop steps that called tools (empty for a plain reply).
+   * Tool-loop steps that called tools, then the last provider call when it left thinking the provider needs back (a signature, redacted blocks); empty for a plain reply.
    */
   steps: Step[];
   thinking: string | null;
@@ -980,6 +995,10 @@ export interface DocumentErrorInput {
 }
 export interface DocumentStepInput {
   contentEnd: number;
+  /**
+   * Anthropic's encrypted thinking blocks of this step: opaque, never shown, sent back unchanged.
+   */
+  redactedThinking?: string[];
   thinkingEnd: number;
   thinkingSignature?: string | null;
 }
@@ -989,8 +1008,15 @@ export interface DocumentToolCallInput {
   };
   error?: string | null;
   executor?: ("sidecar" | "client") | null;
+  /**
+   * The sidecar's own id for the call (unique, sortable): the `callId` of every event and method.
+   */
   id: string;
   name: string;
+  /**
+   * The provider's id for the call, sent back upstream only. Not unique: many servers number calls call_0, call_1 in every response.
+   */
+  providerCallId?: string | null;
   result?: JsonValue;
   status: "proposed" | "running" | "completed" | "failed" | "denied";
   /**
@@ -1103,6 +1129,10 @@ export interface DocumentErrorOutput {
 }
 export interface DocumentStepOutput {
   contentEnd: number;
+  /**
+   * Anthropic's encrypted thinking blocks of this step: opaque, never shown, sent back unchanged.
+   */
+  redactedThinking: string[];
   thinkingEnd: number;
   thinkingSignature: string | null;
 }
@@ -1112,8 +1142,15 @@ export interface DocumentToolCallOutput {
   };
   error: string | null;
   executor: ("sidecar" | "client") | null;
+  /**
+   * The sidecar's own id for the call (unique, sortable): the `callId` of every event and method.
+   */
   id: string;
   name: string;
+  /**
+   * The provider's id for the call, sent back upstream only. Not unique: many servers number calls call_0, call_1 in every response.
+   */
+  providerCallId: string | null;
   result: JsonValue;
   status: "proposed" | "running" | "completed" | "failed" | "denied";
   /**
@@ -1354,6 +1391,7 @@ export interface ProvidersConfigureParams {
   kind?: ("openai" | "anthropic" | "deepseek" | "openai-compatible") | null;
   maxRetries?: number | null;
   name?: string | null;
+  totalTimeoutSeconds?: number | null;
 }
 export interface ProvidersListResult {
   providers: Provider[];

@@ -272,7 +272,7 @@ function toolCall(
   const current: ToolCall =
     at >= 0
       ? message.toolCalls[at]!
-      : { id: callId, name: "", arguments: {}, status: "proposed", executor: null, result: null as JsonValue, error: null, step };
+      : { id: callId, providerCallId: null, name: "", arguments: {}, status: "proposed", executor: null, result: null as JsonValue, error: null, step };
   const updated = change(current);
   const toolCalls = at >= 0 ? message.toolCalls.map((c, i) => (i === at ? updated : c)) : [...message.toolCalls, updated];
   const next = { ...message, toolCalls };

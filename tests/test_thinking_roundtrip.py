@@ -1,0 +1,113 @@
+"""Anthropic's redacted thinking, followed across every layer: the provider's bytes, the
+stored message, and the body of the next tool-loop step and of the next turn. The fake
+refuses, as the API does, a tool turn whose thinking blocks did not come back unchanged."""
+
+from __future__ import annotations
+
+import json
+
+from sidecar.fakes import FakeProvider, Script
+from tests.chat_env import chat_env
+from tests.test_tools import call
+
+BLOB = "EmwKAhgBEgy3va3pzix/LafPsn4aDHr4ZqZfake"
+LATER = "EqQBCgIYAhIM1gbcDa9GJwZAnot/shown"
+
+
+def _assistant_blocks(body: dict) -> list[list[str]]:
+    return [[b["type"] for b in m["content"]] for m in body["messages"] if m["role"] == "assistant"]
+
+
+async def test_redacted_thinking_goes_back_on_the_next_step_and_the_next_turn(tmp_path):
+    async with chat_env(tmp_path, "anthropic") as env:
+        env.fake.enqueue(
+            Script(
+                text="Let me compute. ",
+                thinking="Use the calculator.",
+                redacted_thinking=[BLOB],
+                tool_calls=[call("calculate", {"expression": "6*7"}, "")],
+            ),
+            Script(text="It is 42."),
+        )
+        ids = await env.send("What is 6 times 7?", tools=["calculate"])
+        final = await env.settled(ids["assistantMessageId"])
+        assert final["status"] == "complete", final["error"]
+        assert final["content"] == "Let me compute. It is 42."
+        assert final["thinking"] == "Use the calculator.", "redacted thinking is never shown"
+        assert final["steps"][0]["redactedThinking"] == [BLOB]
+        stored = await env.stored(ids["assistantMessageId"])
+        assert stored["steps"] == final["steps"]
+        assert BLOB not in json.dumps(
+            [e for e in env.events_of(ids["assistantMessageId"]) if "delta" in e["type"]]
+        )
+
+        step = env.fake.requests[1].body
+        assert _assistant_blocks(step) == [["thinking", "redacted_thinking", "text", "tool_use"]]
+        assert step["messages"][1]["content"][1] == {"type": "redacted_thinking", "data": BLOB}
+
+        # A plain reply's redacted thinking is kept too, and both go back on the next turn.
+        env.fake.enqueue(Script(text="Sure.", redacted_thinking=[LATER]))
+        more = await env.send("And 6 times 8?")
+        plain = await env.settled(more["assistantMessageId"])
+        assert plain["steps"] == [
+            {
+                "contentEnd": len("Sure."),
+                "thinkingEnd": 0,
+                "thinkingSignature": None,
+                "redactedThinking": [LATER],
+            }
+        ]
+        env.fake.enqueue(Script(text="Bye."))
+        last = await env.send("Thanks")
+        await env.settled(last["assistantMessageId"])
+        body = env.fake.requests[-1].body
+        sent = json.dumps(body)
+        assert sent.count(BLOB) == 1 and sent.count(LATER) == 1
+        assert _assistant_blocks(body) == [
+            ["thinking", "redacted_thinking", "text", "tool_use"],
+            ["text"],
+            ["redacted_thinking", "text"],
+        ]
+
+
+async def test_the_fake_refuses_a_tool_turn_without_its_thinking():
+    """The check the test above relies on: drop or forge the blocks and the API says 400."""
+    import httpx
+
+    async with FakeProvider("anthropic") as fake:
+        fake.enqueue(
+            Script(
+                text="",
+                thinking="hmm",
+                redacted_thinking=[BLOB],
+                tool_calls=[call("calculate", {"expression": "1"}, "toolu_x")],
+            ),
+            Script(text="done"),
+        )
+        headers = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
+        url = f"{fake.base_url}/v1/messages"
+        request = {"model": "claude-sonnet-fake", "max_tokens": 10}
+        async with httpx.AsyncClient() as http:
+            user = {"role": "user", "content": "go"}
+            first = await http.post(url, headers=headers, json={**request, "messages": [user]})
+            content = first.json()["content"]
+            assert [b["type"] for b in content] == ["thinking", "redacted_thinking", "tool_use"]
+            result = {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "toolu_x"}],
+            }
+
+            async def step(blocks: list) -> httpx.Response:
+                turn = [user, {"role": "assistant", "content": blocks}, result]
+                return await http.post(url, headers=headers, json={**request, "messages": turn})
+
+            dropped = await step([content[0], content[2]])
+            assert dropped.status_code == 400
+            assert "cannot be modified" in dropped.json()["error"]["message"]
+            forged = await step(
+                [content[0], {"type": "redacted_thinking", "data": "x"}, content[2]]
+            )
+            assert forged.status_code == 400
+            assert "Invalid `data`" in forged.json()["error"]["message"]
+            echoed = await step(content)
+            assert echoed.status_code == 200 and echoed.json()["content"][0]["text"] == "done"
