@@ -29,10 +29,10 @@ demo: setup setup-ts
 	cd $(TS) && npm run build --silent
 	cd $(TS) && SIDECAR_PYTHON=$(CURDIR)/$(BIN)/python node demo/serve.mjs
 
-# Python suite, then the TypeScript package (types in sync with schema/, strict typecheck,
+# Lint (style and the import layers), the Python suite, then the TypeScript package (types in sync with schema/, strict typecheck,
 # build, unit and integration tests against a real sidecar, npm pack contents), then the
 # demo page in headless Chromium.
-test: setup setup-ts
+test: lint setup-ts
 	$(BIN)/python -m pytest
 	cd $(TS) && SIDECAR_PYTHON=$(CURDIR)/$(BIN)/python npm run check
 	cd $(TS) && SIDECAR_PYTHON=$(CURDIR)/$(BIN)/python npm run e2e
@@ -43,7 +43,7 @@ dist: setup
 	$(BIN)/python packaging/build.py --out dist
 
 schema: setup
-	$(BIN)/python -m sidecar.protocol.export
+	$(BIN)/python -m sidecar.dev.schema
 
 bench: setup
 	$(BIN)/python bench/startup.py
@@ -54,9 +54,11 @@ bench: setup
 soak: setup
 	$(BIN)/python -m tests.soak
 
+# Style, and the layers of pyproject.toml's [tool.importlinter]: no upward import, no circle.
 lint: setup
 	$(BIN)/ruff check sidecar tests bench
 	$(BIN)/ruff format --check sidecar tests bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 
 from sidecar.bus import EventBus
 from sidecar.protocol.events import ConversationDeleted
+from sidecar.rpc.frames import notification
 
 
 class Sink:
@@ -32,7 +33,7 @@ class Sink:
 
 
 def bench_publish(n: int) -> float:
-    bus = EventBus(100_000)
+    bus = EventBus(notification, 100_000)
     sinks = [Sink() for _ in range(3)]
     for sink in sinks:
         bus.subscribe(sink, None)
@@ -43,21 +44,24 @@ def bench_publish(n: int) -> float:
 
 
 def bench_replay() -> float:
-    bus = EventBus(100_000)
+    bus = EventBus(notification, 100_000)
     for i in range(100_000):
         bus.publish(ConversationDeleted(conversation_id=f"c{i}"))
-    sink = Sink()
     start = time.perf_counter()
-    bus.subscribe(sink, 0)
-    assert len(sink.frames) == 100_000
+    replay = bus.subscribe(Sink(), 0)
+    assert len(replay) == 100_000
     return (time.perf_counter() - start) * 1e3
 
 
 async def bench_dispatch(n: int) -> float:
     from sidecar.rpc import dispatch
+    from sidecar.rpc.session import Session
 
-    app = SimpleNamespace(bus=EventBus(10), config=SimpleNamespace(max_frame_bytes=1 << 24))
-    conn = SimpleNamespace(app=app, initialized=True)
+    services = SimpleNamespace(
+        bus=EventBus(notification, 10),
+        config=SimpleNamespace(max_frame_bytes=1 << 24, max_inflight=256),
+    )
+    conn = Session(services, SimpleNamespace(key="bench"))
     frame = b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":1,"clientInfo":{"name":"bench"}}}'
     assert b'"result"' in await dispatch.dispatch(frame, conn)
     start = time.perf_counter()

@@ -1,4 +1,5 @@
-"""The composition root: the store, the bus and the engine that one process shares."""
+"""The composition root: the store, the bus and the engine that one process shares, and
+the JSON-RPC session each connection gets (the transport knows none of them)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sidecar.bus import EventBus
+from sidecar.rpc.frames import notification
 
 if TYPE_CHECKING:
     from sidecar.config import ServeConfig
     from sidecar.engine import Engine
+    from sidecar.rpc.session import Peer, Session
     from sidecar.store import Store
     from sidecar.store.keys import KeyStore
 
@@ -38,7 +41,9 @@ class App:
             await keys.adopt(store)
         except (StorageUnavailable, sqlite3.Error) as exc:  # they stay and work; moved next start
             log.warning("API keys left in the database for now: %s", exc)
-        return cls(config=config, store=store, bus=EventBus(config.replay_buffer), keys=keys)
+        return cls(
+            config=config, store=store, bus=EventBus(notification, config.replay_buffer), keys=keys
+        )
 
     @property
     def engine(self) -> Engine:
@@ -53,6 +58,18 @@ class App:
     @property
     def engine_started(self) -> bool:
         return self._engine is not None
+
+    def open_session(self, peer: Peer) -> Session:
+        """The JSON-RPC session of a new connection."""
+        # Start-up: the request path's imports come after the ready line (process warms them).
+        from sidecar.rpc.session import Session
+
+        return Session(self, peer)
+
+    def disconnected(self, key: str) -> None:
+        if self._engine is not None:
+            for hook in self._engine.disconnect_hooks:
+                hook(key)
 
     async def stop_engine(self) -> None:
         """Running turns end `interrupted` (their text stored); the store stays open."""

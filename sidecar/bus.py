@@ -3,7 +3,8 @@
 Publishing is synchronous on purpose: between assigning a seq, keeping the frame
 for replay and handing it to every subscriber there is no await, so no other
 task can observe a half-published event and replay + subscribe is atomic.
-Each event is serialized once; every subscriber gets the same frame bytes.
+Each event is encoded once (by the encoder the composition root gives: the
+JSON-RPC notification); every subscriber gets the same frame bytes.
 """
 
 from __future__ import annotations
@@ -20,9 +21,6 @@ from sidecar.ids import now_iso
 if TYPE_CHECKING:
     from sidecar.protocol.events import Event
 
-_FRAME_HEAD = b'{"jsonrpc":"2.0","method":"'
-_FRAME_MID = b'","params":'
-
 
 class Subscriber(Protocol):
     def deliver(self, frame: bytes) -> None: ...
@@ -38,11 +36,12 @@ class ResyncRequired(Exception):
 
 
 class EventBus:
-    def __init__(self, replay_size: int = 100_000) -> None:
+    def __init__(self, encode: Callable[[Event], bytes], replay_size: int = 100_000) -> None:
         if replay_size < 1:
             raise ValueError("replay buffer must hold at least one event")
         self.session_id = secrets.token_hex(8) + "-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         self.replay_size = replay_size
+        self._encode = encode
         self.last_seq = 0
         self._buffer: deque[bytes] = deque(maxlen=replay_size)
         self._subscribers: dict[int, Subscriber] = {}
@@ -58,9 +57,7 @@ class EventBus:
         seq = self.last_seq + 1
         event.seq = seq
         event.ts = now_iso()
-        frame = b"".join(
-            (_FRAME_HEAD, event.type.encode(), _FRAME_MID, event.model_dump_json().encode(), b"}")
-        )
+        frame = self._encode(event)
         self.last_seq = seq
         self._buffer.append(frame)
         for sub in tuple(self._subscribers.values()):
@@ -69,17 +66,16 @@ class EventBus:
             listener(event)
         return seq
 
-    def subscribe(self, subscriber: Subscriber, since: int | None) -> int:
-        """Replay every held event after `since` into `subscriber`, then feed it live ones.
+    def subscribe(self, subscriber: Subscriber, since: int | None) -> list[bytes]:
+        """Feed `subscriber` every event from now on; returns the held frames after `since`,
+        which it must send before any live one (nothing is published in between).
 
-        Returns how many events were replayed. Raises ResyncRequired when an event
-        after `since` is no longer held (or `since` is from the future: another session).
+        Raises ResyncRequired, subscribing nothing, when an event after `since` is no
+        longer held (or `since` is from the future: another session).
         """
         replay = list(self._replay_after(since)) if since is not None else []
-        for frame in replay:
-            subscriber.deliver(frame)
         self._subscribers[id(subscriber)] = subscriber
-        return len(replay)
+        return replay
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.pop(id(subscriber), None)

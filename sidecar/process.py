@@ -49,7 +49,7 @@ async def _serve(config: ServeConfig) -> int:
         app = await App.open(config)
     except StoreOpenError as exc:  # already one line naming the file and the problem
         raise _LaunchFailed(str(exc)) from None
-    transport = Transport(app)
+    transport = Transport(config, app.bus, app.open_session)
     try:
         port = await transport.start()
     except OSError as exc:
@@ -122,7 +122,7 @@ def _url_host(host: str) -> str:
 def _warm_imports(app: App) -> None:
     import sidecar.engine  # noqa: F401
     import sidecar.providers  # noqa: F401  (httpx, httpx-sse: needed by the first chat)
-    import sidecar.rpc.dispatch  # noqa: F401
+    import sidecar.rpc.session  # noqa: F401
     from sidecar.store import StorageUnavailable
 
     try:

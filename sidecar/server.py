@@ -1,12 +1,12 @@
 """WebSocket transport: who may connect, and one ordered outbound queue per connection.
 
 The handshake is judged before the upgrade (Host against DNS rebinding, Origin
-against the allowlist, then the token in constant time). After it, every frame
-a connection receives is dispatched in its own task, so a slow method never
-holds up the next frame, and everything the connection sends (responses and
-event notifications alike) leaves through one queue in the order it was
-produced. A reader too slow for that queue is cut off with 4008 instead of
-slowing anyone else.
+against the allowlist, then the token in constant time). After it, the
+transport knows no methods: every frame it reads goes to the connection's
+`Receiver`, which the composition root opens for it (the JSON-RPC session), and
+everything the connection sends (responses and event notifications alike)
+leaves through one queue in the order it was produced. A reader too slow for
+that queue is cut off with 4008 instead of slowing anyone else.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import asyncio
 import hmac
 import logging
 from collections import deque
+from collections.abc import Callable
+from enum import Enum
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -25,7 +27,8 @@ from websockets.exceptions import ConnectionClosed
 if TYPE_CHECKING:
     from websockets.http11 import Request, Response
 
-    from sidecar.app import App
+    from sidecar.bus import EventBus
+    from sidecar.config import ServeConfig
 
 log = logging.getLogger("sidecar.server")
 
@@ -36,46 +39,61 @@ OVERFLOW_CLOSE_TIMEOUT = 30.0
 WRITE_BATCH = 256  # frames joined into one socket write
 
 
-class Connection:
-    """One client: its outbound queue, its session flags and its in-flight requests."""
+class Receiver(Protocol):
+    """What a connection hands every frame it reads (the session the root opened for it)."""
 
-    def __init__(self, ws: ServerConnection, app: App) -> None:
+    def receive(self, frame: str | bytes) -> None: ...
+
+    def close(self) -> None:
+        """The connection ended."""
+        ...
+
+
+OpenReceiver = Callable[["Connection"], Receiver]
+
+
+class State(Enum):
+    OPEN = "open"
+    CLOSING = "closing"  # shutdown: send what is queued, then close with 1001
+    CLOSED = "closed"  # nothing more is queued or sent
+
+
+class Connection:
+    """One client: its outbound queue. It is the `Peer` its session sends through."""
+
+    def __init__(self, ws: ServerConnection, bus: EventBus, send_queue: int) -> None:
         self.ws = ws
-        self.app = app
-        self.key = str(ws.id)  # names this connection's client tools
-        self.initialized = False
-        self.subscribed = False
-        self.closed = False
+        self.key = str(ws.id)  # names this client to the session (its tools, its calls)
+        self.state = State.OPEN
+        self._bus = bus
         self._queue: deque[bytes] = deque()
         self._wakeup = asyncio.Event()
-        self._limit = app.config.send_queue
+        self._limit = send_queue
         self._replay_pending = 0  # replayed frames at the queue's head, exempt from the limit
-        self._replaying = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._inflight = 0  # requests being answered, a batch counting each of its elements
-        self._closing = False
 
     # -- outbound -------------------------------------------------------------
 
     def deliver(self, frame: bytes) -> None:
-        """Queue a frame (bus subscriber interface); never blocks, never awaits."""
-        if self.closed:
+        """Queue a frame (the bus's subscriber interface); never blocks, never awaits."""
+        if self.state is State.CLOSED:
             return
-        if not self._replaying and len(self._queue) - self._replay_pending >= self._limit:
+        if len(self._queue) - self._replay_pending >= self._limit:
             self._overflow()
             return
         self._queue.append(frame)
         self._wakeup.set()
 
+    send = deliver  # a response leaves by the same queue, in order with the events
+
     async def write_loop(self) -> None:
         queue, ws = self._queue, self.ws
         try:
-            while not self.closed:
+            while self.state is not State.CLOSED:
                 while queue:
                     batch = [queue.popleft() for _ in range(min(len(queue), WRITE_BATCH))]
                     self._replay_pending = max(self._replay_pending - len(batch), 0)
                     await self._write(batch)
-                if self._closing:
+                if self.state is State.CLOSING:
                     await ws.close(CLOSE_GOING_AWAY, "sidecar shutting down")
                     return
                 self._wakeup.clear()
@@ -112,89 +130,58 @@ class Connection:
 
     def flush_and_close(self) -> None:
         """Send what is queued, then close with 1001 (shutdown)."""
-        self._closing = True
+        if self.state is State.OPEN:
+            self.state = State.CLOSING
         self._wakeup.set()
 
     def _shutdown(self) -> None:
-        self.closed = True
-        self.app.bus.unsubscribe(self)
+        self.state = State.CLOSED
+        self._bus.unsubscribe(self)
         self._wakeup.set()
 
-    # -- session --------------------------------------------------------------
+    # -- what the session uses ------------------------------------------------
 
     def subscribe(self, since: int | None) -> int:
-        """Replay after `since` and go live, atomically (see EventBus.subscribe).
+        """Replay after `since` and go live, atomically (see EventBus.subscribe); the
+        replayed frames are exempt from the queue limit. A refused `since`
+        (ResyncRequired) leaves an existing subscription as it was."""
+        replay = self._bus.subscribe(self, since)
+        if self.state is not State.CLOSED and replay:
+            self._queue.extend(replay)
+            self._replay_pending += len(replay)
+            self._wakeup.set()
+        return len(replay)
 
-        A refused `since` (RESYNC_REQUIRED) leaves an existing subscription as it was.
-        """
-        self._replaying = True
-        before = len(self._queue)
-        try:
-            self.app.bus.subscribe(self, since)
-        finally:
-            self._replaying = False
-        replayed = len(self._queue) - before
-        self._replay_pending += replayed
-        self.subscribed = True
-        return replayed
+    # -- the connection's life ---------------------------------------------------
 
-    # -- inbound --------------------------------------------------------------
-
-    async def read_loop(self) -> None:
-        from sidecar.rpc import dispatch
-
-        limit = self.app.config.max_inflight
-        async for frame in self.ws:
-            request, cost = dispatch.read(frame)
-            if cost > limit:
-                self._send(dispatch.too_large(limit))
-                continue
-            if self._inflight + cost > limit:
-                self._send(dispatch.refuse(request))
-                continue
-            self._inflight += cost
-            task = asyncio.create_task(self._handle(dispatch, request, cost))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _handle(self, dispatch, request: object, cost: int) -> None:  # noqa: ANN001
-        try:
-            self._send(await dispatch.answer(request, self))
-        finally:
-            self._inflight -= cost
-
-    def _send(self, response: bytes | None) -> None:
-        if response is not None:
-            self.deliver(response)
-
-    async def run(self) -> None:
+    async def run(self, receiver: Receiver) -> None:
         writer = asyncio.create_task(self.write_loop())
         try:
-            await self.read_loop()
+            async for frame in self.ws:
+                receiver.receive(frame)
         except ConnectionClosed:
             pass
         finally:
             self._shutdown()
-            if self.app.engine_started:
-                self.app.engine.tools.forget(self.key)
-            # In-flight requests finish (a dropped client never stops a stream or a write);
-            # their responses just have nowhere to go.
+            receiver.close()
             writer.cancel()
 
 
 class Transport:
     """The listening server plus the live connections it must close on shutdown."""
 
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(self, config: ServeConfig, bus: EventBus, open_receiver: OpenReceiver) -> None:
+        self.config = config
         self.port = 0
+        self._bus = bus
+        self._open_receiver = open_receiver
         self._server: Server | None = None
         self._hosts: frozenset[str] = frozenset()
-        self._token = app.config.token.encode()
+        self._token = config.token.encode()
         self.connections: set[Connection] = set()
 
     async def start(self) -> int:
-        cfg = self.app.config
+        cfg = self.config
         self._server = await serve(
             self._handler,
             cfg.host,
@@ -240,7 +227,7 @@ class Transport:
             log.info("refused a connection: Host header not allowed")
             return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden: Host not allowed\n")
         origins = headers.get_all("Origin")
-        if origins and (len(origins) != 1 or origins[0] not in self.app.config.origins):
+        if origins and (len(origins) != 1 or origins[0] not in self.config.origins):
             log.info("refused a connection: Origin %r not allowed", origins[0][:200])
             return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden: Origin not allowed\n")
         if not self._token_ok(headers.get_all("Authorization"), request.path):
@@ -260,11 +247,11 @@ class Transport:
         return ok
 
     async def _handler(self, ws: ServerConnection) -> None:
-        conn = Connection(ws, self.app)
+        conn = Connection(ws, self._bus, self.config.send_queue)
         self.connections.add(conn)
         log.info("connection %s opened", ws.id)
         try:
-            await conn.run()
+            await conn.run(self._open_receiver(conn))
         finally:
             self.connections.discard(conn)
             log.info("connection %s closed (%s)", ws.id, ws.close_code)

@@ -8,6 +8,7 @@ import pytest
 
 from sidecar.bus import EventBus, ResyncRequired
 from sidecar.protocol.events import ConversationDeleted
+from sidecar.rpc.frames import notification
 from tests import contract
 
 
@@ -25,7 +26,7 @@ def publish(bus: EventBus, n: int) -> None:
 
 
 def test_seq_grows_by_one_and_frames_are_valid_notifications():
-    bus, sink = EventBus(10), Sink()
+    bus, sink = EventBus(notification, 10), Sink()
     bus.subscribe(sink, None)
     publish(bus, 5)
     assert [f["params"]["seq"] for f in sink.frames] == [1, 2, 3, 4, 5]
@@ -36,13 +37,12 @@ def test_seq_grows_by_one_and_frames_are_valid_notifications():
 
 
 def test_replay_window_edges():
-    bus = EventBus(4)
+    bus = EventBus(notification, 4)
     publish(bus, 10)  # holds 7..10
     assert bus.oldest_seq == 7 and bus.last_seq == 10
-    sink = Sink()
-    assert bus.subscribe(sink, 6) == 4
-    assert [f["params"]["seq"] for f in sink.frames] == [7, 8, 9, 10]
-    assert bus.subscribe(Sink(), 10) == 0
+    replay = bus.subscribe(Sink(), 6)
+    assert [json.loads(f)["params"]["seq"] for f in replay] == [7, 8, 9, 10]
+    assert bus.subscribe(Sink(), 10) == []
     for since in (5, 0, 11):
         with pytest.raises(ResyncRequired) as err:
             bus.subscribe(Sink(), since)
@@ -50,10 +50,10 @@ def test_replay_window_edges():
 
 
 def test_empty_bus_accepts_since_zero_and_unsubscribe_stops_delivery():
-    bus, sink = EventBus(3), Sink()
-    assert bus.subscribe(sink, 0) == 0
+    bus, sink = EventBus(notification, 3), Sink()
+    assert bus.subscribe(sink, 0) == []
     publish(bus, 1)
     bus.unsubscribe(sink)
     publish(bus, 1)
     assert [f["params"]["seq"] for f in sink.frames] == [1]
-    assert bus.session_id != EventBus(3).session_id
+    assert bus.session_id != EventBus(notification, 3).session_id

@@ -11,8 +11,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 import sidecar
+from sidecar.dev import schema as export
 from sidecar.ids import new_id, now_iso
-from sidecar.protocol import export
 from sidecar.protocol.errors import INVALID_PARAMS, STANDARD_REASONS, Reason
 from sidecar.protocol.events import (
     EVENTS,
@@ -26,7 +26,6 @@ from sidecar.protocol.events import (
     event_adapter,
 )
 from sidecar.protocol.methods import (
-    METHODS,
     Capabilities,
     ConversationsGetResult,
     ConversationsListResult,
@@ -51,6 +50,7 @@ from sidecar.protocol.objects import (
     Usage,
     dump,
 )
+from sidecar.rpc.methods import METHODS
 from tests.contract import (
     SCHEMA_DIR,
     load_schema,

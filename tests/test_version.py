@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 import sidecar
-from sidecar.protocol import export
+from sidecar.dev import schema as export
 from tests.contract import SCHEMA_DIR
 from tests.harness import Client, launch
 

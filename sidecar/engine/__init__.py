@@ -24,6 +24,8 @@ from sidecar.engine.transfer import Transfer
 from sidecar.engine.turns import Turns
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sidecar.bus import EventBus
     from sidecar.store import Store
     from sidecar.store.keys import KeyStore
@@ -51,6 +53,8 @@ class Engine:
         self.recorder = Recorder(self)
         self.titles = Titles(self)
         self.transfer = Transfer(self)
+        self.disconnect_hooks: list[Callable[[str], None]] = [self.tools.forget]
+        """Run with a client's key when its connection ends."""
 
     async def close(self) -> None:
         """Stop every running turn (stored as interrupted) and release connections."""

@@ -125,8 +125,8 @@ async def _import(
     except StoreOpenError as exc:
         raise LegacyError(str(exc)) from None
     attachments_dir = target.parent / "attachments"
-    # Nobody listens to this bus: an import is not a server.
-    engine = Engine(store, EventBus(1), asyncio.Lock(), KeyStore(target))
+    # Nobody listens to this bus (an import is not a server): its events are not encoded.
+    engine = Engine(store, EventBus(lambda event: b"", 1), asyncio.Lock(), KeyStore(target))
     try:
         config = await plan.config(engine, data)
         history = plan.history(

@@ -1,7 +1,5 @@
-"""Every method: its params model, result model and the contract errors it may answer.
-
-`METHODS` is what the dispatcher serves and what `schema/openrpc.json` lists.
-"""
+"""The params and result models of every method (each method is declared, with its
+handler, summary and errors, in `sidecar.rpc`)."""
 
 from __future__ import annotations
 
@@ -10,7 +8,6 @@ from typing import Literal
 from pydantic import Field, JsonValue
 
 from sidecar.protocol.base import Params, Wire
-from sidecar.protocol.errors import Reason
 from sidecar.protocol.objects import (
     Branch,
     BranchMessage,
@@ -22,13 +19,11 @@ from sidecar.protocol.objects import (
     Provider,
     ProviderKind,
     Settings,
-    SettingsPatch,
     SystemPrompt,
     Tool,
     TreeNode,
     Usage,
 )
-from sidecar.protocol.spec import NF, MethodSpec
 
 # --- session -----------------------------------------------------------------
 
@@ -422,214 +417,3 @@ class ModelResult(Wire):
 
 class ModelIdParams(Params):
     model_id: str = Field(min_length=1, max_length=200)
-
-
-# --- the table ---------------------------------------------------------------
-
-
-METHODS: dict[str, MethodSpec] = {
-    spec.name: spec
-    for spec in (
-        MethodSpec(
-            "initialize",
-            InitializeParams,
-            InitializeResult,
-            "Start the session; required before any other method.",
-        ),
-        MethodSpec(
-            "events.subscribe",
-            SubscribeParams,
-            SubscribeResult,
-            "Start this connection's event feed, replaying from `since`.",
-            (Reason.RESYNC_REQUIRED,),
-        ),
-        MethodSpec(
-            "conversations.create",
-            ConversationsCreateParams,
-            ConversationSnapshot,
-            "Create a conversation.",
-        ),
-        MethodSpec(
-            "conversations.list",
-            ConversationsListParams,
-            ConversationsListResult,
-            "Page through conversations, newest activity first.",
-        ),
-        MethodSpec(
-            "conversations.get",
-            ConversationIdParams,
-            ConversationsGetResult,
-            "A conversation with its active branch.",
-            NF,
-        ),
-        MethodSpec(
-            "conversations.update",
-            ConversationsUpdateParams,
-            ConversationResult,
-            "Change a conversation's title, model, prompt or settings.",
-            NF,
-        ),
-        MethodSpec(
-            "conversations.delete",
-            ConversationIdParams,
-            EmptyResult,
-            "Delete a conversation and all its messages.",
-            NF,
-        ),
-        MethodSpec(
-            "conversations.tree",
-            ConversationIdParams,
-            ConversationsTreeResult,
-            "Every message of a conversation, as a tree.",
-            NF,
-        ),
-        MethodSpec(
-            "branches.switch",
-            BranchesSwitchParams,
-            BranchesSwitchResult,
-            "Make the branch through a message the active one.",
-            NF,
-        ),
-        MethodSpec(
-            "branches.list",
-            ConversationIdParams,
-            BranchesListResult,
-            "One branch per leaf of the message tree.",
-            NF,
-        ),
-        MethodSpec(
-            "branches.rename",
-            BranchesRenameParams,
-            BranchResult,
-            "Name a branch (by its leaf).",
-            NF,
-        ),
-        MethodSpec("systemPrompts.list", Empty, SystemPromptsListResult, "Saved system prompts."),
-        MethodSpec(
-            "systemPrompts.create",
-            SystemPromptsCreateParams,
-            SystemPromptResult,
-            "Save a system prompt.",
-        ),
-        MethodSpec(
-            "systemPrompts.update",
-            SystemPromptsUpdateParams,
-            SystemPromptResult,
-            "Change a saved system prompt.",
-            NF,
-        ),
-        MethodSpec(
-            "systemPrompts.delete",
-            SystemPromptIdParams,
-            EmptyResult,
-            "Delete a saved system prompt.",
-            NF,
-        ),
-        MethodSpec("settings.get", Empty, SettingsResult, "The sidecar's settings."),
-        MethodSpec(
-            "settings.update", SettingsPatch, SettingsResult, "Change some settings; the rest stay."
-        ),
-        MethodSpec(
-            "chat.send",
-            ChatSendParams,
-            ChatSendResult,
-            "Store the user's message and stream a reply as events.",
-            (Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED, Reason.CONFLICT),
-        ),
-        MethodSpec(
-            "chat.regenerate",
-            ChatRegenerateParams,
-            ChatRegenerateResult,
-            "Answer the same user message again, as a new sibling branch.",
-            (Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED, Reason.CONFLICT),
-        ),
-        MethodSpec(
-            "chat.edit",
-            ChatEditParams,
-            ChatSendResult,
-            "Replace a user message by a new sibling with new content, and answer it.",
-            (Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED, Reason.CONFLICT),
-        ),
-        MethodSpec(
-            "chat.record",
-            ChatRecordParams,
-            ChatSendResult,
-            "Add a turn that ran outside the sidecar (the app's legacy path) to the conversation.",
-            (Reason.NOT_FOUND, Reason.CONFLICT),
-        ),
-        MethodSpec(
-            "tools.list",
-            Empty,
-            ToolsListResult,
-            "Tools a chat can use: the sidecar's and this connection's.",
-        ),
-        MethodSpec(
-            "tools.register",
-            ToolsRegisterParams,
-            ToolResult,
-            "Offer a tool this client runs.",
-            (Reason.CONFLICT,),
-        ),
-        MethodSpec(
-            "tools.unregister", ToolNameParams, EmptyResult, "Withdraw a tool of this client.", NF
-        ),
-        MethodSpec(
-            "tools.submitResult",
-            ToolsSubmitResultParams,
-            EmptyResult,
-            "Answer a client tool call.",
-            NF,
-        ),
-        MethodSpec(
-            "tools.approve",
-            ToolsApproveParams,
-            EmptyResult,
-            "Let a proposed tool call run, or deny it.",
-            NF,
-        ),
-        MethodSpec(
-            "chat.cancel",
-            MessageIdParams,
-            ChatCancelResult,
-            "Stop a streaming reply; the partial text is kept.",
-            NF,
-        ),
-        MethodSpec(
-            "providers.list",
-            Empty,
-            ProvidersListResult,
-            "Providers and custom backends (never their keys).",
-        ),
-        MethodSpec(
-            "providers.configure",
-            ProvidersConfigureParams,
-            ProviderResult,
-            "Add a custom backend or change a provider.",
-            NF,
-        ),
-        MethodSpec(
-            "providers.remove",
-            ProviderIdParams,
-            EmptyResult,
-            "Remove a custom backend, or reset a built-in provider to its defaults.",
-            NF,
-        ),
-        MethodSpec(
-            "models.list", ModelsListParams, ModelsListResult, "Models, optionally of one provider."
-        ),
-        MethodSpec("models.upsert", ModelsUpsertParams, ModelResult, "Add or change a model.", NF),
-        MethodSpec(
-            "models.remove",
-            ModelIdParams,
-            EmptyResult,
-            "Remove a user model (a built-in one comes back if it was overridden).",
-            (Reason.NOT_FOUND, Reason.CONFLICT),
-        ),
-    )
-}
-
-# Method families defined in their own modules (they import only base, objects and spec).
-from sidecar.protocol import reports, transfer  # noqa: E402
-
-for _spec in (*reports.SPECS, *transfer.SPECS):
-    METHODS[_spec.name] = _spec

@@ -7,8 +7,6 @@ from typing import Literal
 from pydantic import Field
 
 from sidecar.protocol.base import Params, Wire
-from sidecar.protocol.errors import Reason
-from sidecar.protocol.spec import MethodSpec
 
 # --- usage.summary -------------------------------------------------------------------
 
@@ -72,16 +70,6 @@ class UsageSummaryResult(Wire):
     totals: UsageSummaryRow = Field(description="Every row added up, with key `total`.")
 
 
-USAGE_SPECS: tuple[MethodSpec, ...] = (
-    MethodSpec(
-        "usage.summary",
-        UsageSummaryParams,
-        UsageSummaryResult,
-        "Token and cost totals of the recorded provider calls, by model, day or conversation.",
-    ),
-)
-
-
 # --- titles.generate (titles section) ------------------------------------------------
 
 
@@ -93,23 +81,3 @@ class TitlesGenerateResult(Wire):
     title: str = Field(
         description="The conversation's title now (also sent as conversation.updated)."
     )
-
-
-TITLE_SPECS: tuple[MethodSpec, ...] = (
-    MethodSpec(
-        "titles.generate",
-        TitlesGenerateParams,
-        TitlesGenerateResult,
-        "Make a title now from the first exchange of the active branch, replacing a "
-        "generated one (titleSource `generated`). A title the user set is never replaced: "
-        "that answers CONFLICT (clear it with conversations.update `title: null` first), as "
-        "does a conversation without a message yet. If the user sets a title while this "
-        "runs, theirs is kept and returned.",
-        (Reason.NOT_FOUND, Reason.CONFLICT),
-    ),
-)
-
-
-# --- the table -----------------------------------------------------------------------
-
-SPECS: tuple[MethodSpec, ...] = (*USAGE_SPECS, *TITLE_SPECS)

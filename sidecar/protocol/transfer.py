@@ -25,7 +25,6 @@ from sidecar.protocol.objects import (
     ToolCall,
     Usage,
 )
-from sidecar.protocol.spec import NF, MethodSpec
 
 DOCUMENT_FORMAT = "chat-sidecar.conversation"
 DOCUMENT_VERSION = 1
@@ -168,26 +167,3 @@ class ConversationsImportParams(Params):
 class ConversationsImportResult(Wire):
     conversation: Conversation = Field(description="The new conversation, with new ids.")
     seq: int = Field(description="The last event reflected in this snapshot.")
-
-
-SPECS: tuple[MethodSpec, ...] = (
-    MethodSpec(
-        "conversations.export",
-        ConversationsExportParams,
-        ConversationsExportResult,
-        "A conversation as a JSON document (the whole tree, for import) or as Markdown "
-        "(the active branch). A reply still streaming is exported with its text so far.",
-        NF,
-    ),
-    MethodSpec(
-        "conversations.import",
-        ConversationsImportParams,
-        ConversationsImportResult,
-        "Add a conversation from a JSON export under new conversation, message and "
-        "attachment ids, keeping the tree, statuses (`pending`/`streaming` become "
-        "`interrupted`), usage, branch names and the active leaf. Publishes one "
-        "`conversation.created` and no per-message events: load the messages with "
-        "`conversations.get` or `conversations.tree`. Records no usage (nothing was spent). "
-        "An invalid document answers INVALID_PARAMS with each problem's location.",
-    ),
-)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from sidecar.protocol.errors import Reason
 from sidecar.protocol.methods import (
     Empty,
     EmptyResult,
@@ -17,41 +16,46 @@ from sidecar.protocol.methods import (
     ProvidersConfigureParams,
     ProvidersListResult,
 )
-from sidecar.rpc.registry import Registry
+from sidecar.rpc.method import NF, Context, Family
 
-if TYPE_CHECKING:
-    from sidecar.server import Connection
-
-handles = Registry()
+family = Family()
 
 
-@handles("providers.list")
-async def list_providers(conn: Connection, p: Empty) -> ProvidersListResult:
-    return ProvidersListResult(providers=await conn.app.engine.providers.list())
+@family("providers.list", "Providers and custom backends (never their keys).", reads=True)
+async def list_providers(session: Context, p: Empty) -> ProvidersListResult:
+    return ProvidersListResult(providers=await session.engine.providers.list())
 
 
-@handles("providers.configure")
-async def configure(conn: Connection, p: ProvidersConfigureParams) -> ProviderResult:
-    return ProviderResult(provider=await conn.app.engine.providers.configure(p))
+@family("providers.configure", "Add a custom backend or change a provider.", errors=NF)
+async def configure(session: Context, p: ProvidersConfigureParams) -> ProviderResult:
+    return ProviderResult(provider=await session.engine.providers.configure(p))
 
 
-@handles("providers.remove")
-async def remove_provider(conn: Connection, p: ProviderIdParams) -> EmptyResult:
-    await conn.app.engine.providers.remove(p.id)
+@family(
+    "providers.remove",
+    "Remove a custom backend, or reset a built-in provider to its defaults.",
+    errors=NF,
+)
+async def remove_provider(session: Context, p: ProviderIdParams) -> EmptyResult:
+    await session.engine.providers.remove(p.id)
     return EmptyResult()
 
 
-@handles("models.list")
-async def list_models(conn: Connection, p: ModelsListParams) -> ModelsListResult:
-    return ModelsListResult(models=await conn.app.engine.models.list(p.provider))
+@family("models.list", "Models, optionally of one provider.", reads=True)
+async def list_models(session: Context, p: ModelsListParams) -> ModelsListResult:
+    return ModelsListResult(models=await session.engine.models.list(p.provider))
 
 
-@handles("models.upsert")
-async def upsert(conn: Connection, p: ModelsUpsertParams) -> ModelResult:
-    return ModelResult(model=await conn.app.engine.models.upsert(p.model))
+@family("models.upsert", "Add or change a model.", errors=NF)
+async def upsert(session: Context, p: ModelsUpsertParams) -> ModelResult:
+    return ModelResult(model=await session.engine.models.upsert(p.model))
 
 
-@handles("models.remove")
-async def remove_model(conn: Connection, p: ModelIdParams) -> EmptyResult:
-    await conn.app.engine.models.remove(p.model_id)
+@family(
+    "models.remove",
+    "Remove a user model (a built-in one comes back if it was overridden).",
+    errors=(Reason.NOT_FOUND, Reason.CONFLICT),
+)
+async def remove_model(session: Context, p: ModelIdParams) -> EmptyResult:
+    await session.engine.models.remove(p.model_id)
     return EmptyResult()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from sidecar.protocol.errors import Reason
 from sidecar.protocol.methods import (
     ChatCancelResult,
     ChatEditParams,
@@ -14,43 +13,58 @@ from sidecar.protocol.methods import (
     ChatSendResult,
     MessageIdParams,
 )
-from sidecar.rpc.registry import Registry
+from sidecar.rpc.method import NF, Context, Family
 
-if TYPE_CHECKING:
-    from sidecar.server import Connection
-
-handles = Registry()
+family = Family()
 
 
-@handles("chat.send")
-async def send(conn: Connection, p: ChatSendParams) -> ChatSendResult:
-    user_id, assistant_id = await conn.app.engine.turns.send(p, conn.key)
+@family(
+    "chat.send",
+    "Store the user's message and stream a reply as events.",
+    errors=(Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED, Reason.CONFLICT),
+    deduplicated=True,
+)
+async def send(session: Context, p: ChatSendParams) -> ChatSendResult:
+    user_id, assistant_id = await session.engine.turns.send(p, session.key)
     return ChatSendResult(user_message_id=user_id, assistant_message_id=assistant_id)
 
 
-@handles("chat.cancel")
-async def cancel(conn: Connection, p: MessageIdParams) -> ChatCancelResult:
-    return ChatCancelResult(cancelled=await conn.app.engine.turns.cancel(p.message_id))
+@family("chat.cancel", "Stop a streaming reply; the partial text is kept.", errors=NF)
+async def cancel(session: Context, p: MessageIdParams) -> ChatCancelResult:
+    return ChatCancelResult(cancelled=await session.engine.turns.cancel(p.message_id))
 
 
-@handles("chat.regenerate")
-async def regenerate(conn: Connection, p: ChatRegenerateParams) -> ChatRegenerateResult:
+@family(
+    "chat.regenerate",
+    "Answer the same user message again, as a new sibling branch.",
+    errors=(Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED, Reason.CONFLICT),
+)
+async def regenerate(session: Context, p: ChatRegenerateParams) -> ChatRegenerateResult:
     return ChatRegenerateResult(
-        assistant_message_id=await conn.app.engine.turns.regenerate(
-            p.message_id, p.model_id, p.tools, conn.key
+        assistant_message_id=await session.engine.turns.regenerate(
+            p.message_id, p.model_id, p.tools, session.key
         )
     )
 
 
-@handles("chat.edit")
-async def edit(conn: Connection, p: ChatEditParams) -> ChatSendResult:
-    user_id, assistant_id = await conn.app.engine.turns.edit(
-        p.message_id, p.content, p.model_id, p.tools, conn.key
+@family(
+    "chat.edit",
+    "Replace a user message by a new sibling with new content, and answer it.",
+    errors=(Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED, Reason.CONFLICT),
+)
+async def edit(session: Context, p: ChatEditParams) -> ChatSendResult:
+    user_id, assistant_id = await session.engine.turns.edit(
+        p.message_id, p.content, p.model_id, p.tools, session.key
     )
     return ChatSendResult(user_message_id=user_id, assistant_message_id=assistant_id)
 
 
-@handles("chat.record")
-async def record(conn: Connection, p: ChatRecordParams) -> ChatSendResult:
-    user_id, assistant_id = await conn.app.engine.recorder.record(p)
+@family(
+    "chat.record",
+    "Add a turn that ran outside the sidecar (the app's legacy path) to the conversation.",
+    errors=(Reason.NOT_FOUND, Reason.CONFLICT),
+    deduplicated=True,
+)
+async def record(session: Context, p: ChatRecordParams) -> ChatSendResult:
+    user_id, assistant_id = await session.engine.recorder.record(p)
     return ChatSendResult(user_message_id=user_id, assistant_message_id=assistant_id)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sidecar.protocol.methods import (
     BranchesListResult,
     BranchesRenameParams,
@@ -21,61 +19,60 @@ from sidecar.protocol.methods import (
     ConversationsUpdateParams,
     EmptyResult,
 )
-from sidecar.rpc.registry import Registry
+from sidecar.rpc.method import NF, Context, Family
 
-if TYPE_CHECKING:
-    from sidecar.server import Connection
-
-handles = Registry()
+family = Family()
 
 
-@handles("conversations.create")
-async def create(conn: Connection, p: ConversationsCreateParams) -> ConversationSnapshot:
-    conversation, seq = await conn.app.engine.conversations.create(p)
+@family("conversations.create", "Create a conversation.")
+async def create(session: Context, p: ConversationsCreateParams) -> ConversationSnapshot:
+    conversation, seq = await session.engine.conversations.create(p)
     return ConversationSnapshot(conversation=conversation, seq=seq)
 
 
-@handles("conversations.list")
-async def list_(conn: Connection, p: ConversationsListParams) -> ConversationsListResult:
-    items, next_cursor, seq = await conn.app.engine.conversations.list(p.limit, p.cursor, p.query)
+@family("conversations.list", "Page through conversations, newest activity first.", reads=True)
+async def list_(session: Context, p: ConversationsListParams) -> ConversationsListResult:
+    items, next_cursor, seq = await session.engine.conversations.list(p.limit, p.cursor, p.query)
     return ConversationsListResult(items=items, next_cursor=next_cursor, seq=seq)
 
 
-@handles("conversations.get")
-async def get(conn: Connection, p: ConversationIdParams) -> ConversationsGetResult:
-    conversation, messages, seq = await conn.app.engine.conversations.get(p.conversation_id)
+@family("conversations.get", "A conversation with its active branch.", errors=NF, reads=True)
+async def get(session: Context, p: ConversationIdParams) -> ConversationsGetResult:
+    conversation, messages, seq = await session.engine.conversations.get(p.conversation_id)
     return ConversationsGetResult(conversation=conversation, messages=messages, seq=seq)
 
 
-@handles("conversations.update")
-async def update(conn: Connection, p: ConversationsUpdateParams) -> ConversationResult:
-    return ConversationResult(conversation=await conn.app.engine.conversations.update(p))
+@family(
+    "conversations.update", "Change a conversation's title, model, prompt or settings.", errors=NF
+)
+async def update(session: Context, p: ConversationsUpdateParams) -> ConversationResult:
+    return ConversationResult(conversation=await session.engine.conversations.update(p))
 
 
-@handles("conversations.delete")
-async def delete(conn: Connection, p: ConversationIdParams) -> EmptyResult:
-    await conn.app.engine.conversations.delete(p.conversation_id)
+@family("conversations.delete", "Delete a conversation and all its messages.", errors=NF)
+async def delete(session: Context, p: ConversationIdParams) -> EmptyResult:
+    await session.engine.conversations.delete(p.conversation_id)
     return EmptyResult()
 
 
-@handles("conversations.tree")
-async def tree(conn: Connection, p: ConversationIdParams) -> ConversationsTreeResult:
-    nodes, active_leaf_id, seq = await conn.app.engine.conversations.tree(p.conversation_id)
+@family("conversations.tree", "Every message of a conversation, as a tree.", errors=NF, reads=True)
+async def tree(session: Context, p: ConversationIdParams) -> ConversationsTreeResult:
+    nodes, active_leaf_id, seq = await session.engine.conversations.tree(p.conversation_id)
     return ConversationsTreeResult(messages=nodes, active_leaf_id=active_leaf_id, seq=seq)
 
 
-@handles("branches.switch")
-async def switch(conn: Connection, p: BranchesSwitchParams) -> BranchesSwitchResult:
-    leaf = await conn.app.engine.branches.switch(p.conversation_id, p.message_id)
+@family("branches.switch", "Make the branch through a message the active one.", errors=NF)
+async def switch(session: Context, p: BranchesSwitchParams) -> BranchesSwitchResult:
+    leaf = await session.engine.branches.switch(p.conversation_id, p.message_id)
     return BranchesSwitchResult(active_leaf_id=leaf)
 
 
-@handles("branches.list")
-async def branches(conn: Connection, p: ConversationIdParams) -> BranchesListResult:
-    return BranchesListResult(branches=await conn.app.engine.branches.list(p.conversation_id))
+@family("branches.list", "One branch per leaf of the message tree.", errors=NF, reads=True)
+async def branches(session: Context, p: ConversationIdParams) -> BranchesListResult:
+    return BranchesListResult(branches=await session.engine.branches.list(p.conversation_id))
 
 
-@handles("branches.rename")
-async def rename(conn: Connection, p: BranchesRenameParams) -> BranchResult:
-    branch = await conn.app.engine.branches.rename(p.conversation_id, p.leaf_id, p.name)
+@family("branches.rename", "Name a branch (by its leaf).", errors=NF)
+async def rename(session: Context, p: BranchesRenameParams) -> BranchResult:
+    branch = await session.engine.branches.rename(p.conversation_id, p.leaf_id, p.name)
     return BranchResult(branch=branch)

@@ -1,42 +1,42 @@
-"""Frame in, response frame out: the one module that knows jsonrpcserver.
+"""Frame in, response frame out: where jsonrpcserver does its job.
 
-jsonrpcserver does method lookup, calling and response shaping. Around it this
-module adds what the contract needs and the library does differently:
+jsonrpcserver looks each method up, checks the call binds, calls it with the
+session as its context, gathers a batch and shapes every response and error.
+Around it, each for a reason the library cannot serve:
 
-- parsing with orjson once (stdlib json only as the fallback for numbers past
-  64 bits), so nothing is parsed twice;
-- a cheap structural check instead of the library's per-request jsonschema
-  validation, applied per batch element so one bad element gets its own
-  Invalid Request instead of failing the whole batch (as the spec wants);
-- params parsed with the pydantic models (-32602 with the details), the
-  `NOT_INITIALIZED` gate, and every error carrying `data.reason`;
-- no exception text ever reaches a client: the library would copy it into
-  `data`, so every method catches everything and answers a scrubbed error
-  (a storage problem, such as a full disk, in words of our own: `data.storage`).
+- a frame is parsed before dispatch (orjson; the stdlib only for numbers past
+  64 bits), because the session counts a batch's requests against its in-flight
+  limit before anything runs;
+- each element of a batch is checked alone, and only the valid ones go to the
+  library: it validates a batch as a whole, so one bad element would fail them
+  all, where the spec gives that element its own Invalid Request. The check is
+  the library's request schema in plain code (its jsonschema validator costs
+  ~100 µs a request);
+- every error carries `data.reason` (the contract) and never exception text:
+  the library copies exception text into `data`, so each method catches
+  everything (`_serve`), and unknown names get a method of ours (`_Table`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from jsonrpcserver import Error, Success
-from jsonrpcserver.async_main import dispatch_to_serializable
+from jsonrpcserver.async_dispatcher import dispatch_deserialized
+from jsonrpcserver.response import to_serializable_one
 from pydantic import ValidationError
 
 from sidecar.protocol import errors
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError
-from sidecar.protocol.methods import METHODS
-from sidecar.rpc.handlers import HANDLERS
+from sidecar.rpc.frames import encode, parse
+from sidecar.rpc.methods import METHODS
 from sidecar.store.errors import storage_problem
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Callable
 
-    from sidecar.server import Connection
+    from sidecar.rpc.method import Context, Method
 
 log = logging.getLogger("sidecar.rpc")
 
@@ -49,26 +49,27 @@ def _error(code: int, message: str | None = None, **data: Any) -> Any:
     )
 
 
-def _wrap(name: str, handler: Callable[[Connection, Any], Awaitable[Any]]) -> Callable[..., Any]:
-    spec = METHODS[name]
-    needs_init = name != "initialize"
+def _serve(method: Method) -> Callable[..., Any]:
+    """`method` as the library calls it: the session first, params by name, a Result back."""
+    name, params_model, handler = method.name, method.params, method.handler
+    needs_init = not method.before_initialize
 
-    async def call(conn: Connection, /, *args: Any, **params: Any) -> Any:
+    async def call(session: Context, /, *args: Any, **params: Any) -> Any:
         if args:
             return _error(
                 errors.INVALID_PARAMS,
                 errors=[{"loc": [], "msg": "params must be an object (by-name)"}],
             )
-        if needs_init and not conn.initialized:
+        if needs_init and not session.initialized:
             reason = Reason.NOT_INITIALIZED
             return Error(reason.code, "Call initialize first", {"reason": reason.value})
         try:
-            parsed = spec.params.model_validate(params)
+            parsed = params_model.model_validate(params)
         except ValidationError as exc:
             details = exc.errors(include_url=False, include_input=False, include_context=False)
             return _error(errors.INVALID_PARAMS, errors=details)
         try:
-            result = await handler(conn, parsed)
+            result = await handler(session, parsed)
         except RpcError as exc:
             return Error(exc.code, exc.message, {"reason": exc.reason.value, **exc.data})
         except InvalidParams as exc:
@@ -89,7 +90,18 @@ def _wrap(name: str, handler: Callable[[Connection, Any], Awaitable[Any]]) -> Ca
     return call
 
 
-_METHODS = {name: _wrap(name, HANDLERS[name]) for name in METHODS}
+class _Table(dict[str, Any]):
+    """The library's method table. An unknown name finds a method that answers
+    Method not found with our `data` (the library's would carry only the bare name)."""
+
+    def __missing__(self, name: str) -> Callable[..., Any]:
+        async def unknown(session: Context, /, *args: Any, **params: Any) -> Any:
+            return _error(errors.METHOD_NOT_FOUND, method=name[:200])
+
+        return unknown
+
+
+TABLE = _Table({name: _serve(method) for name, method in METHODS.items()})
 
 
 def _is_request(obj: Any) -> bool:
@@ -111,91 +123,23 @@ def _invalid_request(obj: Any) -> dict[str, Any]:
     ident = obj.get("id") if isinstance(obj, dict) else None
     if not (isinstance(ident, str | int | float) and not isinstance(ident, bool)):
         ident = None
-    return {
-        "jsonrpc": "2.0",
-        "error": {
-            "code": errors.INVALID_REQUEST,
-            "message": "Invalid Request",
-            "data": {"reason": "INVALID_REQUEST"},
-        },
-        "id": ident,
-    }
+    return _response(ident, errors.INVALID_REQUEST, "Invalid Request", "INVALID_REQUEST")
 
 
-def _standalone_error(code: int, detail: str) -> dict[str, Any]:
-    return {
-        "jsonrpc": "2.0",
-        "error": {
-            "code": code,
-            "message": errors.MESSAGES[code],
-            "data": {"reason": errors.STANDARD_REASONS[code], "detail": detail},
-        },
-        "id": None,
-    }
+def _response(ident: Any, code: int, message: str, reason: str, **data: Any) -> dict[str, Any]:
+    """An error response shaped here: for what never reaches the library."""
+    error = {"code": code, "message": message, "data": {"reason": reason, **data}}
+    return {"jsonrpc": "2.0", "error": error, "id": ident}
 
 
-def _identity(obj: Any) -> Any:
-    return obj
-
-
-async def _one(obj: Any, conn: Connection) -> dict[str, Any] | None:
-    if not _is_request(obj):
-        return _invalid_request(obj)
-    answer = await dispatch_to_serializable(
-        obj, _METHODS, context=conn, deserializer=_identity, validator=_identity
+def _standalone(code: int, detail: str) -> dict[str, Any]:
+    """An error about the whole frame (not JSON, an empty or too large batch): id null."""
+    return _response(
+        None, code, errors.MESSAGES[code], errors.STANDARD_REASONS[code], detail=detail
     )
-    if answer is not None and "error" in answer:
-        _own_error_data(answer["error"], obj["method"])
-    return answer
 
 
-def _own_error_data(error: dict[str, Any], method: str) -> None:
-    """Errors the library made itself carry its own `data` (a method name, exception
-    text): replace it with ours, which always has a reason and never exception text."""
-    data = error.get("data")
-    if isinstance(data, dict) and "reason" in data:
-        return
-    code = error["code"]
-    error["data"] = {"reason": errors.STANDARD_REASONS.get(code, "INTERNAL_ERROR")}
-    if code == errors.METHOD_NOT_FOUND:
-        error["data"]["method"] = method[:200]
-
-
-def _float_id(obj: Any) -> bool:
-    """Whether a request (or a batch's, one level down: batches do not nest) has a float id.
-
-    Never recursive: a frame of 1,000 nested arrays once blew the stack here."""
-    items = obj if isinstance(obj, list) else (obj,)
-    return any(isinstance(item, dict) and isinstance(item.get("id"), float) for item in items)
-
-
-def parse(frame: str | bytes) -> Any:
-    """Decode a frame; raises ValueError on anything that is not JSON.
-
-    orjson reads integers past 64 bits as floats and refuses numbers past a
-    double; both are valid JSON, so the stdlib parser (exact integers) takes
-    over in those rare cases, and an id is always echoed exactly as sent.
-    """
-    try:
-        obj = orjson.loads(frame)
-        if not _float_id(obj):
-            return obj
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(frame)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError("not valid JSON") from exc
-
-
-def encode(obj: Any) -> bytes:
-    try:
-        return orjson.dumps(obj)
-    except TypeError:  # an id past 64 bits, echoed back
-        return json.dumps(obj, separators=(",", ":")).encode()
-
-
-_UNPARSABLE = object()  # what `read` returns for a frame that is not JSON
+UNPARSABLE = object()  # what `read` returns for a frame that is not JSON
 
 
 def read(frame: str | bytes) -> tuple[Any, int]:
@@ -205,46 +149,52 @@ def read(frame: str | bytes) -> tuple[Any, int]:
     try:
         request = parse(frame)
     except ValueError:
-        return _UNPARSABLE, 1
+        return UNPARSABLE, 1
     return request, len(request) if isinstance(request, list) and request else 1
 
 
-async def dispatch(frame: str | bytes, conn: Connection) -> bytes | None:
-    """Answer one frame: a response, a batch of them, or None (notifications only)."""
-    return await answer(read(frame)[0], conn)
+async def answer(request: Any, session: Context) -> bytes | None:
+    """The response frame to what `read` parsed: one response, a batch of them, or None
+    (notifications only)."""
+    if request is UNPARSABLE:
+        return encode(_standalone(errors.PARSE_ERROR, "the frame is not valid JSON"))
+    batch = isinstance(request, list)
+    if batch and not request:
+        return encode(_standalone(errors.INVALID_REQUEST, "empty batch"))
+    items = request if batch else [request]
+    valid = [r for r in items if _is_request(r)]
+    served = iter(())
+    if valid:
+        answers = await dispatch_deserialized(
+            TABLE, session, to_serializable_one, valid if batch else valid[0]
+        )
+        served = iter(answers if isinstance(answers, list) else [answers])
+    # In the frame's order: each invalid element's error, each answered request's response.
+    ordered = [
+        next(served) if _is_request(r) else _invalid_request(r)
+        for r in items
+        if not _is_request(r) or "id" in r
+    ]
+    if not ordered:
+        return None
+    return encode(ordered if batch else ordered[0])
 
 
-async def answer(request: Any, conn: Connection) -> bytes | None:
-    """Answer what `read` parsed."""
-    if request is _UNPARSABLE:
-        return encode(_standalone_error(errors.PARSE_ERROR, "the frame is not valid JSON"))
-    if isinstance(request, list):
-        if not request:
-            return encode(_standalone_error(errors.INVALID_REQUEST, "empty batch"))
-        answers = [
-            a for a in await asyncio.gather(*(_one(r, conn) for r in request)) if a is not None
-        ]
-        return encode(answers) if answers else None
-    one = await _one(request, conn)
-    return None if one is None else encode(one)
+async def dispatch(frame: str | bytes, session: Context) -> bytes | None:
+    """Answer one frame (`read`, then `answer`)."""
+    return await answer(read(frame)[0], session)
 
 
 def too_large(limit: int) -> bytes:
     """The answer to a batch holding more requests than a connection may have in flight."""
-    return encode(
-        _standalone_error(errors.INVALID_REQUEST, f"a batch may hold at most {limit} requests")
-    )
-
-
-def overloaded(frame: str | bytes) -> bytes | None:
-    """The answer to a frame that arrived while the connection had too many requests in flight."""
-    return refuse(read(frame)[0])
+    return encode(_standalone(errors.INVALID_REQUEST, f"a batch may hold at most {limit} requests"))
 
 
 def refuse(request: Any) -> bytes | None:
-    """`overloaded` for what `read` parsed: OVERLOADED for each request that has an id."""
-    if request is _UNPARSABLE:
-        return encode(_standalone_error(errors.PARSE_ERROR, "the frame is not valid JSON"))
+    """The answer to what `read` parsed while the connection had too many requests in
+    flight: OVERLOADED for each request that has an id."""
+    if request is UNPARSABLE:
+        return encode(_standalone(errors.PARSE_ERROR, "the frame is not valid JSON"))
     reason = Reason.OVERLOADED
 
     def refused(obj: Any) -> dict[str, Any] | None:
@@ -252,15 +202,7 @@ def refuse(request: Any) -> bytes | None:
             return _invalid_request(obj)
         if "id" not in obj:
             return None
-        return {
-            "jsonrpc": "2.0",
-            "error": {
-                "code": reason.code,
-                "message": "Too many requests in flight; retry",
-                "data": {"reason": reason.value},
-            },
-            "id": obj["id"],
-        }
+        return _response(obj["id"], reason.code, "Too many requests in flight; retry", reason.value)
 
     answers = [a for a in map(refused, request if isinstance(request, list) else [request]) if a]
     if not answers:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sidecar.protocol.methods import (
     Empty,
     EmptyResult,
@@ -15,43 +13,40 @@ from sidecar.protocol.methods import (
     SystemPromptsUpdateParams,
 )
 from sidecar.protocol.objects import SettingsPatch
-from sidecar.rpc.registry import Registry
+from sidecar.rpc.method import NF, Context, Family
 
-if TYPE_CHECKING:
-    from sidecar.server import Connection
-
-handles = Registry()
+family = Family()
 
 
-@handles("systemPrompts.list")
-async def list_prompts(conn: Connection, p: Empty) -> SystemPromptsListResult:
-    return SystemPromptsListResult(system_prompts=await conn.app.engine.system_prompts.list())
+@family("systemPrompts.list", "Saved system prompts.", reads=True)
+async def list_prompts(session: Context, p: Empty) -> SystemPromptsListResult:
+    return SystemPromptsListResult(system_prompts=await session.engine.system_prompts.list())
 
 
-@handles("systemPrompts.create")
-async def create_prompt(conn: Connection, p: SystemPromptsCreateParams) -> SystemPromptResult:
+@family("systemPrompts.create", "Save a system prompt.")
+async def create_prompt(session: Context, p: SystemPromptsCreateParams) -> SystemPromptResult:
     return SystemPromptResult(
-        system_prompt=await conn.app.engine.system_prompts.create(p.name, p.content)
+        system_prompt=await session.engine.system_prompts.create(p.name, p.content)
     )
 
 
-@handles("systemPrompts.update")
-async def update_prompt(conn: Connection, p: SystemPromptsUpdateParams) -> SystemPromptResult:
-    prompt = await conn.app.engine.system_prompts.update(p.id, p.name, p.content)
+@family("systemPrompts.update", "Change a saved system prompt.", errors=NF)
+async def update_prompt(session: Context, p: SystemPromptsUpdateParams) -> SystemPromptResult:
+    prompt = await session.engine.system_prompts.update(p.id, p.name, p.content)
     return SystemPromptResult(system_prompt=prompt)
 
 
-@handles("systemPrompts.delete")
-async def delete_prompt(conn: Connection, p: SystemPromptIdParams) -> EmptyResult:
-    await conn.app.engine.system_prompts.delete(p.id)
+@family("systemPrompts.delete", "Delete a saved system prompt.", errors=NF)
+async def delete_prompt(session: Context, p: SystemPromptIdParams) -> EmptyResult:
+    await session.engine.system_prompts.delete(p.id)
     return EmptyResult()
 
 
-@handles("settings.get")
-async def get_settings(conn: Connection, p: Empty) -> SettingsResult:
-    return SettingsResult(settings=await conn.app.engine.settings.get())
+@family("settings.get", "The sidecar's settings.", reads=True)
+async def get_settings(session: Context, p: Empty) -> SettingsResult:
+    return SettingsResult(settings=await session.engine.settings.get())
 
 
-@handles("settings.update")
-async def update_settings(conn: Connection, p: SettingsPatch) -> SettingsResult:
-    return SettingsResult(settings=await conn.app.engine.settings.update(p))
+@family("settings.update", "Change some settings; the rest stay.")
+async def update_settings(session: Context, p: SettingsPatch) -> SettingsResult:
+    return SettingsResult(settings=await session.engine.settings.update(p))

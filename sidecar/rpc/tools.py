@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from sidecar.protocol.errors import Reason
 from sidecar.protocol.methods import (
     Empty,
     EmptyResult,
@@ -14,37 +13,34 @@ from sidecar.protocol.methods import (
     ToolsRegisterParams,
     ToolsSubmitResultParams,
 )
-from sidecar.rpc.registry import Registry
+from sidecar.rpc.method import NF, Context, Family
 
-if TYPE_CHECKING:
-    from sidecar.server import Connection
-
-handles = Registry()
+family = Family()
 
 
-@handles("tools.list")
-async def list_tools(conn: Connection, p: Empty) -> ToolsListResult:
-    return ToolsListResult(tools=conn.app.engine.tools.list(conn.key))
+@family("tools.list", "Tools a chat can use: the sidecar's and this connection's.", reads=True)
+async def list_tools(session: Context, p: Empty) -> ToolsListResult:
+    return ToolsListResult(tools=session.engine.tools.list(session.key))
 
 
-@handles("tools.register")
-async def register(conn: Connection, p: ToolsRegisterParams) -> ToolResult:
-    return ToolResult(tool=conn.app.engine.tools.register(conn.key, p))
+@family("tools.register", "Offer a tool this client runs.", errors=(Reason.CONFLICT,))
+async def register(session: Context, p: ToolsRegisterParams) -> ToolResult:
+    return ToolResult(tool=session.engine.tools.register(session.key, p))
 
 
-@handles("tools.unregister")
-async def unregister(conn: Connection, p: ToolNameParams) -> EmptyResult:
-    conn.app.engine.tools.unregister(conn.key, p.name)
+@family("tools.unregister", "Withdraw a tool of this client.", errors=NF)
+async def unregister(session: Context, p: ToolNameParams) -> EmptyResult:
+    session.engine.tools.unregister(session.key, p.name)
     return EmptyResult()
 
 
-@handles("tools.submitResult")
-async def submit_result(conn: Connection, p: ToolsSubmitResultParams) -> EmptyResult:
-    conn.app.engine.tools.submit_result(p.call_id, p.result, p.error, conn.key)
+@family("tools.submitResult", "Answer a client tool call.", errors=NF)
+async def submit_result(session: Context, p: ToolsSubmitResultParams) -> EmptyResult:
+    session.engine.tools.submit_result(p.call_id, p.result, p.error, session.key)
     return EmptyResult()
 
 
-@handles("tools.approve")
-async def approve(conn: Connection, p: ToolsApproveParams) -> EmptyResult:
-    conn.app.engine.tools.approve(p.call_id, p.approved, conn.key)
+@family("tools.approve", "Let a proposed tool call run, or deny it.", errors=NF)
+async def approve(session: Context, p: ToolsApproveParams) -> EmptyResult:
+    session.engine.tools.approve(p.call_id, p.approved, session.key)
     return EmptyResult()

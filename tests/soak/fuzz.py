@@ -15,7 +15,7 @@ import string
 from collections.abc import Iterator
 from typing import Any
 
-from sidecar.protocol.methods import METHODS
+from sidecar.rpc.methods import METHODS
 
 READ_ONLY = (
     "conversations.list",

@@ -56,7 +56,14 @@ body = body
 const methods = doc.methods.map((m) => {
   const params = m["x-paramsSchema"] ? refName(m["x-paramsSchema"].$ref) : null;
   const result = m.result?.schema?.$ref ? refName(m.result.schema.$ref) : null;
-  return { name: m.name, params, result, summary: m.summary ?? "" };
+  return {
+    name: m.name,
+    params,
+    result,
+    summary: m.summary ?? "",
+    deduplicated: m["x-deduplicated"] === true,
+    safeToResend: m["x-safeToResend"] === true,
+  };
 });
 const events = doc["x-notifications"].map((n) => ({
   name: n.name,
@@ -95,6 +102,11 @@ const lines = [
   "",
   `export const METHOD_NAMES = ${JSON.stringify(methods.map((m) => m.name))} as const;`,
   `export const EVENT_TYPES = ${JSON.stringify(events.map((e) => e.name))} as const;`,
+  "",
+  "/** Methods deduplicated by `clientRequestId`: a repeat gets the first answer (also across restarts). */",
+  `export const DEDUPLICATED_METHODS: ReadonlySet<MethodName> = new Set<MethodName>(${JSON.stringify(methods.filter((m) => m.deduplicated).map((m) => m.name))});`,
+  "/** Methods a client may send again after a reconnect: reads, and the deduplicated ones. */",
+  `export const SAFE_TO_RESEND_METHODS: ReadonlySet<MethodName> = new Set<MethodName>(${JSON.stringify(methods.filter((m) => m.safeToResend).map((m) => m.name))});`,
   "",
 ];
 const output = lines.join("\n");

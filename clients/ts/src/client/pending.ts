@@ -3,30 +3,18 @@
  * happens to each when the socket drops. It knows nothing about sockets; the client asks it
  * which requests still have to go out and hands it every response.
  */
-import type { MethodName } from "../generated/protocol.js";
+import { DEDUPLICATED_METHODS, SAFE_TO_RESEND_METHODS, type MethodName } from "../generated/protocol.js";
 import { ConnectionError, RpcError, TimeoutError, abortReason, isRecord } from "./errors.js";
 
 /**
  * Methods whose calls get a `clientRequestId` when they have none: the sidecar answers a
- * repeat with the first result (also across its restarts) and does nothing twice.
+ * repeat with the first result (also across its restarts) and does nothing twice. Like
+ * `SAFE_TO_RESEND`, read from each method's declaration in the schema.
  */
-export const DEDUPLICATED: ReadonlySet<MethodName> = new Set<MethodName>(["chat.send", "chat.record"]);
+export const DEDUPLICATED = DEDUPLICATED_METHODS;
 
 /** Methods that may be sent again after a reconnect: reads, and the deduplicated ones. */
-export const SAFE_TO_RESEND: ReadonlySet<MethodName> = new Set<MethodName>([
-  "conversations.list",
-  "conversations.get",
-  "conversations.tree",
-  "conversations.export",
-  "branches.list",
-  "systemPrompts.list",
-  "settings.get",
-  "tools.list",
-  "providers.list",
-  "models.list",
-  "usage.summary",
-  ...DEDUPLICATED,
-]);
+export const SAFE_TO_RESEND = SAFE_TO_RESEND_METHODS;
 
 export interface Outgoing {
   readonly id: number;

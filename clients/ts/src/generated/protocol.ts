@@ -1614,6 +1614,8 @@ export interface Methods {
   "settings.update": { params: SettingsPatch; result: SettingsResult };
   /** Store the user's message and stream a reply as events. */
   "chat.send": { params: ChatSendParams; result: ChatSendResult };
+  /** Stop a streaming reply; the partial text is kept. */
+  "chat.cancel": { params: MessageIdParams; result: ChatCancelResult };
   /** Answer the same user message again, as a new sibling branch. */
   "chat.regenerate": { params: ChatRegenerateParams; result: ChatRegenerateResult };
   /** Replace a user message by a new sibling with new content, and answer it. */
@@ -1630,8 +1632,6 @@ export interface Methods {
   "tools.submitResult": { params: ToolsSubmitResultParams; result: EmptyResult };
   /** Let a proposed tool call run, or deny it. */
   "tools.approve": { params: ToolsApproveParams; result: EmptyResult };
-  /** Stop a streaming reply; the partial text is kept. */
-  "chat.cancel": { params: MessageIdParams; result: ChatCancelResult };
   /** Providers and custom backends (never their keys). */
   "providers.list": { params: Empty; result: ProvidersListResult };
   /** Add a custom backend or change a provider. */
@@ -1689,5 +1689,10 @@ export type ParamsOf<M extends MethodName> = Methods[M]["params"];
 export type ResultOf<M extends MethodName> = Methods[M]["result"];
 export type SidecarEvent = Events[EventType];
 
-export const METHOD_NAMES = ["initialize","events.subscribe","conversations.create","conversations.list","conversations.get","conversations.update","conversations.delete","conversations.tree","branches.switch","branches.list","branches.rename","systemPrompts.list","systemPrompts.create","systemPrompts.update","systemPrompts.delete","settings.get","settings.update","chat.send","chat.regenerate","chat.edit","chat.record","tools.list","tools.register","tools.unregister","tools.submitResult","tools.approve","chat.cancel","providers.list","providers.configure","providers.remove","models.list","models.upsert","models.remove","usage.summary","titles.generate","conversations.export","conversations.import"] as const;
+export const METHOD_NAMES = ["initialize","events.subscribe","conversations.create","conversations.list","conversations.get","conversations.update","conversations.delete","conversations.tree","branches.switch","branches.list","branches.rename","systemPrompts.list","systemPrompts.create","systemPrompts.update","systemPrompts.delete","settings.get","settings.update","chat.send","chat.cancel","chat.regenerate","chat.edit","chat.record","tools.list","tools.register","tools.unregister","tools.submitResult","tools.approve","providers.list","providers.configure","providers.remove","models.list","models.upsert","models.remove","usage.summary","titles.generate","conversations.export","conversations.import"] as const;
 export const EVENT_TYPES = ["conversation.created","conversation.updated","conversation.deleted","branch.updated","systemPrompts.updated","settings.updated","message.created","message.updated","message.deleted","assistant.stream.started","assistant.stream.delta","assistant.stream.retrying","assistant.stream.completed","assistant.stream.cancelled","assistant.stream.failed","agent.thinking.started","agent.thinking.delta","agent.thinking.completed","tool.execution.proposed","tool.execution.started","tool.execution.completed","tool.execution.failed","usage.recorded","providers.updated","models.updated"] as const;
+
+/** Methods deduplicated by `clientRequestId`: a repeat gets the first answer (also across restarts). */
+export const DEDUPLICATED_METHODS: ReadonlySet<MethodName> = new Set<MethodName>(["chat.send","chat.record"]);
+/** Methods a client may send again after a reconnect: reads, and the deduplicated ones. */
+export const SAFE_TO_RESEND_METHODS: ReadonlySet<MethodName> = new Set<MethodName>(["conversations.list","conversations.get","conversations.tree","branches.list","systemPrompts.list","settings.get","chat.send","chat.record","tools.list","providers.list","models.list","usage.summary","conversations.export"]);

@@ -1,8 +1,9 @@
-"""Generate the checked-in contract (`schema/`) from the protocol models.
+"""Generate the checked-in contract (`schema/`) from the protocol models and the methods
+declared in `sidecar.rpc`.
 
-    python -m sidecar.protocol.export            # (re)write schema/, removing stale files
-    python -m sidecar.protocol.export --check    # exit 1 and list drift if schema/ is stale
-    python -m sidecar.protocol.export --out DIR  # write somewhere else
+    python -m sidecar.dev.schema            # (re)write schema/, removing stale files
+    python -m sidecar.dev.schema --check    # exit 1 and list drift if schema/ is stale
+    python -m sidecar.dev.schema --out DIR  # write somewhere else
 
 What it writes (all JSON Schema draft 2020-12, self-contained: every file keeps
 its own `$defs`, refs are `#/$defs/Name`):
@@ -13,7 +14,10 @@ its own `$defs`, refs are `#/$defs/Name`):
 - `events.json`                   every event as one union discriminated on `type`
 - `errors.json`                   the JSON-RPC `error` object, with every `data.reason`
 - `openrpc.json`                  OpenRPC 1.3.2: methods, errors, and events under
-                                  `x-notifications` (OpenRPC has no notification section)
+                                  `x-notifications` (OpenRPC has no notification section);
+                                  each method says whether a client may re-send it after a
+                                  reconnect (`x-safeToResend`) and whether it is deduplicated
+                                  by `clientRequestId` (`x-deduplicated`)
 
 Versions: each file's `$id` is under `.../schema/v<protocolVersion>/`, and
 openrpc.json's `info` has the package version and `x-protocolVersion`; both
@@ -44,8 +48,8 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json
 import sidecar
 from sidecar.protocol.errors import INVALID_PARAMS, MESSAGES, STANDARD_REASONS, Reason
 from sidecar.protocol.events import EVENTS, AnyEvent
-from sidecar.protocol.methods import METHODS
-from sidecar.protocol.spec import MethodSpec
+from sidecar.rpc.method import Method
+from sidecar.rpc.methods import METHODS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 # Every file's `$id` names the protocol version it describes; openrpc.json's `info` also
@@ -53,7 +57,7 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 BASE_ID = f"https://chat-sidecar.local/schema/v{sidecar.PROTOCOL_VERSION}/"
 OPENRPC_VERSION = "1.3.2"
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "schema"
-REGENERATE_HINT = "run `make schema` (python -m sidecar.protocol.export) and commit schema/"
+REGENERATE_HINT = "run `make schema` (python -m sidecar.dev.schema) and commit schema/"
 
 Schema = dict[str, Any]
 
@@ -93,13 +97,13 @@ def event_path(event_type: str) -> str:
     return f"events/{event_type}.json"
 
 
-def method_params_schema(spec: MethodSpec) -> Schema:
+def method_params_schema(spec: Method) -> Schema:
     """The params object of a method, as the server validates it."""
     schema = _model_schema(spec.params, "validation")
     return _with_header(schema, params_path(spec.name))
 
 
-def method_result_schema(spec: MethodSpec) -> Schema:
+def method_result_schema(spec: Method) -> Schema:
     """The result of a method, as the server sends it."""
     return _with_header(_model_schema(spec.result, "serialization"), result_path(spec.name))
 
@@ -197,9 +201,9 @@ def _descriptors(model_schema: Schema) -> list[Schema]:
     return out
 
 
-def _method_errors(spec: MethodSpec) -> list[Schema]:
+def _method_errors(spec: Method) -> list[Schema]:
     names = [reason.value for reason in spec.errors]
-    if spec.name != "initialize":
+    if not spec.before_initialize:
         names.append(Reason.NOT_INITIALIZED.value)
     names.append(STANDARD_REASONS[INVALID_PARAMS])
     unique = list(dict.fromkeys(names))
@@ -244,6 +248,9 @@ def openrpc_document() -> Schema:
                 "result": {"name": _ref_name(result_ref), "schema": result_ref},
                 "errors": _method_errors(spec),
                 "x-paramsSchema": params_ref,
+                # How a client may retry it (the TypeScript client's lists are made from these).
+                "x-safeToResend": spec.safe_to_resend,
+                "x-deduplicated": spec.deduplicated,
             }
         )
 
@@ -348,7 +355,7 @@ def _remove_empty_dirs(root: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m sidecar.protocol.export",
+        prog="python -m sidecar.dev.schema",
         description="Generate schema/ (JSON Schema + OpenRPC) from the protocol models.",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if the files differ")
