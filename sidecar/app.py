@@ -1,5 +1,6 @@
-"""The composition root: the store, the bus and the engine that one process shares, and
-the JSON-RPC session each connection gets (the transport knows none of them)."""
+"""The composition root: the database and its repositories, the bus and the engine that
+one process shares, and the JSON-RPC session each connection gets (the transport knows
+none of them)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from sidecar.config import ServeConfig
     from sidecar.engine import Engine
     from sidecar.rpc.session import Peer, Session
-    from sidecar.store import Store
+    from sidecar.store import Repositories
     from sidecar.store.keys import KeyStore
 
 log = logging.getLogger("sidecar")
@@ -25,24 +26,24 @@ log = logging.getLogger("sidecar")
 @dataclass(slots=True)
 class App:
     config: ServeConfig
-    store: Store
+    repos: Repositories
     bus: EventBus
     keys: KeyStore
     _engine: Engine | None = None
 
     @classmethod
     async def open(cls, config: ServeConfig) -> App:
-        from sidecar.store import StorageUnavailable, Store
+        from sidecar.store import Database, Repositories, StorageUnavailable
         from sidecar.store.keys import KeyStore
 
         keys = KeyStore(config.db_path)
-        store = await Store.open(config.db_path)
+        repos = Repositories.over(await Database.open(config.db_path))
         try:
-            await keys.adopt(store)
+            await keys.adopt(repos.catalog)
         except (StorageUnavailable, sqlite3.Error) as exc:  # they stay and work; moved next start
             log.warning("API keys left in the database for now: %s", exc)
         return cls(
-            config=config, store=store, bus=EventBus(notification, config.replay_buffer), keys=keys
+            config=config, repos=repos, bus=EventBus(notification, config.replay_buffer), keys=keys
         )
 
     @property
@@ -51,7 +52,7 @@ class App:
         if self._engine is None:
             from sidecar.engine import Engine
 
-            self._engine = Engine(self.store, self.bus, asyncio.Lock(), self.keys)
+            self._engine = Engine(self.repos, self.bus, asyncio.Lock(), self.keys)
             self._engine.tools.disconnect_grace = self.config.client_tool_grace
         return self._engine
 
@@ -72,11 +73,11 @@ class App:
                 hook(key)
 
     async def stop_engine(self) -> None:
-        """Running turns end `interrupted` (their text stored); the store stays open."""
+        """Running turns end `interrupted` (their text stored); the database stays open."""
         if self._engine is not None:
             await self._engine.close()
             self._engine = None
 
     async def close(self) -> None:
         await self.stop_engine()
-        await self.store.close()
+        await self.repos.database.close()

@@ -76,10 +76,10 @@ async def _serve(config: ServeConfig) -> int:
         stop.set()
     else:
         log.info("ready on port %d (pid %d, db %s)", port, os.getpid(), config.db_path)
-    if app.store.interrupted_at_start:
+    if app.repos.database.interrupted_at_start:
         log.warning(
             "%d message(s) were mid-stream at the last stop; marked interrupted",
-            app.store.interrupted_at_start,
+            app.repos.database.interrupted_at_start,
         )
     # Warm the request path in the background so the first request does not pay for it.
     warm = asyncio.create_task(asyncio.to_thread(_warm_imports, app))

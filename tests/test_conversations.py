@@ -12,8 +12,8 @@ import pytest
 
 from sidecar.ids import new_id, now_iso
 from sidecar.protocol.objects import ConversationSettings, Message
-from sidecar.store import Store
 from tests.harness import Client, RpcFailure, launch
+from tests.seed import add_message, open_repos
 
 
 async def seed(db_path) -> dict[str, str]:
@@ -22,8 +22,8 @@ async def seed(db_path) -> dict[str, str]:
     u1 ─ a1 ─ u2 ─ a2              (Main: oldest reply everywhere)
        └ a1b ─ u3 ─ a3 (streaming)  (a regenerated reply, then a turn left mid-stream)
     """
-    store = await Store.open(db_path)
-    conv = await store.create_conversation(
+    repos = await open_repos(db_path)
+    conv = await repos.conversations.create(
         title=None,
         title_source=None,
         model_id="gpt-4o",
@@ -37,7 +37,8 @@ async def seed(db_path) -> dict[str, str]:
     ) -> None:
         ts = now_iso()
         ids[name] = new_id()
-        await store.add_message(
+        await add_message(
+            repos.database,
             Message(
                 id=ids[name],
                 conversation_id=conv.id,
@@ -47,7 +48,7 @@ async def seed(db_path) -> dict[str, str]:
                 status=status,
                 created_at=ts,
                 updated_at=ts,
-            )
+            ),
         )
 
     await add("u1", None, "user", "Plan a trip to Lisbon")
@@ -57,7 +58,7 @@ async def seed(db_path) -> dict[str, str]:
     await add("a1b", "u1", "assistant", "Start in Baixa.")
     await add("u3", "a1b", "user", "What about food?")
     await add("a3", "u3", "assistant", "Try pastéis de", status="streaming")
-    await store.close()
+    await repos.database.close()
     return ids
 
 

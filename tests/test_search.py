@@ -13,20 +13,21 @@ import pytest
 from sidecar.fakes import Script
 from sidecar.ids import new_id, now_iso
 from sidecar.protocol.objects import Message
-from sidecar.store import Store
+from sidecar.store import Repositories
 from sidecar.store.migrations import MIGRATIONS, migrate
 from tests.chat_env import chat_env
+from tests.seed import add_message, open_repos, update_message
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    store = await Store.open(tmp_path / "chat.db")
-    yield store
-    await store.close()
+async def repos(tmp_path: Path):
+    repos = await open_repos(tmp_path / "chat.db")
+    yield repos
+    await repos.database.close()
 
 
 async def add(
-    store: Store,
+    repos: Repositories,
     conversation_id: str,
     content: str,
     parent: str | None = None,
@@ -43,19 +44,19 @@ async def add(
         created_at=now,
         updated_at=now,
     )
-    await store.add_message(message)
+    await add_message(repos.database, message)
     return message.id
 
 
-async def found(store: Store, query: str) -> set[str]:
-    items, cursor = await store.list_conversations(limit=500, query=query)
+async def found(repos: Repositories, query: str) -> set[str]:
+    items, cursor = await repos.conversations.page(limit=500, query=query)
     assert cursor is None
     return {c.id for c in items}
 
 
-async def index_is_in_step(store: Store) -> None:
+async def index_is_in_step(repos: Repositories) -> None:
     """FTS5's own check of the index against the text it was built from."""
-    async with store._locked() as db:
+    async with repos.database.locked() as db:
         await db.execute("INSERT INTO search (search, rank) VALUES ('integrity-check', 1)")
         async with db.execute("SELECT count(*) FROM search_docs") as cur:
             docs = (await cur.fetchone())[0]
@@ -66,96 +67,100 @@ async def index_is_in_step(store: Store) -> None:
     assert docs == rows
 
 
-async def test_words_in_any_order_prefix_case_and_diacritics(store: Store) -> None:
-    trip = await store.create_conversation(title="Trip planning")
-    await add(store, trip.id, "We could visit Lisbon and then Évora in the spring.")
-    food = await store.create_conversation(title=None)
-    await add(store, food.id, "Try the PASTÉIS de nata at Belém!")
-    other = await store.create_conversation(title="Groceries")
-    await add(store, other.id, "milk, eggs, bread")
+async def test_words_in_any_order_prefix_case_and_diacritics(repos: Repositories) -> None:
+    trip = await repos.conversations.create(title="Trip planning")
+    await add(repos, trip.id, "We could visit Lisbon and then Évora in the spring.")
+    food = await repos.conversations.create(title=None)
+    await add(repos, food.id, "Try the PASTÉIS de nata at Belém!")
+    other = await repos.conversations.create(title="Groceries")
+    await add(repos, other.id, "milk, eggs, bread")
 
-    assert await found(store, "lisbon") == {trip.id}
-    assert await found(store, "spring lisbon") == {trip.id}  # any order
-    assert await found(store, "Évora LISBON") == {trip.id}
-    assert await found(store, "evora") == {trip.id}  # diacritics ignored
-    assert await found(store, "EVORA") == {trip.id}
-    assert await found(store, "lisb ev") == {trip.id}  # prefixes
-    assert await found(store, "planning spring") == {trip.id}  # title and message together
-    assert await found(store, "pasteis belem") == {food.id}
-    assert await found(store, "pastéis") == {food.id}
-    assert await found(store, "nata lisbon") == set()  # every word must be there
-    assert await found(store, "isbon") == {trip.id}  # inside a word: the substring match
-    assert await found(store, "  milk,   BREAD!  ") == {other.id}  # punctuation between words
-    await index_is_in_step(store)
+    assert await found(repos, "lisbon") == {trip.id}
+    assert await found(repos, "spring lisbon") == {trip.id}  # any order
+    assert await found(repos, "Évora LISBON") == {trip.id}
+    assert await found(repos, "evora") == {trip.id}  # diacritics ignored
+    assert await found(repos, "EVORA") == {trip.id}
+    assert await found(repos, "lisb ev") == {trip.id}  # prefixes
+    assert await found(repos, "planning spring") == {trip.id}  # title and message together
+    assert await found(repos, "pasteis belem") == {food.id}
+    assert await found(repos, "pastéis") == {food.id}
+    assert await found(repos, "nata lisbon") == set()  # every word must be there
+    assert await found(repos, "isbon") == {trip.id}  # inside a word: the substring match
+    assert await found(repos, "  milk,   BREAD!  ") == {other.id}  # punctuation between words
+    await index_is_in_step(repos)
 
 
-async def test_punctuation_falls_back_to_the_literal_text(store: Store) -> None:
-    sale = await store.create_conversation(title="Discount 50% off")
-    snake = await store.create_conversation(title="snake_case names")
-    path = await store.create_conversation(title=None)
-    await add(store, path.id, r"Open C:\temp\notes.txt please")
-    quote = await store.create_conversation(title='He said "nope" AND left')
-    fifty = await store.create_conversation(title="50 ways")
+async def test_punctuation_falls_back_to_the_literal_text(repos: Repositories) -> None:
+    sale = await repos.conversations.create(title="Discount 50% off")
+    snake = await repos.conversations.create(title="snake_case names")
+    path = await repos.conversations.create(title=None)
+    await add(repos, path.id, r"Open C:\temp\notes.txt please")
+    quote = await repos.conversations.create(title='He said "nope" AND left')
+    fifty = await repos.conversations.create(title="50 ways")
 
-    assert await found(store, "50%") == {sale.id, fifty.id}  # the word 50, and "50%" literally
-    assert await found(store, "%") == {sale.id}
-    assert await found(store, "0% o") == {sale.id}
-    assert await found(store, "_") == {snake.id}
-    assert await found(store, "e_c") == {snake.id}
-    assert await found(store, "\\temp\\") == {path.id}
-    assert await found(store, '"nope"') == {quote.id}
+    assert await found(repos, "50%") == {sale.id, fifty.id}  # the word 50, and "50%" literally
+    assert await found(repos, "%") == {sale.id}
+    assert await found(repos, "0% o") == {sale.id}
+    assert await found(repos, "_") == {snake.id}
+    assert await found(repos, "e_c") == {snake.id}
+    assert await found(repos, "\\temp\\") == {path.id}
+    assert await found(repos, '"nope"') == {quote.id}
     # FTS syntax in a query is just text: never an error, never an operator.
     for query in ('"', "AND", "OR NOT", "NEAR(a b)", "*", "a*b", "-x", "col:x", "^x", "(", "{a}"):
-        await found(store, query)
-    assert await found(store, "and") == {quote.id}
-    assert await found(store, "snake OR ways") == set()
+        await found(repos, query)
+    assert await found(repos, "and") == {quote.id}
+    assert await found(repos, "snake OR ways") == set()
 
 
-async def test_index_follows_updates_and_deletes(store: Store) -> None:
-    conversation = await store.create_conversation(title="Alpha")
-    first = await add(store, conversation.id, "bravo")
-    second = await add(store, conversation.id, "charlie", parent=first, status="streaming")
-    assert await found(store, "bravo") == await found(store, "alpha") == {conversation.id}
+async def test_index_follows_updates_and_deletes(repos: Repositories) -> None:
+    conversation = await repos.conversations.create(title="Alpha")
+    first = await add(repos, conversation.id, "bravo")
+    second = await add(repos, conversation.id, "charlie", parent=first, status="streaming")
+    assert await found(repos, "bravo") == await found(repos, "alpha") == {conversation.id}
 
-    await store.update_conversation(conversation.id, title="Delta")
-    assert await found(store, "alpha") == set() and await found(store, "delta") == {conversation.id}
-    await store.update_conversation(conversation.id, title=None)
-    assert await found(store, "delta") == set()
+    await repos.conversations.update(conversation.id, title="Delta")
+    assert await found(repos, "alpha") == set() and await found(repos, "delta") == {conversation.id}
+    await repos.conversations.update(conversation.id, title=None)
+    assert await found(repos, "delta") == set()
 
     # A streaming reply's text is written again and again: only the last counts.
-    await store.flush_streams([("echo fox", None, "streaming", now_iso(), second)])
-    await store.flush_streams([("echo foxtrot golf", None, "streaming", now_iso(), second)])
-    assert await found(store, "charlie") == set()
-    assert await found(store, "foxtrot golf") == {conversation.id}
-    await store.update_message(second, status="complete")  # no text change: nothing reindexed
-    assert await found(store, "foxtrot") == {conversation.id}
-    await index_is_in_step(store)
+    await repos.messages.flush_streams([("echo fox", None, "streaming", now_iso(), second)])
+    await repos.messages.flush_streams(
+        [("echo foxtrot golf", None, "streaming", now_iso(), second)]
+    )
+    assert await found(repos, "charlie") == set()
+    assert await found(repos, "foxtrot golf") == {conversation.id}
+    await update_message(
+        repos.database, second, status="complete"
+    )  # no text change: nothing reindexed
+    assert await found(repos, "foxtrot") == {conversation.id}
+    await index_is_in_step(repos)
 
     # Deleted messages leave the index (a deleted conversation takes its messages along).
-    async with store._locked() as db:
+    async with repos.database.locked() as db:
         await db.execute("DELETE FROM messages WHERE id = ?", (second,))
-    assert await found(store, "foxtrot") == set() and await found(store, "bravo") == {
+    assert await found(repos, "foxtrot") == set() and await found(repos, "bravo") == {
         conversation.id
     }
-    keep = await store.create_conversation(title="Keep bravo")
-    assert await store.delete_conversation(conversation.id)
-    assert await found(store, "bravo") == {keep.id}
-    await index_is_in_step(store)
-    async with store._locked() as db:
+    keep = await repos.conversations.create(title="Keep bravo")
+    assert await repos.conversations.delete(conversation.id)
+    assert await found(repos, "bravo") == {keep.id}
+    await index_is_in_step(repos)
+    async with repos.database.locked() as db:
         async with db.execute("SELECT count(*) FROM search_docs") as cur:
             assert (await cur.fetchone())[0] == 1  # only the kept title
 
 
-async def test_paging_through_search_results(store: Store) -> None:
+async def test_paging_through_search_results(repos: Repositories) -> None:
     made = []
     for i in range(7):
-        c = await store.create_conversation(title=f"Report {i}")
-        await add(store, c.id, f"quarterly numbers {i}")
+        c = await repos.conversations.create(title=f"Report {i}")
+        await add(repos, c.id, f"quarterly numbers {i}")
         made.append(c.id)
-    await store.create_conversation(title="Unrelated")
+    await repos.conversations.create(title="Unrelated")
     seen, cursor = [], None
     while True:
-        page, cursor = await store.list_conversations(limit=3, cursor=cursor, query="quart num")
+        page, cursor = await repos.conversations.page(limit=3, cursor=cursor, query="quart num")
         seen += [c.id for c in page]
         if cursor is None:
             break
@@ -177,13 +182,13 @@ async def test_migration_indexes_what_the_database_already_holds(tmp_path: Path)
             "updated_at) VALUES ('m1', 'c1', 'user', 'saudade and fado', 'complete', ?, ?)",
             (now, now),
         )
-    store = await Store.open(path)
+    repos = await open_repos(path)
     try:
-        assert await found(store, "evora") == {"c1"}
-        assert await found(store, "fado saud") == {"c1"}
-        await index_is_in_step(store)
+        assert await found(repos, "evora") == {"c1"}
+        assert await found(repos, "fado saud") == {"c1"}
+        await index_is_in_step(repos)
     finally:
-        await store.close()
+        await repos.database.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 

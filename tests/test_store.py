@@ -1,4 +1,4 @@
-"""The SQLite store against a real database file."""
+"""The SQLite store (the database and its repositories) against a real database file."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-import sidecar.store.db as store_db
+import sidecar.store.database as store_database
+import sidecar.store.message_repo as store_messages
 import sidecar.store.rows as store_rows
 from sidecar.ids import new_id, now_iso
 from sidecar.protocol.objects import (
@@ -22,11 +23,12 @@ from sidecar.protocol.objects import (
     ToolCall,
     Usage,
 )
-from sidecar.store import SCHEMA_VERSION, SchemaTooNewError, Store, StoreOpenError
+from sidecar.store import SCHEMA_VERSION, Database, Repositories, SchemaTooNewError, StoreOpenError
 from sidecar.store.migrations import MIGRATIONS, migrate, split_statements
 from sidecar.store.paging import decode_cursor, encode_cursor
 from sidecar.store.rows import MESSAGES
 from sidecar.store.tree import preview
+from tests.seed import add_message, open_repos, update_message
 
 TABLES = {
     "conversations",
@@ -46,10 +48,10 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path):
-    store = await Store.open(db_path)
-    yield store
-    await store.close()
+async def repos(db_path: Path):
+    repos = await open_repos(db_path)
+    yield repos
+    await repos.database.close()
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -80,16 +82,18 @@ def message(
     )
 
 
-async def add(store: Store, conversation_id: str, parent_id: str | None, content: str = "", **kw):
+async def add(
+    repos: Repositories, conversation_id: str, parent_id: str | None, content: str = "", **kw
+):
     m = message(conversation_id, parent_id, content, **kw)
-    await store.add_message(m)
+    await add_message(repos.database, m)
     return m
 
 
 # -- opening, migrations, pragmas ---------------------------------------------
 
 
-async def test_open_creates_schema_with_pragmas(store: Store, db_path: Path) -> None:
+async def test_open_creates_schema_with_pragmas(repos: Repositories, db_path: Path) -> None:
     with raw(db_path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert (
@@ -99,29 +103,29 @@ async def test_open_creates_schema_with_pragmas(store: Store, db_path: Path) -> 
         columns = [r[1] for r in conn.execute("PRAGMA table_info(messages)")]
     assert TABLES <= tables
     assert columns == list(Message.model_fields)
-    db = store._db
+    db = repos.database._db
     async with db.execute("PRAGMA foreign_keys") as cur:
         assert (await cur.fetchone())[0] == 1
     async with db.execute("PRAGMA synchronous") as cur:
         assert (await cur.fetchone())[0] == 1  # NORMAL
     async with db.execute("PRAGMA busy_timeout") as cur:
-        assert (await cur.fetchone())[0] == store_db.BUSY_TIMEOUT_MS
-    assert store.interrupted_at_start == 0
-    assert await store.integrity_check() == "ok"
+        assert (await cur.fetchone())[0] == store_database.BUSY_TIMEOUT_MS
+    assert repos.database.interrupted_at_start == 0
+    assert await repos.database.integrity_check() == "ok"
 
 
 async def test_reopen_keeps_schema_and_data(db_path: Path) -> None:
-    store = await Store.open(db_path)
-    conversation = await store.create_conversation(title="kept")
-    await store.close()
+    repos = await open_repos(db_path)
+    conversation = await repos.conversations.create(title="kept")
+    await repos.database.close()
     with raw(db_path) as conn:
         schema = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
 
-    store = await Store.open(db_path)
+    repos = await open_repos(db_path)
     try:
-        assert await store.get_conversation(conversation.id) == conversation
+        assert await repos.conversations.get(conversation.id) == conversation
     finally:
-        await store.close()
+        await repos.database.close()
     with raw(db_path) as conn:
         assert (
             conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
@@ -131,27 +135,27 @@ async def test_reopen_keeps_schema_and_data(db_path: Path) -> None:
 
 
 async def test_close_folds_the_wal_back(db_path: Path) -> None:
-    store = await Store.open(db_path)
-    await store.create_conversation(title="x")
-    await store.close()
-    await store.close()  # a second close is a no-op
+    repos = await open_repos(db_path)
+    await repos.conversations.create(title="x")
+    await repos.database.close()
+    await repos.database.close()  # a second close is a no-op
     wal = db_path.with_name(db_path.name + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
 
 
 async def test_newer_schema_is_refused_and_left_alone(db_path: Path) -> None:
-    await (await Store.open(db_path)).close()
+    await (await Database.open(db_path)).close()
     with raw(db_path) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(SchemaTooNewError, match=rf"version {SCHEMA_VERSION + 1} is newer"):
-        await Store.open(db_path)
+        await Database.open(db_path)
     with raw(db_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
 
 
 async def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreOpenError, match="does not exist"):
-        await Store.open(tmp_path / "nope" / "chat.db")
+        await Database.open(tmp_path / "nope" / "chat.db")
     assert not (tmp_path / "nope").exists()
 
 
@@ -163,7 +167,7 @@ def garbage_file(db_path: Path) -> Path:
 
 async def test_a_file_that_is_not_a_database_is_refused(garbage_file: Path) -> None:
     with pytest.raises(StoreOpenError, match="not a database"):
-        await Store.open(garbage_file)
+        await Database.open(garbage_file)
 
 
 async def test_each_migration_is_one_transaction(db_path: Path) -> None:
@@ -202,42 +206,42 @@ def test_split_statements_keeps_triggers_whole() -> None:
 
 
 async def test_unfinished_messages_become_interrupted_on_reopen(db_path: Path) -> None:
-    store = await Store.open(db_path)
-    conversation = await store.create_conversation()
-    done = await add(store, conversation.id, None, "hi", usage=Usage(input_tokens=3))
-    pending = await add(store, conversation.id, done.id, "", role="assistant", status="pending")
+    repos = await open_repos(db_path)
+    conversation = await repos.conversations.create()
+    done = await add(repos, conversation.id, None, "hi", usage=Usage(input_tokens=3))
+    pending = await add(repos, conversation.id, done.id, "", role="assistant", status="pending")
     streaming = await add(
-        store, conversation.id, done.id, "par", role="assistant", status="streaming"
+        repos, conversation.id, done.id, "par", role="assistant", status="streaming"
     )
-    failed = await add(store, conversation.id, done.id, "x", role="assistant", status="failed")
-    await store.close()
+    failed = await add(repos, conversation.id, done.id, "x", role="assistant", status="failed")
+    await repos.database.close()
 
-    store = await Store.open(db_path)
+    repos = await open_repos(db_path)
     try:
-        assert store.interrupted_at_start == 2
-        assert await store.get_message(done.id) == done
-        assert await store.get_message(failed.id) == failed
+        assert repos.database.interrupted_at_start == 2
+        assert await repos.messages.get(done.id) == done
+        assert await repos.messages.get(failed.id) == failed
         for before in (pending, streaming):
-            after = await store.get_message(before.id)
+            after = await repos.messages.get(before.id)
             assert after.status == "interrupted"
             assert after.content == before.content
             assert after.updated_at >= before.updated_at
     finally:
-        await store.close()
+        await repos.database.close()
 
-    store = await Store.open(db_path)
+    repos = await open_repos(db_path)
     try:
-        assert store.interrupted_at_start == 0
+        assert repos.database.interrupted_at_start == 0
     finally:
-        await store.close()
+        await repos.database.close()
 
 
 # -- conversations ---------------------------------------------------------------
 
 
-async def test_conversation_crud(store: Store) -> None:
+async def test_conversation_crud(repos: Repositories) -> None:
     settings = ConversationSettings(temperature=0.5, max_output_tokens=100)
-    created = await store.create_conversation(
+    created = await repos.conversations.create(
         title="Trip",
         title_source="user",
         model_id="m1",
@@ -247,9 +251,9 @@ async def test_conversation_crud(store: Store) -> None:
     assert created.settings == settings
     assert created.active_leaf_id is None
     assert created.created_at == created.updated_at
-    assert await store.get_conversation(created.id) == created
+    assert await repos.conversations.get(created.id) == created
 
-    updated = await store.update_conversation(
+    updated = await repos.conversations.update(
         created.id,
         title="Trip 2",
         title_source="generated",
@@ -260,59 +264,59 @@ async def test_conversation_crud(store: Store) -> None:
     assert updated.settings == ConversationSettings(top_p=0.9)
     assert updated.model_id == "m1" and updated.system_prompt == "Be brief."
     assert updated.updated_at >= created.updated_at
-    assert await store.get_conversation(created.id) == updated
+    assert await repos.conversations.get(created.id) == updated
 
-    assert await store.update_conversation(created.id) == updated  # nothing to change
+    assert await repos.conversations.update(created.id) == updated  # nothing to change
     with pytest.raises(TypeError, match="created_at"):
-        await store.update_conversation(created.id, created_at="2000-01-01T00:00:00.000Z")
-    assert await store.update_conversation("missing", title="x") is None
-    assert await store.get_conversation("missing") is None
+        await repos.conversations.update(created.id, created_at="2000-01-01T00:00:00.000Z")
+    assert await repos.conversations.update("missing", title="x") is None
+    assert await repos.conversations.get("missing") is None
 
-    assert await store.delete_conversation(created.id) is True
-    assert await store.get_conversation(created.id) is None
-    assert await store.delete_conversation(created.id) is False
+    assert await repos.conversations.delete(created.id) is True
+    assert await repos.conversations.get(created.id) is None
+    assert await repos.conversations.delete(created.id) is False
 
 
-async def test_update_conversation_validates_values(store: Store) -> None:
-    a = await store.create_conversation(title="a")
-    b = await store.create_conversation(title="b")
-    other = await add(store, b.id, None, "in b")
+async def test_update_conversation_validates_values(repos: Repositories) -> None:
+    a = await repos.conversations.create(title="a")
+    b = await repos.conversations.create(title="b")
+    other = await add(repos, b.id, None, "in b")
     with pytest.raises(ValueError, match="not in conversation"):
-        await store.update_conversation(a.id, active_leaf_id=other.id)
+        await repos.conversations.update(a.id, active_leaf_id=other.id)
     with pytest.raises(ValueError):
-        await store.update_conversation(a.id, title_source="robot")
-    assert (await store.get_conversation(a.id)).title_source is None
+        await repos.conversations.update(a.id, title_source="robot")
+    assert (await repos.conversations.get(a.id)).title_source is None
 
-    mine = await add(store, a.id, None, "in a")
-    await add(store, a.id, mine.id, "child")
-    changed = await store.update_conversation(a.id, active_leaf_id=mine.id)
+    mine = await add(repos, a.id, None, "in a")
+    await add(repos, a.id, mine.id, "child")
+    changed = await repos.conversations.update(a.id, active_leaf_id=mine.id)
     assert changed.active_leaf_id == mine.id
 
 
-async def test_updated_at_never_goes_back(store: Store, monkeypatch) -> None:
-    conversation = await store.create_conversation(title="t")
+async def test_updated_at_never_goes_back(repos: Repositories, monkeypatch) -> None:
+    conversation = await repos.conversations.create(title="t")
     past = "2000-01-01T00:00:00.000Z"
     monkeypatch.setattr(store_rows, "now_iso", lambda: past)
-    monkeypatch.setattr(store_db, "now_iso", lambda: past)
-    updated = await store.update_conversation(conversation.id, title="t2")
+    monkeypatch.setattr(store_messages, "now_iso", lambda: past)
+    updated = await repos.conversations.update(conversation.id, title="t2")
     assert updated.updated_at == conversation.updated_at
-    m = await add(store, conversation.id, None, "x")
-    assert (await store.get_conversation(conversation.id)).updated_at == conversation.updated_at
-    assert (await store.update_message(m.id, content="y")).updated_at == m.updated_at
+    m = await add(repos, conversation.id, None, "x")
+    assert (await repos.conversations.get(conversation.id)).updated_at == conversation.updated_at
+    assert (await update_message(repos.database, m.id, content="y")).updated_at == m.updated_at
 
 
-async def test_list_pages_through_everything_once_in_order(store: Store) -> None:
-    created = [await store.create_conversation(title=f"c{i}") for i in range(25)]
+async def test_list_pages_through_everything_once_in_order(repos: Repositories) -> None:
+    created = [await repos.conversations.create(title=f"c{i}") for i in range(25)]
     # Touch a few so updated_at order differs from creation order.
     await asyncio.sleep(0.005)  # timestamps have millisecond resolution
     for c in created[3:6]:
-        await store.update_conversation(c.id, title=c.title + "!")
-    everything = [await store.get_conversation(c.id) for c in created]
+        await repos.conversations.update(c.id, title=c.title + "!")
+    everything = [await repos.conversations.get(c.id) for c in created]
     expected = sorted(everything, key=lambda c: (c.updated_at, c.id), reverse=True)
 
     pages, cursor = [], None
     while True:
-        page, cursor = await store.list_conversations(limit=10, cursor=cursor)
+        page, cursor = await repos.conversations.page(limit=10, cursor=cursor)
         pages.append(page)
         if cursor is None:
             break
@@ -320,33 +324,33 @@ async def test_list_pages_through_everything_once_in_order(store: Store) -> None
     assert [c for p in pages for c in p] == expected
     assert expected[0].id in {c.id for c in created[3:6]}
 
-    exact, cursor = await store.list_conversations(limit=25)
+    exact, cursor = await repos.conversations.page(limit=25)
     assert exact == expected and cursor is None
 
 
-async def test_list_orders_by_last_activity(store: Store) -> None:
-    old = await store.create_conversation(title="old")
-    new = await store.create_conversation(title="new")
-    assert [c.id for c in (await store.list_conversations(limit=5))[0]] == [new.id, old.id]
+async def test_list_orders_by_last_activity(repos: Repositories) -> None:
+    old = await repos.conversations.create(title="old")
+    new = await repos.conversations.create(title="new")
+    assert [c.id for c in (await repos.conversations.page(limit=5))[0]] == [new.id, old.id]
     await asyncio.sleep(0.005)  # timestamps have millisecond resolution
-    m = await add(store, old.id, None, "bump")
-    page, _ = await store.list_conversations(limit=5)
+    m = await add(repos, old.id, None, "bump")
+    page, _ = await repos.conversations.page(limit=5)
     assert [c.id for c in page] == [old.id, new.id]
     assert page[0].active_leaf_id == m.id
     assert page[0].updated_at > new.updated_at
 
 
-async def test_list_query_matches_title_and_content_literally(store: Store) -> None:
-    hello = await store.create_conversation(title="Hello World")
-    percent = await store.create_conversation(title="100% sure")
-    snake = await store.create_conversation(title="snake_case name")
-    slash = await store.create_conversation(title=r"C:\temp")
-    body = await store.create_conversation(title=None)
-    await add(store, body.id, None, "find the NEEDLE in here")
-    decoy = await store.create_conversation(title="plain 100 percent snakeXcase")
+async def test_list_query_matches_title_and_content_literally(repos: Repositories) -> None:
+    hello = await repos.conversations.create(title="Hello World")
+    percent = await repos.conversations.create(title="100% sure")
+    snake = await repos.conversations.create(title="snake_case name")
+    slash = await repos.conversations.create(title=r"C:\temp")
+    body = await repos.conversations.create(title=None)
+    await add(repos, body.id, None, "find the NEEDLE in here")
+    decoy = await repos.conversations.create(title="plain 100 percent snakeXcase")
 
     async def ids(query: str) -> set[str]:
-        page, cursor = await store.list_conversations(limit=50, query=query)
+        page, cursor = await repos.conversations.page(limit=50, query=query)
         assert cursor is None
         return {c.id for c in page}
 
@@ -359,25 +363,25 @@ async def test_list_query_matches_title_and_content_literally(store: Store) -> N
     assert await ids("e_c") == {snake.id}
     assert await ids("\\") == {slash.id}
     assert await ids("nothing like this") == set()
-    accents = await store.create_conversation(title="Straße nach Évora")
+    accents = await repos.conversations.create(title="Straße nach Évora")
     assert await ids("STRASSE") == {accents.id}  # full Unicode case folding
     assert await ids("évora") == {accents.id}
     everyone = {hello.id, percent.id, snake.id, slash.id, body.id, decoy.id, accents.id}
     assert await ids("") == everyone  # an empty query does not filter
 
-    page, cursor = await store.list_conversations(limit=1, query="e")
-    rest, end = await store.list_conversations(limit=10, cursor=cursor, query="e")
+    page, cursor = await repos.conversations.page(limit=1, query="e")
+    rest, end = await repos.conversations.page(limit=10, cursor=cursor, query="e")
     assert len(page) == 1 and {c.id for c in page + rest} == everyone
     assert end is None
 
 
-async def test_malformed_cursor_and_bad_limit(store: Store) -> None:
-    await store.create_conversation(title="x")
+async def test_malformed_cursor_and_bad_limit(repos: Repositories) -> None:
+    await repos.conversations.create(title="x")
     for bad in ("garbage!", "", "a", "W10", "WzEsMl0", "é", encode_cursor("a", "b") + "x"):
         with pytest.raises(ValueError, match="invalid cursor"):
-            await store.list_conversations(limit=5, cursor=bad)
+            await repos.conversations.page(limit=5, cursor=bad)
     with pytest.raises(ValueError, match="limit"):
-        await store.list_conversations(limit=0)
+        await repos.conversations.page(limit=0)
 
 
 def test_cursor_round_trip() -> None:
@@ -389,8 +393,8 @@ def test_cursor_round_trip() -> None:
 # -- messages and the tree ----------------------------------------------------------
 
 
-async def test_message_round_trip_and_update(store: Store) -> None:
-    conversation = await store.create_conversation()
+async def test_message_round_trip_and_update(repos: Repositories) -> None:
+    conversation = await repos.conversations.create()
     full = message(
         conversation.id,
         None,
@@ -404,11 +408,12 @@ async def test_message_round_trip_and_update(store: Store) -> None:
         attachments=[Attachment(id="a1", name="n.txt", mime_type="text/plain", size=3, text="abc")],
         usage=Usage(input_tokens=5, output_tokens=7, cost_usd=0.25),
     )
-    await store.add_message(full)
-    assert await store.get_message(full.id) == full
+    await add_message(repos.database, full)
+    assert await repos.messages.get(full.id) == full
 
     error = ErrorInfo(code="rate_limited", message="slow down", retryable=True, http_status=429)
-    updated = await store.update_message(
+    updated = await update_message(
+        repos.database,
         full.id,
         content="look here",
         status="failed",
@@ -424,49 +429,49 @@ async def test_message_round_trip_and_update(store: Store) -> None:
     assert updated.attachments == full.attachments
     assert updated.updated_at >= full.updated_at
     assert updated.created_at == full.created_at
-    assert await store.get_message(full.id) == updated
+    assert await repos.messages.get(full.id) == updated
 
     with pytest.raises(TypeError, match="parent_id"):
-        await store.update_message(full.id, parent_id=None)
+        await update_message(repos.database, full.id, parent_id=None)
     with pytest.raises(ValueError):
-        await store.update_message(full.id, status="exploded")
-    assert await store.update_message("missing", content="x") is None
-    assert await store.get_message("missing") is None
+        await update_message(repos.database, full.id, status="exploded")
+    assert await update_message(repos.database, "missing", content="x") is None
+    assert await repos.messages.get("missing") is None
 
 
-async def test_add_message_refuses_bad_links(store: Store) -> None:
-    a = await store.create_conversation()
-    b = await store.create_conversation()
-    root = await add(store, a.id, None, "root")
+async def test_add_message_refuses_bad_links(repos: Repositories) -> None:
+    a = await repos.conversations.create()
+    b = await repos.conversations.create()
+    root = await add(repos, a.id, None, "root")
     with pytest.raises(ValueError, match="cannot add message"):
-        await store.add_message(message("no-such-conversation", None, "x"))
+        await add_message(repos.database, message("no-such-conversation", None, "x"))
     with pytest.raises(ValueError, match="cannot add message"):
-        await store.add_message(message(b.id, root.id, "parent in another conversation"))
+        await add_message(repos.database, message(b.id, root.id, "parent in another conversation"))
     with pytest.raises(ValueError, match="cannot add message"):
-        await store.add_message(root)
-    assert (await store.get_conversation(b.id)).active_leaf_id is None
-    assert await store.tree(b.id) == []
-    assert (await store.get_conversation(a.id)).active_leaf_id == root.id
+        await add_message(repos.database, root)
+    assert (await repos.conversations.get(b.id)).active_leaf_id is None
+    assert await repos.messages.tree(b.id) == []
+    assert (await repos.conversations.get(a.id)).active_leaf_id == root.id
 
 
-async def build_tree(store: Store):
+async def build_tree(repos: Repositories):
     """u1 -> a1 -> u2 -> a2 (main), then u2b -> a2b under a1, then a1b under u1."""
-    c = await store.create_conversation(title="tree")
-    u1 = await add(store, c.id, None, "question")
-    a1 = await add(store, c.id, u1.id, "answer", role="assistant")
-    u2 = await add(store, c.id, a1.id, "follow up")
-    a2 = await add(store, c.id, u2.id, "second answer", role="assistant")
-    u2b = await add(store, c.id, a1.id, "follow up, edited")
-    a2b = await add(store, c.id, u2b.id, "edited answer", role="assistant")
-    a1b = await add(store, c.id, u1.id, "answer, regenerated", role="assistant")
+    c = await repos.conversations.create(title="tree")
+    u1 = await add(repos, c.id, None, "question")
+    a1 = await add(repos, c.id, u1.id, "answer", role="assistant")
+    u2 = await add(repos, c.id, a1.id, "follow up")
+    a2 = await add(repos, c.id, u2.id, "second answer", role="assistant")
+    u2b = await add(repos, c.id, a1.id, "follow up, edited")
+    a2b = await add(repos, c.id, u2b.id, "edited answer", role="assistant")
+    a1b = await add(repos, c.id, u1.id, "answer, regenerated", role="assistant")
     return c, u1, a1, u2, a2, u2b, a2b, a1b
 
 
-async def test_active_path_with_siblings(store: Store) -> None:
-    c, u1, a1, u2, a2, u2b, a2b, a1b = await build_tree(store)
-    assert (await store.get_conversation(c.id)).active_leaf_id == a1b.id
+async def test_active_path_with_siblings(repos: Repositories) -> None:
+    c, u1, a1, u2, a2, u2b, a2b, a1b = await build_tree(repos)
+    assert (await repos.conversations.get(c.id)).active_leaf_id == a1b.id
 
-    path = await store.active_path(c.id)
+    path = await repos.messages.active_path(c.id)
     assert all(isinstance(m, BranchMessage) for m in path)
     assert [(m.id, m.sibling_ids) for m in path] == [
         (u1.id, [u1.id]),
@@ -475,8 +480,8 @@ async def test_active_path_with_siblings(store: Store) -> None:
     assert path[1].content == "answer, regenerated" and path[1].role == "assistant"
     assert Message.model_validate(path[0].model_dump(exclude={"sibling_ids"})) == u1
 
-    await store.update_conversation(c.id, active_leaf_id=a2b.id)
-    path = await store.active_path(c.id)
+    await repos.conversations.update(c.id, active_leaf_id=a2b.id)
+    path = await repos.messages.active_path(c.id)
     assert [(m.id, m.sibling_ids) for m in path] == [
         (u1.id, [u1.id]),
         (a1.id, [a1.id, a1b.id]),
@@ -485,28 +490,28 @@ async def test_active_path_with_siblings(store: Store) -> None:
     ]
 
     # Editing the first message makes a second root; roots are each other's siblings.
-    u1b = await add(store, c.id, None, "question, edited")
-    assert [(m.id, m.sibling_ids) for m in await store.active_path(c.id)] == [
+    u1b = await add(repos, c.id, None, "question, edited")
+    assert [(m.id, m.sibling_ids) for m in await repos.messages.active_path(c.id)] == [
         (u1b.id, [u1.id, u1b.id])
     ]
-    assert await store.active_path("missing") == []
-    empty = await store.create_conversation()
-    assert await store.active_path(empty.id) == []
+    assert await repos.messages.active_path("missing") == []
+    empty = await repos.conversations.create()
+    assert await repos.messages.active_path(empty.id) == []
 
 
-async def test_newest_leaf_under(store: Store) -> None:
-    c, u1, a1, u2, a2, u2b, a2b, a1b = await build_tree(store)
-    assert await store.newest_leaf_under(u1.id) == a1b.id
-    assert await store.newest_leaf_under(a1.id) == a2b.id
-    assert await store.newest_leaf_under(u2.id) == a2.id
-    assert await store.newest_leaf_under(a2.id) == a2.id
-    assert await store.newest_leaf_under("missing") is None
+async def test_newest_leaf_under(repos: Repositories) -> None:
+    c, u1, a1, u2, a2, u2b, a2b, a1b = await build_tree(repos)
+    assert await repos.messages.newest_leaf_under(u1.id) == a1b.id
+    assert await repos.messages.newest_leaf_under(a1.id) == a2b.id
+    assert await repos.messages.newest_leaf_under(u2.id) == a2.id
+    assert await repos.messages.newest_leaf_under(a2.id) == a2.id
+    assert await repos.messages.newest_leaf_under("missing") is None
 
 
-async def test_tree_lists_every_message_with_previews(store: Store) -> None:
-    c, *messages = await build_tree(store)
-    long = await add(store, c.id, messages[-1].id, "  line one\n\n\tline   two " + "x" * 200)
-    nodes = await store.tree(c.id)
+async def test_tree_lists_every_message_with_previews(repos: Repositories) -> None:
+    c, *messages = await build_tree(repos)
+    long = await add(repos, c.id, messages[-1].id, "  line one\n\n\tline   two " + "x" * 200)
+    nodes = await repos.messages.tree(c.id)
     assert [n.id for n in nodes] == [m.id for m in messages] + [long.id]
     assert [(n.parent_id, n.role, n.status) for n in nodes[:2]] == [
         (None, "user", "complete"),
@@ -516,7 +521,7 @@ async def test_tree_lists_every_message_with_previews(store: Store) -> None:
     assert nodes[0].created_at == messages[0].created_at
     assert nodes[-1].preview == ("line one line two " + "x" * 200)[:80]
     assert len(nodes[-1].preview) == 80
-    assert await store.tree("missing") == []
+    assert await repos.messages.tree("missing") == []
 
 
 def test_preview_collapses_whitespace() -> None:
@@ -525,9 +530,9 @@ def test_preview_collapses_whitespace() -> None:
     assert preview("") == ""
 
 
-async def test_branches_forks_names_and_active(store: Store) -> None:
-    c, u1, a1, u2, a2, u2b, a2b, a1b = await build_tree(store)
-    branches = await store.branches(c.id)
+async def test_branches_forks_names_and_active(repos: Repositories) -> None:
+    c, u1, a1, u2, a2, u2b, a2b, a1b = await build_tree(repos)
+    branches = await repos.messages.branches(c.id)
     assert [
         (b.leaf_id, b.fork_message_id, b.message_count, b.name, b.active) for b in branches
     ] == [
@@ -538,117 +543,117 @@ async def test_branches_forks_names_and_active(store: Store) -> None:
     assert [b.updated_at for b in branches] == [a2.updated_at, a2b.updated_at, a1b.updated_at]
 
     # A second root (the first message edited) is a branch of its own.
-    u1b = await add(store, c.id, None, "question, edited")
-    branches = await store.branches(c.id)
+    u1b = await add(repos, c.id, None, "question, edited")
+    branches = await repos.messages.branches(c.id)
     assert [(b.leaf_id, b.fork_message_id, b.message_count, b.name, b.active) for b in branches][
         ::3
     ] == [(a2.id, u1.id, 4, "Main", False), (u1b.id, u1b.id, 1, None, True)]
-    assert await store.branches("missing") == []
+    assert await repos.messages.branches("missing") == []
 
 
-async def test_rename_branch_and_the_name_follows_growth(store: Store) -> None:
-    c, u1, a1, u2, a2, u2b, a2b, a1b = await build_tree(store)
-    renamed = await store.rename_branch(c.id, a2b.id, "Alt")
+async def test_rename_branch_and_the_name_follows_growth(repos: Repositories) -> None:
+    c, u1, a1, u2, a2, u2b, a2b, a1b = await build_tree(repos)
+    renamed = await repos.messages.rename_branch(c.id, a2b.id, "Alt")
     assert (renamed.leaf_id, renamed.name, renamed.fork_message_id) == (a2b.id, "Alt", u2b.id)
-    assert (await store.rename_branch(c.id, a2b.id, "Alt 2")).name == "Alt 2"
+    assert (await repos.messages.rename_branch(c.id, a2b.id, "Alt 2")).name == "Alt 2"
 
-    assert await store.rename_branch(c.id, u2b.id, "not a leaf") is None
-    other = await store.create_conversation()
-    assert await store.rename_branch(other.id, a2b.id, "wrong conversation") is None
-    assert await store.rename_branch(c.id, "missing", "x") is None
+    assert await repos.messages.rename_branch(c.id, u2b.id, "not a leaf") is None
+    other = await repos.conversations.create()
+    assert await repos.messages.rename_branch(other.id, a2b.id, "wrong conversation") is None
+    assert await repos.messages.rename_branch(c.id, "missing", "x") is None
 
     # The branch grows: its name moves to the new leaf.
-    u3b = await add(store, c.id, a2b.id, "more")
-    by_leaf = {b.leaf_id: b for b in await store.branches(c.id)}
+    u3b = await add(repos, c.id, a2b.id, "more")
+    by_leaf = {b.leaf_id: b for b in await repos.messages.branches(c.id)}
     assert a2b.id not in by_leaf
     assert (by_leaf[u3b.id].name, by_leaf[u3b.id].message_count) == ("Alt 2", 5)
     assert by_leaf[u3b.id].active is True
 
     # A new sibling under a non-leaf starts an unnamed branch; the name stays put.
-    side = await add(store, c.id, a2b.id, "side")
-    by_leaf = {b.leaf_id: b for b in await store.branches(c.id)}
+    side = await add(repos, c.id, a2b.id, "side")
+    by_leaf = {b.leaf_id: b for b in await repos.messages.branches(c.id)}
     assert (by_leaf[u3b.id].name, by_leaf[side.id].name) == ("Alt 2", None)
     assert by_leaf[side.id].fork_message_id == side.id  # not u2b: the "Alt 2" branch shares that
     assert by_leaf[u3b.id].fork_message_id == u2b.id
 
     # The main branch can be named, and clearing the name brings "Main" back.
-    assert (await store.rename_branch(c.id, a2.id, "Trunk")).name == "Trunk"
-    assert (await store.rename_branch(c.id, a2.id, None)).name == "Main"
-    with raw(store.path) as conn:
+    assert (await repos.messages.rename_branch(c.id, a2.id, "Trunk")).name == "Trunk"
+    assert (await repos.messages.rename_branch(c.id, a2.id, None)).name == "Main"
+    with raw(repos.database.path) as conn:
         assert conn.execute("SELECT leaf_id, name FROM branch_names").fetchall() == [
             (u3b.id, "Alt 2")
         ]
 
 
-async def test_delete_cascades_to_messages_and_branch_names(store: Store) -> None:
-    c, u1, *_rest, a1b = await build_tree(store)
-    await store.rename_branch(c.id, a1b.id, "named")
-    keep = await store.create_conversation(title="keep")
-    kept = await add(store, keep.id, None, "stays")
+async def test_delete_cascades_to_messages_and_branch_names(repos: Repositories) -> None:
+    c, u1, *_rest, a1b = await build_tree(repos)
+    await repos.messages.rename_branch(c.id, a1b.id, "named")
+    keep = await repos.conversations.create(title="keep")
+    kept = await add(repos, keep.id, None, "stays")
 
-    assert await store.delete_conversation(c.id) is True
-    assert await store.get_message(u1.id) is None
-    assert await store.tree(c.id) == []
-    assert await store.branches(c.id) == []
-    assert await store.get_message(kept.id) == kept
-    with raw(store.path) as conn:
+    assert await repos.conversations.delete(c.id) is True
+    assert await repos.messages.get(u1.id) is None
+    assert await repos.messages.tree(c.id) == []
+    assert await repos.messages.branches(c.id) == []
+    assert await repos.messages.get(kept.id) == kept
+    with raw(repos.database.path) as conn:
         assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM branch_names").fetchone()[0] == 0
-    assert await store.integrity_check() == "ok"
+    assert await repos.database.integrity_check() == "ok"
 
 
-async def test_deleting_a_long_conversation_works(store: Store) -> None:
-    c = await store.create_conversation()
+async def test_deleting_a_long_conversation_works(repos: Repositories) -> None:
+    c = await repos.conversations.create()
     chain: list[Message] = []
     for i in range(1200):  # deeper than SQLite's trigger recursion limit
         chain.append(message(c.id, chain[-1].id if chain else None, f"m{i}"))
-    with raw(store.path) as conn:  # bulk insert: 1200 add_message calls would be slow
+    with raw(repos.database.path) as conn:  # bulk insert: 1200 add_message calls would be slow
         conn.executemany(MESSAGES.insert_sql, [MESSAGES.params(m) for m in chain])
-    await store.update_conversation(c.id, active_leaf_id=chain[-1].id)
-    assert await store.newest_leaf_under(chain[0].id) == chain[-1].id
-    assert len(await store.active_path(c.id)) == 1200
-    assert (await store.branches(c.id))[0].message_count == 1200
-    assert await store.delete_conversation(c.id) is True
-    assert await store.tree(c.id) == []
+    await repos.conversations.update(c.id, active_leaf_id=chain[-1].id)
+    assert await repos.messages.newest_leaf_under(chain[0].id) == chain[-1].id
+    assert len(await repos.messages.active_path(c.id)) == 1200
+    assert (await repos.messages.branches(c.id))[0].message_count == 1200
+    assert await repos.conversations.delete(c.id) is True
+    assert await repos.messages.tree(c.id) == []
 
 
-async def test_concurrent_calls_do_not_interleave(store: Store) -> None:
-    c = await store.create_conversation()
-    root = await add(store, c.id, None, "root")
+async def test_concurrent_calls_do_not_interleave(repos: Repositories) -> None:
+    c = await repos.conversations.create()
+    root = await add(repos, c.id, None, "root")
     children = [message(c.id, root.id, f"child {i}") for i in range(20)]
     await asyncio.gather(
-        *(store.add_message(m) for m in children),
-        *(store.update_message(root.id, content=f"root {i}") for i in range(20)),
-        *(store.branches(c.id) for _ in range(5)),
+        *(add_message(repos.database, m) for m in children),
+        *(update_message(repos.database, root.id, content=f"root {i}") for i in range(20)),
+        *(repos.messages.branches(c.id) for _ in range(5)),
     )
-    assert len(await store.branches(c.id)) == 20
-    assert (await store.get_message(root.id)).content.startswith("root ")
+    assert len(await repos.messages.branches(c.id)) == 20
+    assert (await repos.messages.get(root.id)).content.startswith("root ")
 
 
 # -- system prompts and settings ----------------------------------------------------
 
 
-async def test_system_prompt_crud(store: Store) -> None:
-    assert await store.list_system_prompts() == []
-    first = await store.create_system_prompt("Coder", "You write code.")
-    second = await store.create_system_prompt("Poet", "You rhyme.")
-    assert await store.list_system_prompts() == [first, second]
+async def test_system_prompt_crud(repos: Repositories) -> None:
+    assert await repos.library.list_system_prompts() == []
+    first = await repos.library.create_system_prompt("Coder", "You write code.")
+    second = await repos.library.create_system_prompt("Poet", "You rhyme.")
+    assert await repos.library.list_system_prompts() == [first, second]
 
-    renamed = await store.update_system_prompt(first.id, name="Engineer")
+    renamed = await repos.library.update_system_prompt(first.id, name="Engineer")
     assert (renamed.name, renamed.content) == ("Engineer", "You write code.")
     assert renamed.updated_at >= first.updated_at
-    edited = await store.update_system_prompt(first.id, content="You write tests.")
+    edited = await repos.library.update_system_prompt(first.id, content="You write tests.")
     assert (edited.name, edited.content) == ("Engineer", "You write tests.")
-    assert await store.update_system_prompt(first.id) == edited
-    assert await store.update_system_prompt("missing", name="x") is None
+    assert await repos.library.update_system_prompt(first.id) == edited
+    assert await repos.library.update_system_prompt("missing", name="x") is None
 
-    assert await store.delete_system_prompt(first.id) is True
-    assert await store.delete_system_prompt(first.id) is False
-    assert await store.list_system_prompts() == [second]
+    assert await repos.library.delete_system_prompt(first.id) is True
+    assert await repos.library.delete_system_prompt(first.id) is False
+    assert await repos.library.list_system_prompts() == [second]
 
 
-async def test_settings_defaults_and_round_trip(store: Store, db_path: Path) -> None:
-    assert await store.get_settings() == Settings()
+async def test_settings_defaults_and_round_trip(repos: Repositories, db_path: Path) -> None:
+    assert await repos.library.get_settings() == Settings()
     settings = Settings(
         provider_routes={"openai": "sidecar", "legacy": "frontend"},
         default_model_id="gpt",
@@ -657,13 +662,13 @@ async def test_settings_defaults_and_round_trip(store: Store, db_path: Path) -> 
         default_system_prompt="Be nice.",
         preferences={"theme": "dark", "fontSize": 14, "nested": {"a": [1, None, True]}},
     )
-    await store.save_settings(settings)
-    assert await store.get_settings() == settings
+    await repos.library.save_settings(settings)
+    assert await repos.library.get_settings() == settings
     with raw(db_path) as conn:
         rows = dict(conn.execute("SELECT key, value FROM settings"))
     assert set(rows) == set(Settings.model_fields)
     assert rows["default_model_id"] == '"gpt"'
 
     changed = settings.model_copy(update={"default_model_id": None, "provider_routes": {}})
-    await store.save_settings(changed)
-    assert await store.get_settings() == changed
+    await repos.library.save_settings(changed)
+    assert await repos.library.get_settings() == changed

@@ -22,10 +22,11 @@ from sidecar.ids import new_id, now_iso
 from sidecar.protocol.errors import InvalidParams
 from sidecar.protocol.objects import UsageRecord, dump
 from sidecar.protocol.reports import UsageSummaryParams
-from sidecar.store import Store
+from sidecar.store import Repositories
 from sidecar.store.rows import USAGE
 from tests.chat_env import API_KEY, chat_env
 from tests.harness import RpcFailure
+from tests.seed import open_repos
 
 TOKENS = ("inputTokens", "outputTokens", "reasoningTokens", "cacheReadTokens", "cacheWriteTokens")
 
@@ -68,14 +69,14 @@ def insert(db_path: Path, *records: UsageRecord) -> None:
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    store = await Store.open(tmp_path / "usage.db")
-    yield store
-    await store.close()
+async def repos(tmp_path: Path):
+    repos = await open_repos(tmp_path / "usage.db")
+    yield repos
+    await repos.database.close()
 
 
-async def summary(store: Store, **params: Any) -> dict[str, Any]:
-    reports = Reports(SimpleNamespace(store=store))  # type: ignore[arg-type]
+async def summary(repos: Repositories, **params: Any) -> dict[str, Any]:
+    reports = Reports(SimpleNamespace(repos=repos))  # type: ignore[arg-type]
     return dump(await reports.summary(UsageSummaryParams.model_validate(params)))
 
 
@@ -96,17 +97,17 @@ MIDNIGHT = [
 ]
 
 
-async def test_days_are_utc_days_and_to_includes_its_whole_day(store):
-    insert(store.path, *(record(t) for t in MIDNIGHT))
-    by_day = await summary(store, groupBy="day")
+async def test_days_are_utc_days_and_to_includes_its_whole_day(repos):
+    insert(repos.database.path, *(record(t) for t in MIDNIGHT))
+    by_day = await summary(repos, groupBy="day")
     assert calls(by_day) == {"2026-03-01": 1, "2026-03-02": 2}
-    assert calls(await summary(store, groupBy="day", to="2026-03-01")) == {"2026-03-01": 1}
-    assert calls(await summary(store, groupBy="day", **{"from": "2026-03-02"})) == {"2026-03-02": 2}
-    same_day = await summary(store, groupBy="day", to="2026-03-02", **{"from": "2026-03-02"})
+    assert calls(await summary(repos, groupBy="day", to="2026-03-01")) == {"2026-03-01": 1}
+    assert calls(await summary(repos, groupBy="day", **{"from": "2026-03-02"})) == {"2026-03-02": 2}
+    same_day = await summary(repos, groupBy="day", to="2026-03-02", **{"from": "2026-03-02"})
     assert calls(same_day) == {"2026-03-02": 2}
-    assert (await summary(store, groupBy="day", to="2026-02-28"))["rows"] == []
-    assert calls(await summary(store, groupBy="day", to="9999-12-31")) == calls(by_day)
-    assert calls(await summary(store, groupBy="day", **{"from": "0001-01-01"})) == calls(by_day)
+    assert (await summary(repos, groupBy="day", to="2026-02-28"))["rows"] == []
+    assert calls(await summary(repos, groupBy="day", to="9999-12-31")) == calls(by_day)
+    assert calls(await summary(repos, groupBy="day", **{"from": "0001-01-01"})) == calls(by_day)
 
 
 @pytest.mark.parametrize(
@@ -126,21 +127,21 @@ async def test_days_are_utc_days_and_to_includes_its_whole_day(store):
         ({"from": "2026-03-01T12:00:00Z", "to": "2026-03-02T11:59:59Z"}, 2),
     ],
 )
-async def test_timestamp_bounds_are_inclusive_instants(store, bounds, expected):
-    insert(store.path, *(record(t) for t in MIDNIGHT))
-    result = await summary(store, groupBy="model", **bounds)
+async def test_timestamp_bounds_are_inclusive_instants(repos, bounds, expected):
+    insert(repos.database.path, *(record(t) for t in MIDNIGHT))
+    result = await summary(repos, groupBy="model", **bounds)
     assert result["totals"]["calls"] == expected
 
 
-async def test_rows_sum_each_group_and_totals_sum_the_rows(store):
+async def test_rows_sum_each_group_and_totals_sum_the_rows(repos):
     insert(
-        store.path,
+        repos.database.path,
         record(MIDNIGHT[0], model="b", conversation="c2", cost=0.25, tokens=(1000, 50, 5, 600, 0)),
         record(MIDNIGHT[1], model="a", conversation="c1", cost=0.125, tokens=(300, 20, 0, 0, 200)),
         record(MIDNIGHT[2], model="b", conversation=None, cost=None, tokens=(10, 1, 0, 0, 0)),
         record(MIDNIGHT[2], model="free", conversation="c1", cost=None, tokens=(7, 3, 0, 0, 0)),
     )
-    by_model = await summary(store, groupBy="model")
+    by_model = await summary(repos, groupBy="model")
     assert keys(by_model) == ["a", "b", "free"]
     b = by_model["rows"][1]
     assert b == {
@@ -164,20 +165,20 @@ async def test_rows_sum_each_group_and_totals_sum_the_rows(store):
         "cacheWriteTokens": 200,
         "costUsd": 0.375,
     }
-    by_conversation = await summary(store, groupBy="conversation")
+    by_conversation = await summary(repos, groupBy="conversation")
     assert keys(by_conversation) == ["c1", "c2", None], "sorted, the null key last"
     assert by_conversation["totals"] == by_model["totals"]
-    assert calls(await summary(store, groupBy="model", conversationId="c1")) == {
+    assert calls(await summary(repos, groupBy="model", conversationId="c1")) == {
         "a": 1,
         "free": 1,
     }
-    assert (await summary(store, conversationId="nope"))["rows"] == []
-    only_free = await summary(store, groupBy="model", conversationId="c1", to="2026-03-02")
+    assert (await summary(repos, conversationId="nope"))["rows"] == []
+    only_free = await summary(repos, groupBy="model", conversationId="c1", to="2026-03-02")
     assert only_free["totals"]["costUsd"] == 0.125
 
 
-async def test_kind_filter_and_the_empty_summary(store):
-    empty = await summary(store, groupBy="day")
+async def test_kind_filter_and_the_empty_summary(repos):
+    empty = await summary(repos, groupBy="day")
     assert empty == {
         "rows": [],
         "totals": {
@@ -188,15 +189,15 @@ async def test_kind_filter_and_the_empty_summary(store):
         },
     }
     insert(
-        store.path,
+        repos.database.path,
         record(MIDNIGHT[0], kind="chat"),
         record(MIDNIGHT[1], kind="title", cost=0.001),
         record(MIDNIGHT[2], kind="chat"),
     )
-    assert (await summary(store, kind="chat"))["totals"]["calls"] == 2
-    assert (await summary(store, kind="title"))["totals"]["costUsd"] == 0.001
-    assert (await summary(store))["totals"]["calls"] == 3
-    assert (await summary(store))["rows"][0]["key"] == "m1", "groupBy defaults to model"
+    assert (await summary(repos, kind="chat"))["totals"]["calls"] == 2
+    assert (await summary(repos, kind="title"))["totals"]["costUsd"] == 0.001
+    assert (await summary(repos))["totals"]["calls"] == 3
+    assert (await summary(repos))["rows"][0]["key"] == "m1", "groupBy defaults to model"
 
 
 @pytest.mark.parametrize(
@@ -212,9 +213,9 @@ async def test_kind_filter_and_the_empty_summary(store):
         ({"from": "2026-03-02T00:00:00Z", "to": "2026-03-01"}, "from"),
     ],
 )
-async def test_impossible_ranges_are_invalid_params(store, params, loc):
+async def test_impossible_ranges_are_invalid_params(repos, params, loc):
     with pytest.raises(InvalidParams) as err:
-        await summary(store, **params)
+        await summary(repos, **params)
     assert err.value.loc == (loc,)
 
 

@@ -27,18 +27,23 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from sidecar.bus import EventBus
-    from sidecar.store import Store
+    from sidecar.store import Repositories
     from sidecar.store.keys import KeyStore
 
 
 class Engine:
     def __init__(
-        self, store: Store, bus: EventBus, lock: asyncio.Lock, keys: KeyStore | None = None
+        self,
+        repos: Repositories,
+        bus: EventBus,
+        lock: asyncio.Lock,
+        keys: KeyStore | None = None,
     ) -> None:
         from sidecar.store.keys import KeyStore
 
-        self.store = store
-        self.keys = keys or KeyStore(store.path)
+        self.repos = repos
+        """The store's repositories; each service uses the ones it needs."""
+        self.keys = keys or KeyStore(repos.database.path)
         self.bus = bus
         self.lock = lock
         self.conversations = Conversations(self)

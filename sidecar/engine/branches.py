@@ -21,13 +21,13 @@ class Branches:
         e = self._e
         async with e.lock:
             current = await e.conversations.require(conversation_id)
-            message = await e.store.get_message(message_id)
+            message = await e.repos.messages.get(message_id)
             if message is None or message.conversation_id != conversation_id:
                 raise not_found("message", message_id)
-            leaf = await e.store.newest_leaf_under(message_id)
+            leaf = await e.repos.messages.newest_leaf_under(message_id)
             assert leaf is not None
             if leaf != current.active_leaf_id:
-                conversation = await e.store.update_conversation(
+                conversation = await e.repos.conversations.update(
                     conversation_id, active_leaf_id=leaf
                 )
                 assert conversation is not None
@@ -38,13 +38,13 @@ class Branches:
         e = self._e
         async with e.lock:
             await e.conversations.require(conversation_id)
-            return await e.store.branches(conversation_id)
+            return await e.repos.messages.branches(conversation_id)
 
     async def rename(self, conversation_id: str, leaf_id: str, name: str | None) -> Branch:
         e = self._e
         async with e.lock:
             await e.conversations.require(conversation_id)
-            branch = await e.store.rename_branch(conversation_id, leaf_id, name)
+            branch = await e.repos.messages.rename_branch(conversation_id, leaf_id, name)
             if branch is None:
                 raise not_found("branch", leaf_id)
             e.bus.publish(BranchUpdated(conversation_id=conversation_id, branch=branch))

@@ -23,7 +23,7 @@ class Conversations:
         conversation = (
             None
             if conversation_id in self.deleting
-            else await self._e.store.get_conversation(conversation_id)
+            else await self._e.repos.conversations.get(conversation_id)
         )
         if conversation is None:
             raise not_found("conversation", conversation_id)
@@ -34,7 +34,7 @@ class Conversations:
 
         e = self._e
         async with e.lock:
-            conversation = await e.store.create_conversation(
+            conversation = await e.repos.conversations.create(
                 title=p.title,
                 title_source="user" if p.title else None,
                 model_id=p.model_id,
@@ -50,7 +50,7 @@ class Conversations:
         e = self._e
         async with e.lock:
             try:
-                items, next_cursor = await e.store.list_conversations(
+                items, next_cursor = await e.repos.conversations.page(
                     limit=limit, cursor=cursor, query=query
                 )
             except ValueError:
@@ -63,14 +63,14 @@ class Conversations:
         e = self._e
         async with e.lock:
             conversation = await self.require(conversation_id)
-            messages = e.turns.overlay(await e.store.active_path(conversation_id))
+            messages = e.turns.overlay(await e.repos.messages.active_path(conversation_id))
             return conversation, messages, e.bus.last_seq
 
     async def tree(self, conversation_id: str) -> tuple[list[TreeNode], str | None, int]:
         e = self._e
         async with e.lock:
             conversation = await self.require(conversation_id)
-            nodes = await e.store.tree(conversation_id)
+            nodes = await e.repos.messages.tree(conversation_id)
             for node in nodes:
                 status = e.turns.live_status(node.id)
                 if status is not None:
@@ -97,7 +97,7 @@ class Conversations:
                 changes["settings"] = current.settings.model_copy(update=patch)
             if not changes:
                 return current
-            conversation = await e.store.update_conversation(p.conversation_id, **changes)
+            conversation = await e.repos.conversations.update(p.conversation_id, **changes)
             assert conversation is not None
             e.bus.publish(ConversationUpdated(conversation=conversation))
             return conversation
@@ -115,7 +115,7 @@ class Conversations:
             await e.turns.end_conversation(conversation_id)
             await e.titles.stop(conversation_id)
             async with e.lock:
-                await e.store.delete_conversation(conversation_id)
+                await e.repos.conversations.delete(conversation_id)
                 e.bus.publish(ConversationDeleted(conversation_id=conversation_id))
         finally:
             self.deleting.discard(conversation_id)

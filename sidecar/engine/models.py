@@ -29,7 +29,7 @@ class Models:
         """Built-in and user models, a user model winning over a built-in one with its id;
         ordered by provider, then id."""
         merged = {m.id: m for m in load_catalog()}
-        for model in await self._e.store.list_models():
+        for model in await self._e.repos.catalog.list_models():
             merged[model.id] = (
                 model if model.source == "user" else model.model_copy(update={"source": "user"})
             )
@@ -78,14 +78,14 @@ class Models:
             source="user",
         )
         async with self._e.lock:
-            await self._e.store.save_model(model)
+            await self._e.repos.catalog.save_model(model)
             await self._publish()
         return model
 
     async def remove(self, model_id: str) -> None:
         """Remove a user model; for an override of a built-in one, the built-in one is back."""
         async with self._e.lock:
-            if not await self._e.store.delete_model(model_id):
+            if not await self._e.repos.catalog.delete_model(model_id):
                 if model_id in builtin_ids():
                     raise RpcError(
                         Reason.CONFLICT,

@@ -17,17 +17,19 @@ class SystemPrompts:
         self._e = engine
 
     async def list(self) -> list[SystemPrompt]:
-        return await self._e.store.list_system_prompts()
+        return await self._e.repos.library.list_system_prompts()
 
     async def create(self, name: str, content: str) -> SystemPrompt:
         async with self._e.lock:
-            prompt = await self._e.store.create_system_prompt(name, content)
+            prompt = await self._e.repos.library.create_system_prompt(name, content)
             await self._publish()
             return prompt
 
     async def update(self, prompt_id: str, name: str | None, content: str | None) -> SystemPrompt:
         async with self._e.lock:
-            prompt = await self._e.store.update_system_prompt(prompt_id, name=name, content=content)
+            prompt = await self._e.repos.library.update_system_prompt(
+                prompt_id, name=name, content=content
+            )
             if prompt is None:
                 raise not_found("systemPrompt", prompt_id)
             await self._publish()
@@ -35,10 +37,10 @@ class SystemPrompts:
 
     async def delete(self, prompt_id: str) -> None:
         async with self._e.lock:
-            if not await self._e.store.delete_system_prompt(prompt_id):
+            if not await self._e.repos.library.delete_system_prompt(prompt_id):
                 raise not_found("systemPrompt", prompt_id)
             await self._publish()
 
     async def _publish(self) -> None:
-        prompts = await self._e.store.list_system_prompts()
+        prompts = await self._e.repos.library.list_system_prompts()
         self._e.bus.publish(SystemPromptsUpdated(system_prompts=prompts))

@@ -37,7 +37,7 @@ class Providers:
         self._e = engine
 
     async def _rows(self) -> dict[str, ProviderRow]:
-        rows = {row.id: row for row in await self._e.store.provider_rows()}
+        rows = {row.id: row for row in await self._e.repos.catalog.provider_rows()}
         for builtin in BUILTIN_NAMES:
             rows.setdefault(builtin, ProviderRow(id=builtin, kind=builtin))
         # A secret found in the row is an older version's, moved out at the next start.
@@ -99,14 +99,15 @@ class Providers:
             headers = _header_values(row)
             if headers != await self._e.keys.headers(row.id):
                 await self._e.keys.set_headers(row.id, headers)
-            await self._e.store.save_provider_row(replace(row, api_key=None))  # header names only
+            # Header names only: the values and the key are in the key store.
+            await self._e.repos.catalog.save_provider_row(replace(row, api_key=None))
             await self._publish()
             return _wire(row)
 
     async def remove(self, provider_id: str) -> None:
         async with self._e.lock:
             if (
-                not await self._e.store.delete_provider_row(provider_id)
+                not await self._e.repos.catalog.delete_provider_row(provider_id)
                 and provider_id not in BUILTIN_NAMES
             ):
                 raise not_found("provider", provider_id)

@@ -32,7 +32,7 @@ class Recorder:
         e = self._e
         async with e.lock:  # the repeat check and the write in one step
             if p.client_request_id is not None:
-                earlier = await e.store.client_request(p.client_request_id)
+                earlier = await e.repos.messages.client_request(p.client_request_id)
                 if earlier is not None:
                     return earlier
             conversation = await e.conversations.require(p.conversation_id)
@@ -81,13 +81,13 @@ class Recorder:
                 created_at=now,
                 updated_at=now,
             )
-            await e.store.add_turn(user, assistant, p.client_request_id, records)
+            await e.repos.messages.add_turn(user, assistant, p.client_request_id, records)
             if user is not None:
                 e.bus.publish(MessageCreated(message=user))
             e.bus.publish(MessageCreated(message=assistant))
             for record in records:
                 e.bus.publish(UsageRecorded(usage=record))
-            updated = await e.store.get_conversation(conversation.id)
+            updated = await e.repos.conversations.get(conversation.id)
             assert updated is not None
             e.bus.publish(ConversationUpdated(conversation=updated))
         e.titles.after_reply(assistant)
@@ -97,7 +97,7 @@ class Recorder:
 
     async def _answers_user_message(self, parent_id: str | None) -> None:
         """Without content the reply answers `parent_id` again: it must be a user message."""
-        parent = await self._e.store.get_message(parent_id) if parent_id else None
+        parent = await self._e.repos.messages.get(parent_id) if parent_id else None
         if parent is None or parent.role != "user":
             raise InvalidParams(
                 "without content, parentId must be the user message the reply answers",

@@ -31,7 +31,7 @@ class Reports:
 
     async def summary(self, p: UsageSummaryParams) -> UsageSummaryResult:
         start, end = time_range(p.from_, p.to)
-        rows = await self._e.store.usage_summary(
+        rows = await self._e.repos.usage.summary(
             group_by=p.group_by,
             conversation_id=p.conversation_id,
             start=start,

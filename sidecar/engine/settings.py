@@ -38,12 +38,12 @@ class SettingsService:
         self._e = engine
 
     async def get(self) -> Settings:
-        return await self._e.store.get_settings()
+        return await self._e.repos.library.get_settings()
 
     async def update(self, patch: SettingsPatch) -> Settings:
         e = self._e
         async with e.lock:
-            settings = merge(await e.store.get_settings(), patch)
-            await e.store.save_settings(settings)
+            settings = merge(await e.repos.library.get_settings(), patch)
+            await e.repos.library.save_settings(settings)
             e.bus.publish(SettingsUpdated(settings=settings))
             return settings

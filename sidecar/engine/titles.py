@@ -77,19 +77,19 @@ class Titles:
         e = self._e
         conversation_id = reply.conversation_id
         try:
-            conversation = await e.store.get_conversation(conversation_id)
+            conversation = await e.repos.conversations.get(conversation_id)
             if conversation is None or conversation.title is not None:
                 return
-            if await e.store.has_complete_reply(conversation_id, other_than=reply.id):
+            if await e.repos.messages.has_complete_reply(conversation_id, other_than=reply.id):
                 return  # not the first reply: an untitled conversation stays so on purpose
-            parent = await e.store.get_message(reply.parent_id) if reply.parent_id else None
+            parent = await e.repos.messages.get(reply.parent_id) if reply.parent_id else None
             user = parent if parent is not None and parent.role == "user" else None
             title, record = await self._make(reply.model_id or conversation.model_id, user, reply)
             async with e.lock:
                 if conversation_id in e.conversations.deleting:
                     return
                 await self._record(record)
-                current = await e.store.get_conversation(conversation_id)
+                current = await e.repos.conversations.get(conversation_id)
                 if title and current is not None and current.title is None:
                     await self._set(conversation_id, title)
         except asyncio.CancelledError:
@@ -105,8 +105,8 @@ class Titles:
         async with e.lock:
             conversation = await e.conversations.require(conversation_id)
             _refuse_user_title(conversation)
-            path = e.turns.overlay(await e.store.active_path(conversation_id))
-            settings = await e.store.get_settings()
+            path = e.turns.overlay(await e.repos.messages.active_path(conversation_id))
+            settings = await e.repos.library.get_settings()
         user = next((m for m in path if m.role == "user"), None)
         after = path[path.index(user) + 1 :] if user is not None else path
         reply = next((m for m in after if m.role == "assistant" and m.content.strip()), None)
@@ -177,7 +177,7 @@ class Titles:
         enabled priced model of the chat model's provider, preferring models without
         reasoning, else the chat's model (None: no model at all)."""
         e = self._e
-        settings = await e.store.get_settings()
+        settings = await e.repos.library.get_settings()
         if settings.title_model_id:
             chosen = await e.models.get(settings.title_model_id)
             if chosen is not None and chosen.enabled:
@@ -208,11 +208,11 @@ class Titles:
 
     async def _record(self, record: UsageRecord | None) -> None:
         if record is not None:
-            await self._e.store.add_usage(record)
+            await self._e.repos.usage.add(record)
             self._e.bus.publish(UsageRecorded(usage=record))
 
     async def _set(self, conversation_id: str, title: str) -> None:
-        conversation = await self._e.store.update_conversation(
+        conversation = await self._e.repos.conversations.update(
             conversation_id, title=title, title_source="generated"
         )
         if conversation is not None:

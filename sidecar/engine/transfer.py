@@ -41,7 +41,7 @@ class Transfer:
 
     @property
     def _folder(self) -> Path:
-        return self._e.store.path.parent / "attachments"
+        return self._e.repos.database.path.parent / "attachments"
 
     # -- export -----------------------------------------------------------------
 
@@ -50,10 +50,10 @@ class Transfer:
         async with e.lock:  # one consistent snapshot, live text of running replies included
             conversation = await e.conversations.require(conversation_id)
             if format == "markdown":
-                path = e.turns.overlay(await e.store.active_path(conversation_id))
+                path = e.turns.overlay(await e.repos.messages.active_path(conversation_id))
                 return to_markdown(conversation, path)
-            messages = e.turns.overlay(await e.store.conversation_messages(conversation_id))
-            names = await e.store.branch_names(conversation_id)
+            messages = e.turns.overlay(await e.repos.messages.in_conversation(conversation_id))
+            names = await e.repos.messages.branch_names(conversation_id)
         images = [a.id for m in messages for a in m.attachments if is_image(a.mime_type)]
         data = await asyncio.to_thread(_read_images, self._folder, images) if images else {}
         return ConversationDocument(
@@ -123,7 +123,7 @@ class Transfer:
             await asyncio.to_thread(_write_images, self._folder, images)
         e = self._e
         async with e.lock:
-            await e.store.import_conversation(conversation, messages, names)
+            await e.repos.transfer.import_conversation(conversation, messages, names)
             seq = e.bus.publish(ConversationCreated(conversation=conversation))
         return conversation, seq
 

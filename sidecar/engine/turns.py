@@ -144,7 +144,7 @@ class Turns:
             self._send_lock
         ):  # two sends with one clientRequestId: the second finds the first
             if p.client_request_id is not None:
-                earlier = await e.store.client_request(p.client_request_id)
+                earlier = await e.repos.messages.client_request(p.client_request_id)
                 if earlier is not None:
                     return earlier
             async with e.lock:
@@ -210,7 +210,7 @@ class Turns:
             )
 
     async def _require_message(self, message_id: str, role: str) -> Message:
-        message = await self._e.store.get_message(message_id)
+        message = await self._e.repos.messages.get(message_id)
         if message is None:
             raise not_found("message", message_id)
         if message.role != role:
@@ -221,7 +221,7 @@ class Turns:
         """A new turn may follow `parent_id`: a message of the conversation, not streaming."""
         if parent_id is None:
             return
-        parent = await self._e.store.get_message(parent_id)
+        parent = await self._e.repos.messages.get(parent_id)
         if parent is None or parent.conversation_id != conversation_id:
             raise not_found("message", parent_id)
         if parent_id in self.active:
@@ -247,7 +247,7 @@ class Turns:
         Everything is checked before anything is stored, so a refused call changes nothing.
         """
         e = self._e
-        settings = await e.store.get_settings()
+        settings = await e.repos.library.get_settings()
         model_id = (
             model_id or conversation.model_id or settings.default_model_id or settings.last_model_id
         )
@@ -258,7 +258,7 @@ class Turns:
             )
         model = await e.models.usable(model_id)
         config = await e.providers.config(model.provider)
-        folder = e.store.path.parent / "attachments"
+        folder = e.repos.database.path.parent / "attachments"
         stored_attachments = await prepare(attachments, model, folder) if attachments else []
         now = now_iso()
         user = None
@@ -286,23 +286,25 @@ class Turns:
             created_at=now,
             updated_at=now,
         )
-        await e.store.add_turn(user, assistant, client_request_id)
+        await e.repos.messages.add_turn(user, assistant, client_request_id)
         if user is not None:
             e.bus.publish(MessageCreated(message=user))
         e.bus.publish(MessageCreated(message=assistant))
-        updated = await e.store.get_conversation(conversation.id)
+        updated = await e.repos.conversations.get(conversation.id)
         assert updated is not None
         e.bus.publish(ConversationUpdated(conversation=updated))
         if settings.last_model_id != model.id:
             settings = settings.model_copy(update={"last_model_id": model.id})
             try:  # a convenience: never worth leaving the stored turn without its reply
-                await e.store.save_settings(settings)
+                await e.repos.library.save_settings(settings)
                 e.bus.publish(SettingsUpdated(settings=settings))
             except Exception as exc:
                 if storage_problem(exc) is None:
                     raise
                 log.warning("last used model not saved: %s", storage_problem(exc))
-        path = [m for m in await e.store.active_path(conversation.id) if m.id != assistant.id]
+        path = [
+            m for m in await e.repos.messages.active_path(conversation.id) if m.id != assistant.id
+        ]
         system = await self._system_prompt(conversation, settings)
         request, omitted = build_request(
             model, conversation, system, path, await load_images(path, folder)
@@ -329,7 +331,7 @@ class Turns:
     async def cancel(self, message_id: str) -> bool:
         turn = self.active.get(message_id)
         if turn is None:
-            if await self._e.store.get_message(message_id) is None:
+            if await self._e.repos.messages.get(message_id) is None:
                 raise not_found("message", message_id)
             return False
         self._stop(turn, "cancelled")
@@ -586,7 +588,7 @@ class Turns:
                 )
                 self._dirty.discard(turn)
                 try:
-                    await e.store.finish_message(final, records)
+                    await e.repos.messages.finish(final, records)
                 except Exception as exc:
                     problem = storage_problem(exc)
                     if problem is None:
@@ -660,7 +662,7 @@ class Turns:
                 if t.message.id in self.active
             ]
             try:
-                await self._e.store.flush_streams(rows)
+                await self._e.repos.messages.flush_streams(rows)
             except Exception as exc:
                 if not self._flush_failing:  # once per outage, not every 250 ms
                     problem = storage_problem(exc)
@@ -688,7 +690,7 @@ class Turns:
         """Write the final messages that could not be written when their turn ended."""
         for message_id, (final, records) in list(self.unsaved.items()):
             try:
-                await self._e.store.finish_message(final, records)
+                await self._e.repos.messages.finish(final, records)
             except Exception as exc:
                 if storage_problem(exc) is None:
                     log.exception("message %s cannot be saved", message_id)
@@ -714,7 +716,7 @@ class Turns:
             return conversation.system_prompt
         prompt_id = conversation.settings.system_prompt_id
         if prompt_id:
-            for prompt in await self._e.store.list_system_prompts():
+            for prompt in await self._e.repos.library.list_system_prompts():
                 if prompt.id == prompt_id:
                     return prompt.content
         return settings.default_system_prompt

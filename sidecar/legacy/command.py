@@ -30,7 +30,7 @@ from sidecar.legacy.read import LegacyError
 
 if TYPE_CHECKING:
     from sidecar.protocol.objects import Conversation
-    from sidecar.store import Store
+    from sidecar.store.conversation_repo import ConversationRepo
 
 KINDS = (
     "conversations",
@@ -117,16 +117,16 @@ async def _import(
     from sidecar.bus import EventBus
     from sidecar.engine import Engine
     from sidecar.legacy import plan
-    from sidecar.store import Store, StoreOpenError
+    from sidecar.store import Database, Repositories, StoreOpenError
     from sidecar.store.keys import KeyStore
 
     try:
-        store = await Store.open(path)
+        repos = Repositories.over(await Database.open(path))
     except StoreOpenError as exc:
         raise LegacyError(str(exc)) from None
     attachments_dir = target.parent / "attachments"
     # Nobody listens to this bus (an import is not a server): its events are not encoded.
-    engine = Engine(store, EventBus(lambda event: b"", 1), asyncio.Lock(), KeyStore(target))
+    engine = Engine(repos, EventBus(lambda event: b"", 1), asyncio.Lock(), KeyStore(target))
     try:
         config = await plan.config(engine, data)
         history = plan.history(
@@ -138,28 +138,30 @@ async def _import(
         stored: set[str] = set()  # messages an earlier import added
         earlier: dict[str, Conversation] = {}  # conversations an earlier import added
         for c in history.conversations:
-            if (known := await store.get_conversation(c.id)) is not None:
+            if (known := await repos.conversations.get(c.id)) is not None:
                 earlier[c.id] = known
-                stored |= {m.id for m in await store.conversation_messages(c.id)}
+                stored |= {m.id for m in await repos.messages.in_conversation(c.id)}
         attachments = sum(len(m.attachments) for m in history.messages if m.id not in stored)
         files = [(src, attachments_dir / ident) for src, ident in history.files]
         files = [(src, dst) for src, dst in files if not _same_file(src, dst)]
         if not dry_run:
             await asyncio.to_thread(_copy, files)
         grown = {m.conversation_id for m in history.messages if m.id not in stored}
-        added = await store.add_missing(
+        added = await repos.transfer.add_missing(
             system_prompts=history.system_prompts,
             conversations=history.conversations,
             messages=history.messages,
             branch_names=history.branch_names,
             usage=history.usage,
         )
-        continued = await _follow_old_app(store, history.conversations, earlier, grown)
+        continued = await _follow_old_app(
+            repos.conversations, history.conversations, earlier, grown
+        )
         if not dry_run:
             await plan.apply_config(engine, config)
     finally:
         await engine.close()
-        await store.close()
+        await repos.database.close()
     return {
         **added,
         **config.counts(),
@@ -174,7 +176,7 @@ async def _import(
 
 
 async def _follow_old_app(
-    store: Store,
+    repo: ConversationRepo,
     conversations: list[Conversation],
     earlier: dict[str, Conversation],
     grown: set[str],
@@ -194,7 +196,7 @@ async def _follow_old_app(
         if before.title is None and c.title is not None:
             changes |= {"title": c.title, "title_source": c.title_source}
         if changes:
-            await store.update_conversation(c.id, **changes)
+            await repo.update(c.id, **changes)
             moved += 1
     return moved
 

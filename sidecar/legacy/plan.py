@@ -2,7 +2,7 @@
 
 Two parts, written differently (see `command.py`):
 - the history (system prompts, conversations, messages, branch names, usage):
-  rows with stable ids, stored by `Store.add_missing` in one transaction;
+  rows with stable ids, stored by `TransferRepo.add_missing` in one transaction;
 - the configuration (custom backends and keys, models, settings): requests to
   the engine's own services, made only for what the sidecar does not have yet,
   so keys go wherever the provider service keeps them and nothing set in the

@@ -37,7 +37,7 @@ from sidecar import logs
 from sidecar.store.errors import StorageUnavailable, StoreOpenError
 
 if TYPE_CHECKING:
-    from sidecar.store.db import Store
+    from sidecar.store.catalog_repo import CatalogRepo
 
 log = logging.getLogger("sidecar.keys")
 
@@ -104,7 +104,7 @@ class KeyStore:
             logs.redact(value)
         await self._set(provider_id + HEADERS, json.dumps(dict(headers)) if headers else None)
 
-    async def adopt(self, store: Store) -> int:
+    async def adopt(self, catalog: CatalogRepo) -> int:
         """Move the secrets an older version kept in the database (API keys, header values)
         into this store (at start); returns how many providers had some.
 
@@ -112,7 +112,7 @@ class KeyStore:
         leaves it in both places and the next start finishes the move. Costs one
         query, and no keyring import, when there is nothing to move.
         """
-        rows = await store.provider_secrets()
+        rows = await catalog.provider_secrets()
         if not rows:
             return 0
         keys = headers = 0
@@ -124,7 +124,7 @@ class KeyStore:
             if values:
                 await self.set_headers(row.id, values)
                 headers += len(values)
-        await store.forget_provider_secrets(rows)
+        await catalog.forget_provider_secrets(rows)
         moved = [f"{keys} API key(s)"] if keys else []
         moved += [f"{headers} header value(s)"] if headers else []
         log.info("moved %s out of the database into %s", " and ".join(moved), self.backend)

@@ -1,0 +1,141 @@
+"""What can be called: the providers' stored settings and the user's models.
+
+A repository of the store (`sidecar/store/<concern>_repo.py` holds `<Concern>Repo`;
+see `sidecar.store.database`). API keys and header values are not kept here but in
+the key store (`sidecar.store.keys`); the rows keep header names only, and the
+secrets an older version left in them are handed over once (`provider_secrets`,
+`forget_provider_secrets`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from sidecar.ids import now_iso
+from sidecar.protocol.objects import Model
+from sidecar.store.records import ProviderRow
+from sidecar.store.rows import from_json, json_text
+from sidecar.store.sql import fetch_all, run, run_many
+
+if TYPE_CHECKING:
+    from sidecar.store.database import Database
+
+_PROVIDER_FIELDS = (
+    "id",
+    "kind",
+    "name",
+    "base_url",
+    "api_key",
+    "headers",
+    "enabled",
+    "connect_timeout",
+    "idle_timeout",
+    "total_timeout",
+    "max_retries",
+    "created_at",
+    "updated_at",
+)
+_PROVIDER_COLUMNS = ", ".join(_PROVIDER_FIELDS)
+
+
+def _provider_row(row: sqlite3.Row) -> ProviderRow:
+    data = {c: row[c] for c in _PROVIDER_FIELDS}
+    data["headers"] = from_json(data["headers"]) or {}
+    data["enabled"] = bool(data["enabled"])
+    return ProviderRow(**data)
+
+
+def _header_names(headers: dict[str, str | None]) -> str:
+    """The `headers` column: names only (`{"api-key": null}`). Values are secrets and live
+    in the key store; a string value there is an older version's, moved at the next start."""
+    return json_text(dict.fromkeys(headers))
+
+
+def _has_values(headers: dict[str, str | None]) -> bool:
+    return any(value is not None for value in headers.values())
+
+
+class CatalogRepo:
+    """The `providers` and `models` tables."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    # -- providers ---------------------------------------------------------------
+
+    async def provider_rows(self) -> list[ProviderRow]:
+        async with self._db.locked() as db:
+            rows = await fetch_all(db, f"SELECT {_PROVIDER_COLUMNS} FROM providers ORDER BY id")
+        return [_provider_row(row) for row in rows]
+
+    async def save_provider_row(self, row: ProviderRow) -> None:
+        """Insert or replace a provider's stored settings."""
+        now = now_iso()
+        row.created_at = row.created_at or now
+        row.updated_at = max(now, row.updated_at)
+        values = {c: getattr(row, c) for c in _PROVIDER_FIELDS}
+        values["headers"] = _header_names(row.headers)
+        values["enabled"] = int(row.enabled)
+        names = ", ".join(_PROVIDER_FIELDS)
+        async with self._db.locked() as db:
+            await run(
+                db,
+                f"INSERT OR REPLACE INTO providers ({names}) VALUES ({', '.join(':' + c for c in _PROVIDER_FIELDS)})",
+                values,
+            )
+
+    async def provider_secrets(self) -> list[ProviderRow]:
+        """Rows where an older version stored a secret: an API key or header values (see
+        KeyStore.adopt). One query, nothing else, when there is none."""
+        async with self._db.locked() as db:
+            rows = await fetch_all(
+                db,
+                f"SELECT {_PROVIDER_COLUMNS} FROM providers "
+                "WHERE api_key IS NOT NULL OR headers <> '{}' ORDER BY id",
+            )
+        found = [_provider_row(row) for row in rows]
+        return [r for r in found if r.api_key is not None or _has_values(r.headers)]
+
+    async def forget_provider_secrets(self, rows: Iterable[ProviderRow]) -> None:
+        """Clear the keys and header values that now live in the key store (header names
+        stay), leaving no copy in the file: the freed bytes are zeroed (secure_delete) and
+        the WAL, which may hold the old page, is folded back and truncated."""
+        async with self._db.locked() as db:
+            await run(db, "PRAGMA secure_delete = ON")
+        try:
+            async with self._db.transaction(write=True) as db:
+                await run_many(
+                    db,
+                    "UPDATE providers SET api_key = NULL, headers = ? WHERE id = ?",
+                    [(_header_names(r.headers), r.id) for r in rows],
+                )
+            async with self._db.locked() as db:
+                await run(db, "PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            async with self._db.locked() as db:
+                await run(db, "PRAGMA secure_delete = OFF")
+
+    async def delete_provider_row(self, id: str) -> bool:
+        async with self._db.locked() as db:
+            return await run(db, "DELETE FROM providers WHERE id = ?", (id,)) > 0
+
+    # -- models ------------------------------------------------------------------
+
+    async def list_models(self) -> list[Model]:
+        async with self._db.locked() as db:
+            rows = await fetch_all(db, "SELECT data FROM models ORDER BY provider, id")
+        return [Model.model_validate(from_json(row["data"])) for row in rows]
+
+    async def save_model(self, model: Model) -> None:
+        async with self._db.locked() as db:
+            await run(
+                db,
+                "INSERT OR REPLACE INTO models (id, provider, data, updated_at) VALUES (?, ?, ?, ?)",
+                (model.id, model.provider, json_text(model), now_iso()),
+            )
+
+    async def delete_model(self, id: str) -> bool:
+        async with self._db.locked() as db:
+            return await run(db, "DELETE FROM models WHERE id = ?", (id,)) > 0

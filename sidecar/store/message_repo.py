@@ -1,0 +1,323 @@
+"""The message tree: turns as they are stored and streamed, paths, branches and their names.
+
+A repository of the store (`sidecar/store/<concern>_repo.py` holds `<Concern>Repo`;
+see `sidecar.store.database`). Adding a message makes it its conversation's active
+leaf (`insert_message`); whole histories arrive through `TransferRepo` instead.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import aiosqlite
+
+from sidecar.ids import now_iso
+from sidecar.protocol.objects import Branch, BranchMessage, Message, TreeNode, UsageRecord
+from sidecar.store.rows import MESSAGES, USAGE
+from sidecar.store.sql import exists, fetch_all, fetch_one, get_row, run, run_many
+from sidecar.store.tree import preview, summarize_branches
+
+if TYPE_CHECKING:
+    from sidecar.store.database import Database
+
+MESSAGE_FIELDS = frozenset(
+    {
+        "content",
+        "status",
+        "thinking",
+        "tool_calls",
+        "steps",
+        "usage",
+        "error",
+        "model_id",
+        "provider",
+    }
+)
+
+# The active branch as (id, depth), leaf at depth 0, up to the root.
+_ACTIVE_PATH = """
+WITH RECURSIVE path(id, depth) AS (
+    SELECT active_leaf_id, 0 FROM conversations WHERE id = :conversation_id
+    UNION ALL
+    SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id
+    WHERE m.parent_id IS NOT NULL
+)
+"""
+
+_IS_LEAF = """
+SELECT 1 FROM messages m
+WHERE m.id = ? AND m.conversation_id = ?
+  AND NOT EXISTS (
+      SELECT 1 FROM messages c WHERE c.conversation_id = m.conversation_id AND c.parent_id = m.id
+  )
+"""
+
+
+class MessageRepo:
+    """The `messages`, `branch_names` and `client_requests` tables (and a turn's usage
+    records, written with its messages)."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    # -- turns -----------------------------------------------------------------
+
+    async def add_turn(
+        self,
+        user: Message | None,
+        assistant: Message,
+        client_request_id: str | None = None,
+        usage: Sequence[UsageRecord] = (),
+    ) -> None:
+        """Store a user message (if any), the assistant message answering it and its usage
+        records (a turn recorded whole), in one transaction, remembering
+        `client_request_id` so a repeated call finds them."""
+        async with self._db.transaction(write=True) as db:
+            if user is not None:
+                await insert_message(db, user)
+            await insert_message(db, assistant)
+            for record in usage:
+                await run(db, USAGE.insert_sql, USAGE.params(record))
+            if client_request_id is not None:
+                await run(
+                    db,
+                    "INSERT INTO client_requests (client_request_id, conversation_id, "
+                    "user_message_id, assistant_message_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        client_request_id,
+                        assistant.conversation_id,
+                        user.id if user else assistant.parent_id,
+                        assistant.id,
+                        assistant.created_at,
+                    ),
+                )
+
+    async def client_request(self, client_request_id: str) -> tuple[str, str] | None:
+        """(user message id, assistant message id) of an earlier chat.send with this id."""
+        async with self._db.locked() as db:
+            row = await fetch_one(
+                db,
+                "SELECT user_message_id, assistant_message_id FROM client_requests "
+                "WHERE client_request_id = ?",
+                (client_request_id,),
+            )
+        return None if row is None else (row[0], row[1])
+
+    async def flush_streams(self, rows: list[tuple[str, str | None, str, str, str]]) -> None:
+        """Write the text streamed so far of several messages in one transaction:
+        rows of (content, thinking, status, updated_at, id). A message that already
+        reached a final status is left alone, so a late batch never undoes it."""
+        async with self._db.transaction(write=True) as db:
+            await run_many(
+                db,
+                "UPDATE messages SET content = ?, thinking = ?, status = ?, updated_at = ? "
+                "WHERE id = ? AND status IN ('pending', 'streaming')",  # a final write always wins
+                rows,
+            )
+
+    async def finish(self, message: Message, usage: list[UsageRecord]) -> None:
+        """Store a turn's final message and its usage records (one per provider call) together."""
+        async with self._db.transaction(write=True) as db:
+            await run(
+                db, MESSAGES.update_sql([*MESSAGE_FIELDS, "updated_at"]), MESSAGES.params(message)
+            )
+            if usage:
+                await run_many(db, USAGE.insert_sql, [USAGE.params(r) for r in usage])
+
+    # -- reading ---------------------------------------------------------------
+
+    async def get(self, id: str) -> Message | None:
+        async with self._db.locked() as db:
+            return await get_row(db, MESSAGES, id)
+
+    async def in_conversation(self, conversation_id: str) -> list[Message]:
+        """Every message of a conversation (all branches), oldest first."""
+        async with self._db.locked() as db:
+            rows = await fetch_all(
+                db,
+                f"SELECT {MESSAGES.select()} FROM messages WHERE conversation_id = ? ORDER BY id",
+                (conversation_id,),
+            )
+        return [MESSAGES.load(row) for row in rows]
+
+    async def has_complete_reply(self, conversation_id: str, *, other_than: str) -> bool:
+        """Whether the conversation has a complete assistant message besides `other_than`."""
+        async with self._db.locked() as db:
+            return await exists(
+                db,
+                "SELECT 1 FROM messages WHERE conversation_id = ? AND role = 'assistant' "
+                "AND status = 'complete' AND id <> ? LIMIT 1",
+                (conversation_id, other_than),
+            )
+
+    # -- the tree --------------------------------------------------------------
+
+    async def active_path(self, conversation_id: str) -> list[BranchMessage]:
+        """The active branch root first, each message with its siblings' ids."""
+        params = {"conversation_id": conversation_id}
+        async with self._db.transaction(write=False) as db:
+            path = await fetch_all(
+                db,
+                f"{_ACTIVE_PATH} SELECT {MESSAGES.select('m')} "
+                "FROM path JOIN messages m ON m.id = path.id "
+                "WHERE m.conversation_id = :conversation_id ORDER BY path.depth DESC",
+                params,
+            )
+            # Siblings of path messages are the roots and the children of path messages.
+            family = await fetch_all(
+                db,
+                f"{_ACTIVE_PATH} SELECT id, parent_id FROM messages "
+                "WHERE conversation_id = :conversation_id AND parent_id IS NULL "
+                "UNION ALL SELECT id, parent_id FROM messages "
+                "WHERE conversation_id = :conversation_id AND parent_id IN (SELECT id FROM path)",
+                params,
+            )
+        siblings: dict[str | None, list[str]] = {}
+        for row in family:
+            siblings.setdefault(row["parent_id"], []).append(row["id"])
+        for ids in siblings.values():
+            ids.sort()
+        return [
+            MESSAGES.load(row, BranchMessage, sibling_ids=siblings[row["parent_id"]])
+            for row in path
+        ]
+
+    async def tree(self, conversation_id: str) -> list[TreeNode]:
+        """Every message oldest first, light enough to draw the whole tree."""
+        async with self._db.locked() as db:
+            rows = await fetch_all(
+                db,
+                "SELECT id, parent_id, role, status, content, created_at FROM messages "
+                "WHERE conversation_id = ? ORDER BY id",
+                (conversation_id,),
+            )
+        return [
+            TreeNode(
+                id=row["id"],
+                parent_id=row["parent_id"],
+                role=row["role"],
+                status=row["status"],
+                preview=preview(row["content"]),
+                created_at=row["created_at"],
+            )
+            for row in rows
+        ]
+
+    async def newest_leaf_under(self, message_id: str) -> str | None:
+        """The leaf reached by always taking the newest child: where switching to a
+        sibling lands. The message itself if it is a leaf; None if unknown."""
+        async with self._db.locked() as db:
+            row = await fetch_one(
+                db,
+                """
+                WITH RECURSIVE walk(id, conversation_id, depth) AS (
+                    SELECT id, conversation_id, 0 FROM messages WHERE id = ?
+                    UNION ALL
+                    SELECT (SELECT max(c.id) FROM messages c
+                            WHERE c.conversation_id = walk.conversation_id
+                              AND c.parent_id = walk.id),
+                           walk.conversation_id, walk.depth + 1
+                    FROM walk WHERE walk.id IS NOT NULL
+                )
+                SELECT id FROM walk WHERE id IS NOT NULL ORDER BY depth DESC LIMIT 1
+                """,
+                (message_id,),
+            )
+        return None if row is None else row["id"]
+
+    # -- branches --------------------------------------------------------------
+
+    async def branches(self, conversation_id: str) -> list[Branch]:
+        """One entry per leaf, ordered by leaf id (see tree.summarize_branches)."""
+        async with self._db.transaction(write=False) as db:
+            return await _branches(db, conversation_id)
+
+    async def rename_branch(
+        self, conversation_id: str, leaf_id: str, name: str | None
+    ) -> Branch | None:
+        """Name the branch ending at `leaf_id` (None clears the name); None if
+        `leaf_id` is not a leaf of the conversation."""
+        async with self._db.transaction(write=True) as db:
+            if not await exists(db, _IS_LEAF, (leaf_id, conversation_id)):
+                return None
+            if name is None:
+                await run(
+                    db,
+                    "DELETE FROM branch_names WHERE conversation_id = ? AND leaf_id = ?",
+                    (conversation_id, leaf_id),
+                )
+            else:
+                await run(
+                    db,
+                    "INSERT INTO branch_names (conversation_id, leaf_id, name) VALUES (?, ?, ?) "
+                    "ON CONFLICT (conversation_id, leaf_id) DO UPDATE SET name = excluded.name",
+                    (conversation_id, leaf_id, name),
+                )
+            branches = await _branches(db, conversation_id)
+        return next(branch for branch in branches if branch.leaf_id == leaf_id)
+
+    async def branch_names(self, conversation_id: str) -> dict[str, str]:
+        """Leaf id -> name of the named branches of a conversation."""
+        async with self._db.locked() as db:
+            rows = await fetch_all(
+                db,
+                "SELECT leaf_id, name FROM branch_names WHERE conversation_id = ? ORDER BY leaf_id",
+                (conversation_id,),
+            )
+        return {row["leaf_id"]: row["name"] for row in rows}
+
+
+async def insert_message(db: aiosqlite.Connection, message: Message) -> None:
+    """Insert a message as the conversation's active leaf; a named parent leaf's
+    name moves down to it (the branch grew). Raises ValueError for an unknown
+    conversation, a parent outside the conversation, or a duplicate id."""
+    try:
+        await run(db, MESSAGES.insert_sql, MESSAGES.params(message))
+    except sqlite3.IntegrityError as exc:
+        raise ValueError(
+            f"cannot add message {message.id} to conversation "
+            f"{message.conversation_id} under parent {message.parent_id}: {exc}"
+        ) from exc
+    keys = {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "parent_id": message.parent_id,
+        "now": now_iso(),
+    }
+    if message.parent_id is not None:
+        await run(
+            db,
+            "UPDATE branch_names SET leaf_id = :id "
+            "WHERE conversation_id = :conversation_id AND leaf_id = :parent_id "
+            "AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = :conversation_id "
+            "                AND parent_id = :parent_id AND id <> :id)",
+            keys,
+        )
+    await run(
+        db,
+        "UPDATE conversations SET active_leaf_id = :id, "
+        "updated_at = max(updated_at, :now) WHERE id = :conversation_id",
+        keys,
+    )
+
+
+async def _branches(db: aiosqlite.Connection, conversation_id: str) -> list[Branch]:
+    conversation = await fetch_one(
+        db, "SELECT active_leaf_id FROM conversations WHERE id = ?", (conversation_id,)
+    )
+    if conversation is None:
+        return []
+    rows = await fetch_all(
+        db,
+        "SELECT m.id, m.parent_id, m.updated_at, b.name FROM messages m "
+        "LEFT JOIN branch_names b ON b.conversation_id = m.conversation_id AND b.leaf_id = m.id "
+        "WHERE m.conversation_id = ? ORDER BY m.id",
+        (conversation_id,),
+    )
+    return summarize_branches(
+        ((row["id"], row["parent_id"], row["updated_at"]) for row in rows),
+        {row["id"]: row["name"] for row in rows if row["name"] is not None},
+        conversation["active_leaf_id"],
+    )
