@@ -24,7 +24,7 @@ $(NPM_STAMP): $(TS)/package-lock.json $(TS)/package.json
 setup-ts: $(NPM_STAMP)
 
 # The demo chat page next to a sidecar and a fake provider; prints its URL, Ctrl-C stops.
-# (`$(BIN)/python -m sidecar.demo` is the terminal version: one chat, printed.)
+# (`$(BIN)/python -m sidecar.dev.demo` is the terminal version: one chat, printed.)
 demo: setup setup-ts
 	cd $(TS) && npm run build --silent
 	cd $(TS) && SIDECAR_PYTHON=$(CURDIR)/$(BIN)/python node demo/serve.mjs

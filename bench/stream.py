@@ -1,9 +1,9 @@
 """Streaming through a real sidecar: per-chunk latency, TTFT overhead, throughput, cancel.
 
 A sidecar runs as a subprocess (`python -m sidecar serve`); a fake OpenAI-compatible
-provider (sidecar.fakes.FakeProvider) and one WebSocket client run in this process's
+provider (sidecar.dev.fakes.FakeProvider) and one WebSocket client run in this process's
 event loop, all on loopback. Every chunk's text is a unique token ("@0000042; "); the
-fake's write path is wrapped here (never in sidecar/fakes) to stamp each token when it
+fake's write path is wrapped here (never in sidecar/dev/fakes) to stamp each token when it
 is written, and the client stamps it when its delta event arrives: same process, same
 clock. Prints one JSON object (progress goes to stderr):
 - latency: fake writes a chunk -> the client has its delta event, p50/p99/max in ms,
@@ -42,8 +42,8 @@ import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from sidecar.fakes import FakeProvider, Script
-from sidecar.fakes.http import Exchange
+from sidecar.dev.fakes import FakeProvider, Script
+from sidecar.dev.fakes.http import Exchange
 
 TOKEN_BYTES = re.compile(rb"@(\d{7});")
 TOKEN_TEXT = re.compile(r"@(\d{7});")

@@ -28,7 +28,7 @@ from triple import executable_name, target_triple
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "packaging" / "sidecar.spec"
-LEFT_OUT = ("sidecar/fakes/", "sidecar/demo.py", "sidecar/dev/")  # as in the spec
+LEFT_OUT = ("sidecar/dev/",)  # the development tools, as in the spec
 
 
 def _sources() -> list[Path]:

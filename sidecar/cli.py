@@ -83,15 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
         "connection closed, before the call fails",
     )
 
-    from sidecar import recorder  # light at import time: its I/O imports live in the functions
-
-    record = sub.add_parser("record", help="write every event of a running sidecar as JSON lines")
-    recorder.add_record_arguments(record)
-    check = sub.add_parser(
-        "check-recording", help="verify a recording: seq gap-free, one terminal per message"
-    )
-    recorder.add_check_arguments(check)
-
     legacy = sub.add_parser(
         "import-legacy", help="import the old app's SQLite data (sidecar must not be running)"
     )
@@ -188,13 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                 return import_legacy(args, data_paths(args.data_dir, args.sidecar_db)[1])
             except LegacyError as exc:
                 raise LaunchError(str(exc)) from None
-        import asyncio
-
-        from sidecar import recorder
-
-        if args.command == "record":
-            return asyncio.run(recorder.run_record(args))
-        return recorder.run_check(args)
+        raise AssertionError(f"unhandled command {args.command}")  # argparse lists them all
     except LaunchError as exc:
         sys.stderr.write(f"sidecar: error: {exc}\n")
         return EXIT_FAILURE

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sidecar.fakes import FakeProvider, Script
+from sidecar.dev.fakes import FakeProvider, Script
 from tests.harness import SIDECAR, Client, Sidecar, launch
 
 API_KEY = "sk-test-DISTINCTIVE-KEY-0f9e8d7c6b5a"
@@ -80,7 +80,7 @@ class ChatEnv:
 
 def check_events(events: list[dict[str, Any]], path: Path) -> None:
     """Run the recorder's replay checker over everything a client received."""
-    from sidecar.recorder import check_recording
+    from sidecar.dev.feed_check import check_recording
 
     path.write_text("".join(json.dumps(e) + "\n" for e in events))
     report = check_recording(path)

@@ -7,7 +7,7 @@ import base64
 
 import pytest
 
-from sidecar.fakes import Script
+from sidecar.dev.fakes import Script
 from tests.chat_env import chat_env
 from tests.harness import RpcFailure
 

@@ -11,7 +11,7 @@ import asyncio
 
 import pytest
 
-from sidecar.fakes import Script, ToolCallScript, Usage
+from sidecar.dev.fakes import Script, ToolCallScript, Usage
 from tests.chat_env import API_KEY, PRICING, chat_env
 from tests.harness import Client, RpcFailure
 

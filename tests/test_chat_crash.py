@@ -6,7 +6,7 @@ import asyncio
 import json
 import signal
 
-from sidecar.fakes import Script
+from sidecar.dev.fakes import Script
 from tests.chat_env import TOKEN, chat_env
 from tests.harness import Client, launch
 

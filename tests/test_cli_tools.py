@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -16,24 +17,28 @@ async def test_record_then_check_a_live_feed(sidecar, tmp_path):
     recorder = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "sidecar",
+        "sidecar.dev.recorder",
         "record",
         "--url",
         sidecar.url,
         "--out",
         str(out),
-        "--duration",
-        "3",
+        "--since",
+        "0",  # however late it subscribes, it replays from the start
         env={**os.environ, "SIDECAR_TOKEN": sidecar.token},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     client = await Client.open(sidecar)
-    await asyncio.sleep(1.0)  # let the recorder subscribe
     conv = await client.request("conversations.create", {"title": "recorded"})
     cid = conv["conversation"]["id"]
     await client.request("conversations.update", {"conversationId": cid, "title": "renamed"})
     await client.request("conversations.delete", {"conversationId": cid})
+    async with asyncio.timeout(60):  # a last guard: the recorder writes each event as it comes
+        # Another process writes the file: reading it again is the only signal there is.
+        while not out.exists() or len(out.read_text().splitlines()) < 3:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    recorder.send_signal(signal.SIGINT)
     stdout, stderr = await recorder.communicate()
     assert recorder.returncode == 0, stderr
     assert sidecar.token.encode() not in stdout + stderr
@@ -45,7 +50,7 @@ async def test_record_then_check_a_live_feed(sidecar, tmp_path):
     ]
     assert [e["seq"] for e in lines] == [1, 2, 3]
     check = subprocess.run(
-        [sys.executable, "-m", "sidecar", "check-recording", str(out)],
+        [sys.executable, "-m", "sidecar.dev.recorder", "check", str(out)],
         capture_output=True,
         text=True,
     )
@@ -53,7 +58,7 @@ async def test_record_then_check_a_live_feed(sidecar, tmp_path):
     # A recording with a hole fails the check.
     out.write_text("\n".join(json.dumps(e) for e in (lines[0], lines[2])) + "\n")
     check = subprocess.run(
-        [sys.executable, "-m", "sidecar", "check-recording", str(out)],
+        [sys.executable, "-m", "sidecar.dev.recorder", "check", str(out)],
         capture_output=True,
         text=True,
     )
@@ -63,7 +68,7 @@ async def test_record_then_check_a_live_feed(sidecar, tmp_path):
 
 def test_demo_chats_through_a_fake_provider_and_stops_by_itself():
     proc = subprocess.run(
-        [sys.executable, "-m", "sidecar.demo"],
+        [sys.executable, "-m", "sidecar.dev.demo"],
         capture_output=True,
         text=True,
         timeout=60,

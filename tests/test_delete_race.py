@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from sidecar.fakes import Script
+from sidecar.dev.fakes import Script
 from tests.chat_env import chat_env
 from tests.harness import RpcFailure
 from tests.test_tools import call

@@ -84,7 +84,7 @@ def test_lazily_imported_modules_are_bundled_and_test_tools_are_not(binary):
         "orjson",
     ):
         assert needed in modules, needed
-    assert not {m for m in modules if m.startswith(("sidecar.fakes", "sidecar.demo"))}
+    assert not {m for m in modules if m == "sidecar.dev" or m.startswith("sidecar.dev.")}
     assert not {m for m in modules if ".tests" in m}
 
 

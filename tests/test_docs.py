@@ -9,7 +9,7 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from sidecar.fakes import FakeProvider
+from sidecar.dev.fakes import FakeProvider
 from tests import contract
 from tests.harness import launch
 

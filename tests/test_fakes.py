@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sidecar.fakes import PROXY_SECRET, FakeProvider, Script, ToolCallScript, Usage
+from sidecar.dev.fakes import PROXY_SECRET, FakeProvider, Script, ToolCallScript, Usage
 
 ROOT = Path(__file__).resolve().parent.parent
 USER = [{"role": "user", "content": "Say hello"}]
@@ -1055,7 +1055,7 @@ async def test_close_ends_a_stalled_stream():
 
 def _start_cli(*args: str, stdin=subprocess.DEVNULL) -> tuple[subprocess.Popen, dict]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sidecar.fakes", *args],
+        [sys.executable, "-m", "sidecar.dev.fakes", *args],
         cwd=ROOT,
         stdin=stdin,
         stdout=subprocess.PIPE,

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from sidecar.fakes import FakeProvider, Script, ToolCallScript, Usage
+from sidecar.dev.fakes import FakeProvider, Script, ToolCallScript, Usage
 
 openai = pytest.importorskip("openai")
 anthropic = pytest.importorskip("anthropic")

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from sidecar.fakes import FakeProvider, Script, Usage
+from sidecar.dev.fakes import FakeProvider, Script, Usage
 from sidecar.providers import (
     Finish,
     Provider,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from websockets.asyncio.server import serve
 
-from sidecar import recorder
-from sidecar.protocol.objects import TERMINAL_STATUSES
-from sidecar.recorder import RecorderError, check_recording, record
+from sidecar.dev import recorder
+from sidecar.dev.feed_check import RecordingReport, check_recording
+from sidecar.dev.recorder import RecorderError, record
 
 TOKEN = "s3cret-token-never-printed"
 MSG = "m-1"
@@ -59,7 +59,7 @@ def terminal(kind: str = "completed", content: str | None = None, mid: str = MSG
     return event
 
 
-def check(tmp_path: Path, events: list[dict[str, Any]]) -> recorder.RecordingReport:
+def check(tmp_path: Path, events: list[dict[str, Any]]) -> RecordingReport:
     return check_recording(write_jsonl(tmp_path / "rec.jsonl", events))
 
 
@@ -211,10 +211,6 @@ def test_empty_recording_is_ok(tmp_path: Path):
     path.write_text("")
     report = check_recording(path)
     assert report.ok and report.events == 0 and report.first_seq is None
-
-
-def test_terminal_statuses_match_the_models():
-    assert recorder.TERMINAL_STATUSES == TERMINAL_STATUSES
 
 
 def test_run_check_prints_json_and_exits_by_verdict(tmp_path: Path, capsys):

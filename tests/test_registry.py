@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.dev.fakes import Script, Usage
 from sidecar.engine.providers import BUILTIN_NAMES
 from sidecar.engine.usage import cost_usd
-from sidecar.fakes import Script, Usage
 from sidecar.protocol.objects import Pricing
 from sidecar.protocol.objects import Usage as WireUsage
 from sidecar.registry import catalog, load_catalog

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from sidecar.fakes import Script
+from sidecar.dev.fakes import Script
 from sidecar.ids import new_id, now_iso
 from sidecar.protocol.objects import Message
 from sidecar.store import Repositories

@@ -12,7 +12,7 @@ import stat
 import pytest
 
 from sidecar import logs
-from sidecar.fakes.http import Exchange, HttpRequest, HttpServer
+from sidecar.dev.fakes.http import Exchange, HttpRequest, HttpServer
 from sidecar.providers.errors import scrub
 from tests.chat_env import TOKEN, chat_env
 from tests.harness import Client, launch

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.fakes import Script
+from sidecar.dev.fakes import Script
 from tests.chat_env import TOKEN, chat_env
 from tests.harness import Client, RpcFailure, launch
 

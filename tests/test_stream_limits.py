@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sidecar.fakes import PROXY_SECRET, FakeProvider, Script
+from sidecar.dev.fakes import PROXY_SECRET, FakeProvider, Script
 from sidecar.providers import (
     ChatMessage,
     ChatRequest,

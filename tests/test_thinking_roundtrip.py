@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from sidecar.fakes import FakeProvider, Script
+from sidecar.dev.fakes import FakeProvider, Script
 from tests.chat_env import chat_env
 from tests.test_tools import call
 

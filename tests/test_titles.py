@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from sidecar.dev.fakes import Script, Usage
 from sidecar.engine.titles import INPUT_CHARS, MAX_OUTPUT_TOKENS, SYSTEM_PROMPT, clean_title
 from sidecar.engine.titles import fallback_title as fallback
-from sidecar.fakes import Script, Usage
 from tests.chat_env import ChatEnv, chat_env
 from tests.harness import RpcFailure
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from sidecar.fakes import Script
+from sidecar.dev.fakes import Script
 from tests.chat_env import chat_env
 from tests.harness import Client, RpcFailure
 from tests.test_tools import call, tool_events

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from sidecar.fakes import Script, ToolCallScript
+from sidecar.dev.fakes import Script, ToolCallScript
 from tests.chat_env import chat_env
 from tests.harness import Client, RpcFailure
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.fakes import Script, ToolCallScript, Usage
+from sidecar.dev.fakes import Script, ToolCallScript, Usage
 from sidecar.protocol.objects import Message
 from sidecar.protocol.transfer import DocumentMessage
 from tests.chat_env import ChatEnv, chat_env

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from sidecar.dev.fakes import FakeProvider, Script, Usage
 from sidecar.engine.reports import Reports
-from sidecar.fakes import FakeProvider, Script, Usage
 from sidecar.ids import new_id, now_iso
 from sidecar.protocol.errors import InvalidParams
 from sidecar.protocol.objects import UsageRecord, dump

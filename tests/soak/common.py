@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sidecar.fakes import FakeProvider, Script
-from sidecar.recorder import RecordingReport, _Checker
+from sidecar.dev.fakes import FakeProvider, Script
+from sidecar.dev.feed_check import FeedChecker, RecordingReport
 from tests import contract
 from tests.harness import Client, Sidecar, launch
 
@@ -174,7 +174,7 @@ class Feed(Client):
     checker), one terminal each; every frame is searched for the run's secrets. Deltas
     are not kept as events; their text is, per message."""
 
-    checker: _Checker = field(default_factory=lambda: _Checker(RecordingReport(path="live")))
+    checker: FeedChecker = field(default_factory=lambda: FeedChecker(RecordingReport(path="live")))
     received: int = 0
     arrivals: dict[str, list[tuple[float, int]]] | None = None
     """Per message, (arrival time, text length so far) of each delta, when asked for."""
@@ -187,7 +187,7 @@ class Feed(Client):
         sidecar: Sidecar,
         *,
         since: int | None = None,
-        checker: _Checker | None = None,
+        checker: FeedChecker | None = None,
         arrivals: bool = False,
         **kw: Any,
     ) -> Feed:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sidecar.fakes import Script, ToolCallScript
+from sidecar.dev.fakes import Script, ToolCallScript
 from tests.soak.common import Feed, Run, configure, fakes, integrity, lost_words, stored, words
 
 GRACE = 1.0  # seconds: four flush intervals, for a loaded two-core machine

@@ -14,7 +14,7 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-from sidecar.fakes import HTTP_FAULTS, STREAM_FAULTS, Script
+from sidecar.dev.fakes import HTTP_FAULTS, STREAM_FAULTS, Script
 from tests.soak.common import Feed, Run, configure, fakes, lost_words, stored, words
 
 PROVIDERS = {

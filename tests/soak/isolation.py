@@ -17,7 +17,7 @@ import asyncio
 import socket
 from typing import Any
 
-from sidecar.fakes import Script
+from sidecar.dev.fakes import Script
 from tests.harness import Sidecar
 from tests.soak.common import Feed, Run, configure, fakes, stored, words
 

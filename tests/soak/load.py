@@ -17,7 +17,7 @@ import asyncio
 import time
 from typing import Any
 
-from sidecar.fakes import Script
+from sidecar.dev.fakes import Script
 from tests.soak.common import (
     Feed,
     Run,

@@ -1,5 +1,5 @@
 /**
- * The demo's two fake models, in front of the Python fake provider (`python -m sidecar.fakes`).
+ * The demo's two fake models, in front of the Python fake provider (`python -m sidecar.dev.fakes`).
  *
  * The fake speaks the real OpenAI-compatible streaming wire format but, left alone, only
  * echoes. This small HTTP proxy scripts it per request (`POST /_fake/scripts`) from the

@@ -4,7 +4,7 @@
  *
  *   npm run build && node demo/serve.mjs [--json] [--port N] [--no-build]
  *
- * Starts the fake provider (`python -m sidecar.fakes`) behind two fake models
+ * Starts the fake provider (`python -m sidecar.dev.fakes`) behind two fake models
  * (fake-models.mjs), a sidecar through this package's Node launcher on a throwaway data
  * dir (or DEMO_DATA_DIR), configures the provider, the models with prices and the title
  * model, builds the page with Vite and serves it on 127.0.0.1. The page reads
@@ -199,7 +199,7 @@ async function configure(url, token, baseUrl) {
 
 function startFake() {
   const rate = process.env.DEMO_RATE || "30";
-  const child = spawn(PYTHON, ["-m", "sidecar.fakes", "--kind", "openai-compatible", "--rate", rate], {
+  const child = spawn(PYTHON, ["-m", "sidecar.dev.fakes", "--kind", "openai-compatible", "--rate", rate], {
     cwd: REPO_ROOT,
     stdio: ["pipe", "pipe", "inherit"], // our end of stdin keeps it alive: it exits with us
   });

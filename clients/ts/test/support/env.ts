@@ -2,7 +2,7 @@
  * A real sidecar process plus a real fake provider process for the TypeScript tests.
  *
  * Both are started the way an app starts them: the sidecar through this package's Node
- * launcher (so the launcher is under test too), the fake through `python -m sidecar.fakes`.
+ * launcher (so the launcher is under test too), the fake through `python -m sidecar.dev.fakes`.
  * The fake is scripted over its HTTP control endpoint (`/_fake/scripts`).
  */
 import { spawn } from "node:child_process";
@@ -30,7 +30,7 @@ export async function startFake(
   kind = "openai-compatible",
   extraArgs: string[] = [],
 ): Promise<FakeProcess> {
-  const child = spawn(PYTHON, ["-m", "sidecar.fakes", "--kind", kind, ...extraArgs], {
+  const child = spawn(PYTHON, ["-m", "sidecar.dev.fakes", "--kind", kind, ...extraArgs], {
     cwd: REPO_ROOT,
     stdio: ["pipe", "pipe", "inherit"],
   });

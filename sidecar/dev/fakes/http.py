@@ -19,7 +19,7 @@ from http import HTTPStatus
 
 import h11
 
-log = logging.getLogger("sidecar.fakes")
+log = logging.getLogger("sidecar.dev.fakes")
 
 _READ_SIZE = 65536
 

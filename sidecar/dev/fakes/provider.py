@@ -9,11 +9,11 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from sidecar.fakes.dialects import KEEPALIVE, PACED, Dialect, dialect_for, split_awkwardly
-from sidecar.fakes.dialects.common import Frame, HttpError, dumps
-from sidecar.fakes.http import Exchange, HttpRequest, HttpServer
-from sidecar.fakes.reply import Reply, echo_script
-from sidecar.fakes.script import (
+from sidecar.dev.fakes.dialects import KEEPALIVE, PACED, Dialect, dialect_for, split_awkwardly
+from sidecar.dev.fakes.dialects.common import Frame, HttpError, dumps
+from sidecar.dev.fakes.http import Exchange, HttpRequest, HttpServer
+from sidecar.dev.fakes.reply import Reply, echo_script
+from sidecar.dev.fakes.script import (
     HTTP_FAULTS,
     PROXY_FAULTS,
     RecordedRequest,

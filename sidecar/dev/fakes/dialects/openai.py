@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sidecar.fakes.dialects.common import (
+from sidecar.dev.fakes.dialects.common import (
     Dialect,
     Frame,
     HttpError,
@@ -20,8 +20,8 @@ from sidecar.fakes.dialects.common import (
     data_frame,
     random_id,
 )
-from sidecar.fakes.reply import Reply
-from sidecar.fakes.script import Script
+from sidecar.dev.fakes.reply import Reply
+from sidecar.dev.fakes.script import Script
 
 _OMIT: Any = object()  # a field left out of the JSON (as opposed to null)
 

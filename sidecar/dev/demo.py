@@ -1,4 +1,4 @@
-"""`python -m sidecar.demo`: the terminal demo, one chat end to end on a fresh machine.
+"""`python -m sidecar.dev.demo`: the terminal demo, one chat end to end on a fresh machine.
 
 (`make demo` serves the demo chat page instead: clients/ts/demo/serve.mjs.)
 
@@ -96,7 +96,7 @@ def main() -> int:
         try:
             if real is None:
                 fake, fake_ready = _start(
-                    ["sidecar.fakes", "--kind", "openai-compatible", "--rate", "25"]
+                    ["sidecar.dev.fakes", "--kind", "openai-compatible", "--rate", "25"]
                 )
                 children.append(fake)
                 print(f"fake provider: {fake_ready['baseUrl']} (OpenAI-compatible, 25 chunks/s)")

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sidecar.fakes.reply import Reply
-from sidecar.fakes.script import Script
+from sidecar.dev.fakes.reply import Reply
+from sidecar.dev.fakes.script import Script
 
 KEEPALIVE = b": keep-alive\n\n"
 

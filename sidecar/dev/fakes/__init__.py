@@ -35,7 +35,7 @@ strike mid-stream once `fault_after` text chunks were sent (before any fragment 
 "error_event" answers 500 (529 for Anthropic), "no_finish" gives a null reason, and
 "keepalive_only" and "trickle" send whitespace (allowed before JSON) forever.
 
-A fake in another process (`python -m sidecar.fakes`) is scripted over HTTP:
+A fake in another process (`python -m sidecar.dev.fakes`) is scripted over HTTP:
 `POST /_fake/scripts {"scripts": [{"text": "Hi", "rate": 20, "tool_calls": [...]}]}`
 queues scripts (Script's fields as JSON), `GET /_fake/requests` lists what it received.
 
@@ -49,8 +49,8 @@ tool turn whose latest assistant message does not carry that response's thinking
 back unchanged.
 """
 
-from sidecar.fakes.provider import KINDS, PROXY_SECRET, FakeProvider
-from sidecar.fakes.script import (
+from sidecar.dev.fakes.provider import KINDS, PROXY_SECRET, FakeProvider
+from sidecar.dev.fakes.script import (
     FAULTS,
     HTTP_FAULTS,
     LIMIT_FAULTS,

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sidecar.fakes.script import Script, Usage
+from sidecar.dev.fakes.script import Script, Usage
 
 
 @dataclass

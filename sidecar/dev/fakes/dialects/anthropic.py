@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sidecar.fakes.dialects.common import Dialect, Frame, HttpError, event_frame, random_id
-from sidecar.fakes.reply import Reply
-from sidecar.fakes.script import Script
+from sidecar.dev.fakes.dialects.common import Dialect, Frame, HttpError, event_frame, random_id
+from sidecar.dev.fakes.reply import Reply
+from sidecar.dev.fakes.script import Script
 
 _HTTP_ERRORS: dict[str, tuple[int, str, str]] = {
     "http_400": (400, "invalid_request_error", "max_tokens: Field required"),

@@ -1,4 +1,4 @@
-"""`python -m sidecar.fakes`: one fake provider as a separate process (for the demo and benchmarks).
+"""`python -m sidecar.dev.fakes`: one fake provider as a separate process (for the demo and benchmarks).
 
 Prints one JSON line, {"type":"ready","baseUrl":...,"kind":...,"port":...,"pid":...}, on
 stdout once it listens, then serves until SIGTERM, SIGINT, or end of stdin (stdin is
@@ -16,13 +16,13 @@ import signal
 import stat
 import sys
 
-from sidecar.fakes.provider import KINDS, FakeProvider
+from sidecar.dev.fakes.provider import KINDS, FakeProvider
 from sidecar.process import watch_stdin
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m sidecar.fakes", description="Serve a fake LLM provider over HTTP."
+        prog="python -m sidecar.dev.fakes", description="Serve a fake LLM provider over HTTP."
     )
     parser.add_argument("--kind", required=True, choices=KINDS)
     parser.add_argument("--host", default="127.0.0.1")
@@ -49,7 +49,7 @@ async def _serve(args: argparse.Namespace) -> int:
         base_url = await fake.start()
     except OSError as exc:
         sys.stderr.write(
-            f"sidecar.fakes: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}\n"
+            f"sidecar.dev.fakes: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}\n"
         )
         return 1
     stop = asyncio.Event()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sidecar.fakes.dialects.anthropic import MessagesDialect
-from sidecar.fakes.dialects.common import KEEPALIVE, PACED, Dialect, Frame, split_awkwardly
-from sidecar.fakes.dialects.openai import ChatCompletionsDialect
+from sidecar.dev.fakes.dialects.anthropic import MessagesDialect
+from sidecar.dev.fakes.dialects.common import KEEPALIVE, PACED, Dialect, Frame, split_awkwardly
+from sidecar.dev.fakes.dialects.openai import ChatCompletionsDialect
 
 
 def dialect_for(kind: str, quirk: str | None = None) -> Dialect:

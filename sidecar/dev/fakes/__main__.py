@@ -1,0 +1,5 @@
+import sys
+
+from sidecar.dev.fakes.cli import main
+
+sys.exit(main())

@@ -1,5 +1,0 @@
-import sys
-
-from sidecar.fakes.cli import main
-
-sys.exit(main())
