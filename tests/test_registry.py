@@ -23,7 +23,7 @@ from sidecar.engine.usage import cost_usd
 from sidecar.protocol.objects import Pricing
 from sidecar.protocol.objects import Usage as WireUsage
 from sidecar.registry import catalog, load_catalog
-from sidecar.registry.catalog import CatalogError, parse
+from sidecar.registry.models import CatalogError, parse
 from tests.chat_env import PRICING, chat_env
 from tests.harness import RpcFailure
 

@@ -19,7 +19,7 @@ from sidecar.protocol.errors import Reason, RpcError, not_found
 from sidecar.protocol.events import ProvidersUpdated
 from sidecar.protocol.objects import Provider
 from sidecar.providers.types import DEFAULT_BASE_URLS, KEY_ENV_VARS, ProviderConfig
-from sidecar.store.records import ProviderRow
+from sidecar.store.provider_row import ProviderRow
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine

@@ -27,8 +27,7 @@ import orjson
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
 from sidecar.protocol.events import ToolCompleted, ToolFailed, ToolProposed, ToolStarted
 from sidecar.protocol.objects import Tool, ToolCall
-from sidecar.tools import SidecarTool, ToolContext
-from sidecar.tools import ToolFailed as ToolError
+from sidecar.tools import SidecarTool, ToolContext, ToolError
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine

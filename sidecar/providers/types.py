@@ -8,10 +8,11 @@ and adapters never see events, sockets or SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-ProviderKind = Literal["openai", "anthropic", "deepseek", "openai-compatible"]
-KINDS: tuple[str, ...] = ("openai", "anthropic", "deepseek", "openai-compatible")
+from sidecar.protocol.objects import ProviderKind
+
+KINDS: tuple[str, ...] = get_args(ProviderKind)
 
 DEFAULT_BASE_URLS: dict[str, str] = {
     "openai": "https://api.openai.com/v1",

@@ -5,7 +5,7 @@ first use and cached for the life of the process. Nothing here runs at import,
 so the engine can import this module without slowing startup.
 """
 
-from sidecar.registry.catalog import (
+from sidecar.registry.models import (
     BUILTIN_PROVIDERS,
     Catalog,
     CatalogError,

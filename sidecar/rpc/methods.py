@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sidecar.rpc import (
-    catalog,
     chat,
     conversations,
     handshake,
     library,
+    providers,
     reports,
     tools,
     transfer,
@@ -20,7 +20,7 @@ METHODS: dict[str, Method] = {
     **library.family,
     **chat.family,
     **tools.family,
-    **catalog.family,
+    **providers.family,
     **reports.family,
     **transfer.family,
 }

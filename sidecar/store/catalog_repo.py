@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sidecar.ids import now_iso
 from sidecar.protocol.objects import Model
-from sidecar.store.records import ProviderRow
+from sidecar.store.provider_row import ProviderRow
 from sidecar.store.rows import from_json, json_text
 from sidecar.store.sql import fetch_all, run, run_many
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-class ToolFailed(Exception):
+class ToolError(Exception):
     """A tool could not do what was asked; the message goes back to the model."""
 
 

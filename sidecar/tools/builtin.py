@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sidecar.tools import SidecarTool, ToolContext, ToolFailed
+from sidecar.tools import SidecarTool, ToolContext, ToolError
 
 MAX_FILE_BYTES = 256 * 1024
 
@@ -22,7 +22,7 @@ async def current_time(args: dict[str, Any], ctx: ToolContext) -> dict[str, str]
     try:
         tz = UTC if zone == "UTC" else ZoneInfo(str(zone))
     except (ZoneInfoNotFoundError, ValueError):
-        raise ToolFailed(
+        raise ToolError(
             f"unknown time zone {zone!r}; use an IANA name like Europe/Lisbon"
         ) from None
     now = datetime.now(tz)
@@ -61,7 +61,7 @@ _CONSTANTS = {"pi": math.pi, "e": math.e}
 def evaluate(expression: str) -> float | int:
     """Arithmetic only: numbers, + - * / // % **, parentheses and a few math functions."""
     if len(expression) > 500:
-        raise ToolFailed("expression too long")
+        raise ToolError("expression too long")
 
     def walk(node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):
@@ -73,7 +73,7 @@ def evaluate(expression: str) -> float | int:
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
             left, right = walk(node.left), walk(node.right)
             if isinstance(node.op, ast.Pow) and (abs(right) > 1000 or abs(left) > 1e100):
-                raise ToolFailed("exponent too large")
+                raise ToolError("exponent too large")
             return _BINARY[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             return _UNARY[type(node.op)](walk(node.operand))
@@ -84,14 +84,14 @@ def evaluate(expression: str) -> float | int:
             and not node.keywords
         ):
             return _FUNCTIONS[node.func.id](*(walk(a) for a in node.args))
-        raise ToolFailed(f"not allowed in an expression: {ast.dump(node)[:60]}")
+        raise ToolError(f"not allowed in an expression: {ast.dump(node)[:60]}")
 
     try:
         return walk(ast.parse(expression, mode="eval"))
     except SyntaxError:
-        raise ToolFailed("not a valid arithmetic expression") from None
+        raise ToolError("not a valid arithmetic expression") from None
     except (ZeroDivisionError, OverflowError, ValueError, TypeError) as exc:
-        raise ToolFailed(f"cannot compute: {exc}") from None
+        raise ToolError(f"cannot compute: {exc}") from None
 
 
 async def calculate(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
@@ -101,21 +101,21 @@ async def calculate(args: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
 
 def _read(path_text: str, folders: tuple[str, ...]) -> dict[str, Any]:
     if not folders:
-        raise ToolFailed("no folder is allowed for reading: add one to settings.toolFolders")
+        raise ToolError("no folder is allowed for reading: add one to settings.toolFolders")
     path = Path(path_text).expanduser().resolve()
     for folder in folders:
         root = Path(folder).expanduser().resolve()
         if path.is_relative_to(root):
             break
     else:
-        raise ToolFailed("that file is outside the folders the user allowed")
+        raise ToolError("that file is outside the folders the user allowed")
     if not path.is_file():
-        raise ToolFailed("no such file")
+        raise ToolError("no such file")
     data = path.read_bytes()[: MAX_FILE_BYTES + 1]
     try:
         text = data[:MAX_FILE_BYTES].decode("utf-8")
     except UnicodeDecodeError:
-        raise ToolFailed("not a UTF-8 text file") from None
+        raise ToolError("not a UTF-8 text file") from None
     return {"path": str(path), "content": text, "truncated": len(data) > MAX_FILE_BYTES}
 
 

@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from sidecar.dev.fakes.dialects import KEEPALIVE, PACED, Dialect, dialect_for, split_awkwardly
+from sidecar.dev.fakes.dialects import KEEPALIVE, PACED, FakeDialect, dialect_for, split_awkwardly
 from sidecar.dev.fakes.dialects.common import Frame, HttpError, dumps
 from sidecar.dev.fakes.http import Exchange, HttpRequest, HttpServer
 from sidecar.dev.fakes.reply import Reply, echo_script
@@ -206,7 +206,7 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def _ids(dialect: Dialect) -> list[tuple[str, str]]:
+def _ids(dialect: FakeDialect) -> list[tuple[str, str]]:
     return [(dialect.request_id_header, dialect.new_request_id())]
 
 
@@ -263,7 +263,7 @@ def _inflated(frame: Frame, piece: str, size: int) -> Iterator[bytes]:
 
 async def _answer(
     exchange: Exchange,
-    dialect: Dialect,
+    dialect: FakeDialect,
     reply: Reply,
     rate: float | None,
     extra: list[tuple[str, str]],
@@ -289,7 +289,7 @@ async def _answer(
 
 async def _stream(
     exchange: Exchange,
-    dialect: Dialect,
+    dialect: FakeDialect,
     reply: Reply,
     rate: float | None,
     extra: list[tuple[str, str]],

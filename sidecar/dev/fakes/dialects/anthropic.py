@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sidecar.dev.fakes.dialects.common import Dialect, Frame, HttpError, event_frame, random_id
+from sidecar.dev.fakes.dialects.common import FakeDialect, Frame, HttpError, event_frame, random_id
 from sidecar.dev.fakes.reply import Reply
 from sidecar.dev.fakes.script import Script
 
@@ -46,7 +46,7 @@ _HTTP_ERRORS: dict[str, tuple[int, str, str]] = {
 }
 
 
-class MessagesDialect(Dialect):
+class MessagesDialect(FakeDialect):
     kind = "anthropic"
     paths = ("/v1/messages",)
     models_paths = ("/v1/models",)

@@ -1,4 +1,4 @@
-"""What every dialect shares: SSE framing, ids, error answers and the `Dialect` interface."""
+"""What every dialect shares: SSE framing, ids, error answers and the `FakeDialect` interface."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def seconds_header(seconds: float) -> str:
     return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
 
 
-class Dialect(ABC):
+class FakeDialect(ABC):
     """One provider's wire format."""
 
     kind: str

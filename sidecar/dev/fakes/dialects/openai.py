@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sidecar.dev.fakes.dialects.common import (
-    Dialect,
+    FakeDialect,
     Frame,
     HttpError,
     comment_frame,
@@ -201,7 +201,7 @@ def _duration(seconds: float) -> str:
     return f"{int(seconds // 60)}m{seconds % 60:g}s"
 
 
-class ChatCompletionsDialect(Dialect):
+class ChatCompletionsDialect(FakeDialect):
     paths = ("/v1/chat/completions", "/chat/completions")
     models_paths = ("/v1/models", "/models")
     request_id_header = "x-request-id"
