@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 
-from sidecar.rpc.methods import METHODS
+from sidecar.rpc.api import METHODS
 from tests import contract
 from tests.harness import Client
 

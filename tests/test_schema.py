@@ -50,7 +50,7 @@ from sidecar.protocol.objects import (
     Usage,
     dump,
 )
-from sidecar.rpc.methods import METHODS
+from sidecar.rpc.api import METHODS
 from tests.contract import (
     SCHEMA_DIR,
     load_schema,

@@ -48,8 +48,8 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json
 import sidecar
 from sidecar.protocol.errors import INVALID_PARAMS, MESSAGES, STANDARD_REASONS, Reason
 from sidecar.protocol.events import EVENTS, AnyEvent
+from sidecar.rpc.api import METHODS
 from sidecar.rpc.method import Method
-from sidecar.rpc.methods import METHODS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 # Every file's `$id` names the protocol version it describes; openrpc.json's `info` also

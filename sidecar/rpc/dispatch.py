@@ -29,8 +29,8 @@ from pydantic import ValidationError
 
 from sidecar.protocol import errors
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError
+from sidecar.rpc.api import METHODS
 from sidecar.rpc.frames import encode, parse
-from sidecar.rpc.methods import METHODS
 from sidecar.store.errors import storage_problem
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import connect
 
-from sidecar.rpc.methods import METHODS
+from sidecar.rpc.api import METHODS
 from tests.soak.common import Feed, Run
 from tests.soak.fuzz import READ_ONLY, Frames
 from tests.test_transport import handshake

@@ -15,7 +15,7 @@ import string
 from collections.abc import Iterator
 from typing import Any
 
-from sidecar.rpc.methods import METHODS
+from sidecar.rpc.api import METHODS
 
 READ_ONLY = (
     "conversations.list",

@@ -1,4 +1,4 @@
-"""Every method the sidecar serves, gathered from the modules that declare them."""
+"""The API: every method the sidecar serves, gathered from the modules that declare them."""
 
 from __future__ import annotations
 
