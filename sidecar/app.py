@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from sidecar.bus import EventBus
 from sidecar.rpc.frames import notification
+from sidecar.store import Database, Repositories, StorageUnavailable
+from sidecar.store.keys import KeyStore
 
 if TYPE_CHECKING:
     from sidecar.config import ServeConfig
     from sidecar.engine import Engine
     from sidecar.rpc.session import Peer, Session
-    from sidecar.store import Repositories
-    from sidecar.store.keys import KeyStore
 
 log = logging.getLogger("sidecar")
 
@@ -33,9 +33,6 @@ class App:
 
     @classmethod
     async def open(cls, config: ServeConfig) -> App:
-        from sidecar.store import Database, Repositories, StorageUnavailable
-        from sidecar.store.keys import KeyStore
-
         keys = KeyStore(config.db_path)
         repos = Repositories.over(await Database.open(config.db_path))
         try:
@@ -50,7 +47,7 @@ class App:
     def engine(self) -> Engine:
         """Built on first use: a launch reaches its ready line without the engine's imports."""
         if self._engine is None:
-            from sidecar.engine import Engine
+            from sidecar.engine import Engine  # start-up: after the ready line (see above)
 
             self._engine = Engine(self.repos, self.bus, asyncio.Lock(), self.keys)
             self._engine.tools.disconnect_grace = self.config.client_tool_grace

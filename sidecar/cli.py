@@ -9,9 +9,15 @@ time to the ready line is a cost the user sees at every app start.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
+import secrets
 import sys
 from pathlib import Path
+
+import platformdirs
+
+from sidecar.config import ServeConfig
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -98,8 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _loopback(host: str) -> bool:
-    import ipaddress
-
     if host == "localhost":
         return True
     try:
@@ -114,15 +118,11 @@ def data_paths(data_dir: Path | None, db: Path | None) -> tuple[Path, Path]:
     if db is not None:
         return data_dir or db.parent, db
     if data_dir is None:
-        import platformdirs
-
         data_dir = Path(platformdirs.user_data_dir("chat-sidecar", appauthor=False))
     return data_dir, data_dir / "sidecar.db"
 
 
-def _resolve(args: argparse.Namespace):  # -> ServeConfig
-    from sidecar.config import ServeConfig
-
+def _resolve(args: argparse.Namespace) -> ServeConfig:
     if not _loopback(args.host):
         raise LaunchError(
             f"--host {args.host} is not a loopback address; the sidecar serves this machine only"
@@ -139,8 +139,6 @@ def _resolve(args: argparse.Namespace):  # -> ServeConfig
             raise LaunchError(f"data dir {directory} is not writable")
     token = args.token or os.environ.get("SIDECAR_TOKEN")
     if not token:
-        import secrets
-
         token = secrets.token_urlsafe(32)
     return ServeConfig(
         token=token,
@@ -162,6 +160,7 @@ def _resolve(args: argparse.Namespace):  # -> ServeConfig
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        # Each command imports what it runs, when it runs: `--help` and a launch stay fast.
         if args.command == "serve":
             from sidecar import logs
 

@@ -18,11 +18,14 @@ import threading
 from typing import TYPE_CHECKING
 
 from sidecar import PROTOCOL_VERSION, __version__
+from sidecar.app import App
+from sidecar.loopstats import LoopStats
+from sidecar.server import Transport
+from sidecar.store import StorageUnavailable, StoreOpenError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from sidecar.app import App
     from sidecar.config import ServeConfig
 
 log = logging.getLogger("sidecar")
@@ -41,10 +44,6 @@ def run(config: ServeConfig) -> int:
 
 
 async def _serve(config: ServeConfig) -> int:
-    from sidecar.app import App
-    from sidecar.server import Transport
-    from sidecar.store import StoreOpenError
-
     try:
         app = await App.open(config)
     except StoreOpenError as exc:  # already one line naming the file and the problem
@@ -83,8 +82,6 @@ async def _serve(config: ServeConfig) -> int:
         )
     # Warm the request path in the background so the first request does not pay for it.
     warm = asyncio.create_task(asyncio.to_thread(_warm_imports, app))
-    from sidecar.loopstats import LoopStats
-
     loop_stats = LoopStats.from_env()  # opt-in, for the soak suite
 
     await stop.wait()
@@ -120,10 +117,10 @@ def _url_host(host: str) -> str:
 
 
 def _warm_imports(app: App) -> None:
+    # In a thread after the ready line: the first request does not pay for these imports.
     import sidecar.engine  # noqa: F401
     import sidecar.providers  # noqa: F401  (httpx, httpx-sse: needed by the first chat)
     import sidecar.rpc.session  # noqa: F401
-    from sidecar.store import StorageUnavailable
 
     try:
         app.keys.warm()  # the keychain backend (keyring's import), needed by the first chat
@@ -162,7 +159,7 @@ def _watch(config: ServeConfig, stop: asyncio.Event) -> None:
 
 def _pid_alive(pid: int) -> bool:
     if sys.platform == "win32":
-        import ctypes
+        import ctypes  # Windows only
 
         kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
         handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION

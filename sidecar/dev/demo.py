@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 
+from websockets.asyncio.client import connect
+
 REAL = (  # (env var, provider id, model sent upstream)
     ("OPENAI_API_KEY", "openai", "gpt-4o-mini"),
     ("ANTHROPIC_API_KEY", "anthropic", "claude-3-5-haiku-latest"),
@@ -35,8 +37,6 @@ def _start(args: list[str]) -> tuple[subprocess.Popen[bytes], dict]:
 
 
 async def _chat(ready: dict, provider: dict | None, model: tuple[str, str]) -> None:
-    from websockets.asyncio.client import connect
-
     headers = {"Authorization": f"Bearer {ready['token']}"}
     async with connect(ready["url"], additional_headers=headers) as ws:
         ids = iter(range(1, 1_000_000))

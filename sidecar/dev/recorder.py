@@ -11,13 +11,12 @@ connection closes, or SIGINT/SIGTERM arrives. The file is appended to: use a
 fresh path per recording or the checker will see the seq restart.
 
 `check` runs the feed checker (`sidecar.dev.feed_check`) on a recording.
-
-websockets and orjson are imported by the functions that use them.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -26,6 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
+
+import orjson
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from sidecar import PROTOCOL_VERSION
 from sidecar.dev.feed_check import check_recording
@@ -64,8 +67,6 @@ class RecordSummary:
 
 class _JsonlWriter:
     def __init__(self, path: Path) -> None:
-        import orjson
-
         self._dumps = orjson.dumps
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: BinaryIO = path.open("ab")
@@ -100,12 +101,6 @@ async def record(
     or when the server closes the connection. Raises RecorderError if the connection,
     `initialize` or `events.subscribe` fails.
     """
-    import asyncio
-
-    import orjson
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-
     loop = asyncio.get_running_loop()
     deadline = None if stop_after is None else loop.time() + stop_after
     summary = RecordSummary(out=str(out))
@@ -158,8 +153,6 @@ async def _stopper(
     ws: Any, deadline: float | None, stop_event: asyncio.Event | None, reason: list[str]
 ) -> None:
     """Close the socket at the deadline or when `stop_event` is set."""
-    import asyncio
-
     loop = asyncio.get_running_loop()
     timeout = None if deadline is None else max(0.0, deadline - loop.time())
     if stop_event is None:
@@ -190,8 +183,6 @@ async def _pump(
 
     Raises ConnectionClosed only when the socket closes before `events.subscribe` answered.
     """
-    from websockets.exceptions import ConnectionClosed
-
     pending = {1: "initialize"}
     await ws.send(
         dumps(
@@ -336,8 +327,6 @@ async def run_record(args: argparse.Namespace) -> int:
         )
         return 2
 
-    import asyncio
-
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     handled: list[int] = []
@@ -393,8 +382,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_check_arguments(sub.add_parser("check", help="check a recording"))
     args = parser.parse_args(argv)
     if args.command == "record":
-        import asyncio
-
         try:
             return asyncio.run(run_record(args))
         except KeyboardInterrupt:

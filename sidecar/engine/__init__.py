@@ -22,6 +22,7 @@ from sidecar.engine.titles import Titles
 from sidecar.engine.tools import Tools
 from sidecar.engine.transfer import Transfer
 from sidecar.engine.turns import Turns
+from sidecar.store.keys import KeyStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,8 +40,6 @@ class Engine:
         lock: asyncio.Lock,
         keys: KeyStore | None = None,
     ) -> None:
-        from sidecar.store.keys import KeyStore
-
         self.repos = repos
         """The store's repositories; each service uses the ones it needs."""
         self.keys = keys or KeyStore(repos.database.path)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from sidecar.protocol.errors import InvalidParams, not_found
 from sidecar.protocol.events import ConversationCreated, ConversationDeleted, ConversationUpdated
+from sidecar.protocol.objects import ConversationSettings
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine
@@ -30,8 +31,6 @@ class Conversations:
         return conversation
 
     async def create(self, p: ConversationsCreateParams) -> tuple[Conversation, int]:
-        from sidecar.protocol.objects import ConversationSettings
-
         e = self._e
         async with e.lock:
             conversation = await e.repos.conversations.create(

@@ -27,7 +27,7 @@ import orjson
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
 from sidecar.protocol.events import ToolCompleted, ToolFailed, ToolProposed, ToolStarted
 from sidecar.protocol.objects import Tool, ToolCall
-from sidecar.tools import SidecarTool, ToolContext, ToolError
+from sidecar.tools import SidecarTool, ToolContext, ToolError, builtin_tools
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine
@@ -79,8 +79,6 @@ class Tools:
     @property
     def builtin(self) -> dict[str, SidecarTool]:
         if self._builtin is None:
-            from sidecar.tools import builtin_tools
-
             self._builtin = builtin_tools()
         return self._builtin
 

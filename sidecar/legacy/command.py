@@ -25,8 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sidecar.legacy import read
+from sidecar.bus import EventBus
+from sidecar.engine import Engine
+from sidecar.legacy import plan, read
 from sidecar.legacy.read import LegacyError
+from sidecar.store import Database, Repositories, StoreOpenError
+from sidecar.store.keys import KeyStore
 
 if TYPE_CHECKING:
     from sidecar.protocol.objects import Conversation
@@ -114,12 +118,6 @@ async def _import(
 ) -> dict[str, int]:
     """Import into the store at `path` (`target` itself, or a dry run's copy of it); the
     key storage and the attachments folder are always `target`'s (a dry run only reads)."""
-    from sidecar.bus import EventBus
-    from sidecar.engine import Engine
-    from sidecar.legacy import plan
-    from sidecar.store import Database, Repositories, StoreOpenError
-    from sidecar.store.keys import KeyStore
-
     try:
         repos = Repositories.over(await Database.open(path))
     except StoreOpenError as exc:

@@ -232,7 +232,7 @@ class _KeyFile:
 
 def _usable_keyring() -> Any:
     """The keyring backend when one can store secrets, else None."""
-    try:
+    try:  # on first use (start-up time), and guarded: a broken keyring must not stop us
         import keyring
         from keyring.backends import chainer, fail, null
     except Exception:  # a broken install must not stop the sidecar: the file works

@@ -30,6 +30,6 @@ class ToolContext:
 
 
 def builtin_tools() -> dict[str, SidecarTool]:
-    from sidecar.tools.builtin import TOOLS
+    from sidecar.tools.builtin import TOOLS  # a circle otherwise: builtin uses the types above
 
     return {tool.name: tool for tool in TOOLS}

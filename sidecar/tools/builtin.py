@@ -9,6 +9,7 @@ import operator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sidecar.tools import SidecarTool, ToolContext, ToolError
 
@@ -16,8 +17,6 @@ MAX_FILE_BYTES = 256 * 1024
 
 
 async def current_time(args: dict[str, Any], ctx: ToolContext) -> dict[str, str]:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     zone = args.get("timezone") or "UTC"
     try:
         tz = UTC if zone == "UTC" else ZoneInfo(str(zone))
