@@ -31,9 +31,8 @@ from sidecar.providers.types import ProviderError, ToolSpec
 from sidecar.store.errors import storage_problem
 
 if TYPE_CHECKING:
-    import httpx
-
     from sidecar.engine import Engine
+    from sidecar.engine.http_client import SharedHttp
     from sidecar.engine.tools import Enabled
     from sidecar.protocol.methods import AttachmentInput, ChatSendParams
     from sidecar.protocol.objects import Conversation, MessageStatus
@@ -58,9 +57,9 @@ class Turn:
 
 
 class Turns:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, http: SharedHttp) -> None:
         self._e = engine
-        self._http: httpx.AsyncClient | None = None
+        self._http = http
         self.active: dict[str, Turn] = {}
         self._writer = StreamWriter(engine.store)
         self._send_lock = asyncio.Lock()
@@ -308,8 +307,6 @@ class Turns:
         for turn in turns:
             await turn.done.wait()
         await self._writer.close()
-        if self._http is not None:
-            await self._http.aclose()
 
     # -- the run --------------------------------------------------------------
 
@@ -329,7 +326,7 @@ class Turns:
                 raise asyncio.CancelledError
             from sidecar.providers import create_provider  # start-up time: it imports httpx
 
-            provider = create_provider(config, self._client())
+            provider = create_provider(config, self._http.get())
             publish, feed = self._e.bus.publish, state.feed
             publish(state.start())
             self._writer.watch(state)
@@ -398,16 +395,6 @@ class Turns:
                     e.titles.after_reply(final.message)
         finally:
             turn.done.set()
-
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            import httpx  # start-up time: httpx loads with the first provider call
-
-            self._http = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
-                follow_redirects=False,
-            )
-        return self._http
 
 
 _FINAL_FIELDS = (
