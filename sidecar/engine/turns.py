@@ -34,7 +34,12 @@ if TYPE_CHECKING:
     from sidecar.engine import Engine
     from sidecar.engine.http_client import SharedHttp
     from sidecar.engine.tools import Enabled
-    from sidecar.protocol.methods import AttachmentInput, ChatSendParams
+    from sidecar.protocol.methods import (
+        AttachmentInput,
+        ChatEditParams,
+        ChatRegenerateParams,
+        ChatSendParams,
+    )
     from sidecar.protocol.objects import Conversation, MessageStatus
     from sidecar.providers.types import ChatRequest, ProviderConfig
 
@@ -95,22 +100,16 @@ class Turns:
                     enabled,
                 )
 
-    async def regenerate(
-        self,
-        message_id: str,
-        model_id: str | None,
-        tools: tuple[str, ...] | list[str] = (),
-        connection: str = "",
-    ) -> str:
+    async def regenerate(self, p: ChatRegenerateParams, connection: str = "") -> str:
         """A new sibling of an assistant message: the same user message, answered again."""
         e = self._e
         async with e.lock:
-            old = await self._require_message(message_id, "assistant")
+            old = await self._require_message(p.message_id, "assistant")
             conversation = await e.conversations.require(old.conversation_id)
-            enabled = e.tools.enable(list(tools), connection)
+            enabled = e.tools.enable(p.tools, connection)
             _, assistant = await self._begin(
                 conversation,
-                model_id or conversation.model_id or old.model_id,
+                p.model_id or conversation.model_id or old.model_id,
                 old.parent_id,
                 None,
                 [],
@@ -119,22 +118,15 @@ class Turns:
             )
             return assistant
 
-    async def edit(
-        self,
-        message_id: str,
-        content: str,
-        model_id: str | None,
-        tools: tuple[str, ...] | list[str] = (),
-        connection: str = "",
-    ) -> tuple[str, str]:
+    async def edit(self, p: ChatEditParams, connection: str = "") -> tuple[str, str]:
         """A new sibling of a user message with new content, and a reply to it."""
         e = self._e
         async with e.lock:
-            old = await self._require_message(message_id, "user")
+            old = await self._require_message(p.message_id, "user")
             conversation = await e.conversations.require(old.conversation_id)
-            enabled = e.tools.enable(list(tools), connection)
+            enabled = e.tools.enable(p.tools, connection)
             return await self._begin(
-                conversation, model_id, old.parent_id, content, [], None, enabled
+                conversation, p.model_id, old.parent_id, p.content, [], None, enabled
             )
 
     async def _require_message(self, message_id: str, role: str) -> Message:

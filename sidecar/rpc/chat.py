@@ -36,17 +36,13 @@ async def cancel(conn: Connection, p: MessageIdParams) -> ChatCancelResult:
 @handles("chat.regenerate")
 async def regenerate(conn: Connection, p: ChatRegenerateParams) -> ChatRegenerateResult:
     return ChatRegenerateResult(
-        assistant_message_id=await conn.app.engine.turns.regenerate(
-            p.message_id, p.model_id, p.tools, conn.key
-        )
+        assistant_message_id=await conn.app.engine.turns.regenerate(p, conn.key)
     )
 
 
 @handles("chat.edit")
 async def edit(conn: Connection, p: ChatEditParams) -> ChatSendResult:
-    user_id, assistant_id = await conn.app.engine.turns.edit(
-        p.message_id, p.content, p.model_id, p.tools, conn.key
-    )
+    user_id, assistant_id = await conn.app.engine.turns.edit(p, conn.key)
     return ChatSendResult(user_message_id=user_id, assistant_message_id=assistant_id)
 
 
