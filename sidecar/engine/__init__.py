@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sidecar.engine.branches import Branches
 from sidecar.engine.conversations import Conversations
+from sidecar.engine.http_client import SharedHttp
 from sidecar.engine.models import Models
 from sidecar.engine.prompts import SystemPrompts
 from sidecar.engine.providers import Providers
@@ -53,9 +54,10 @@ class Engine:
         self.models = Models(self)
         self.reports = Reports(self)
         self.tools = Tools(self)
-        self.turns = Turns(self)
+        self.http = SharedHttp()  # provider calls of turns and titles share one pool
+        self.turns = Turns(self, self.http)
         self.recorder = Recorder(self)
-        self.titles = Titles(self)
+        self.titles = Titles(self, self.http)
         self.transfer = Transfer(self)
         self.disconnect_hooks: list[Callable[[str], None]] = [self.tools.forget]
         """Run with a client's key when its connection ends."""
@@ -63,3 +65,5 @@ class Engine:
     async def close(self) -> None:
         """Stop every running turn (stored as interrupted) and release connections."""
         await self.turns.close()
+        await self.titles.close()  # before the client: a title call would fail on a closed one
+        await self.http.close()

@@ -9,7 +9,7 @@ from sidecar.protocol.events import SystemPromptsUpdated
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine
-    from sidecar.protocol.objects import SystemPrompt
+    from sidecar.protocol.objects import Conversation, Settings, SystemPrompt
 
 
 class SystemPrompts:
@@ -40,6 +40,18 @@ class SystemPrompts:
             if not await self._e.repos.library.delete_system_prompt(prompt_id):
                 raise not_found("systemPrompt", prompt_id)
             await self._publish()
+
+    async def for_conversation(self, conversation: Conversation, settings: Settings) -> str | None:
+        """The system prompt a turn sends: the conversation's own, else its saved prompt,
+        else the default."""
+        if conversation.system_prompt is not None:
+            return conversation.system_prompt
+        prompt_id = conversation.settings.system_prompt_id
+        if prompt_id:
+            for prompt in await self._e.repos.library.list_system_prompts():
+                if prompt.id == prompt_id:
+                    return prompt.content
+        return settings.default_system_prompt
 
     async def _publish(self) -> None:
         prompts = await self._e.repos.library.list_system_prompts()

@@ -22,10 +22,11 @@ from sidecar.engine.usage import usage_record
 from sidecar.protocol.errors import Reason, RpcError
 from sidecar.protocol.events import ConversationUpdated, UsageRecorded
 from sidecar.protocol.objects import UsageRecord
-from sidecar.providers.types import ProviderError
+from sidecar.providers.types import ChatMessage, ChatRequest, ProviderError
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine
+    from sidecar.engine.http_client import SharedHttp
     from sidecar.protocol.objects import Conversation, Message, Model
     from sidecar.providers.types import UsagePart
 
@@ -48,8 +49,9 @@ _LABEL = re.compile(r"^(?:title|titre|título|titolo|titel)\s*[:：]\s*", re.IGN
 
 
 class Titles:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, http: SharedHttp) -> None:
         self._e = engine
+        self._http = http
         self._running: dict[str, asyncio.Task[None]] = {}  # conversation id -> automatic title
 
     # -- automatic ----------------------------------------------------------------
@@ -72,6 +74,13 @@ class Titles:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Shutdown: automatic titles still being made never land."""
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _auto(self, reply: Message) -> None:
         e = self._e
@@ -158,9 +167,7 @@ class Titles:
         return title or None, record
 
     async def _call(self, model: Model, text: str) -> tuple[str, UsagePart]:
-        import httpx
-
-        from sidecar.providers import ChatMessage, ChatRequest, create_provider
+        from sidecar.providers import create_provider  # start-up time: it imports httpx
 
         config = await self._e.providers.config(model.provider)
         request = ChatRequest(
@@ -169,8 +176,7 @@ class Titles:
             messages=[ChatMessage(role="user", content=text)],
             max_output_tokens=MAX_OUTPUT_TOKENS,
         )
-        async with httpx.AsyncClient(follow_redirects=False) as http:
-            return await create_provider(config, http).complete(request)
+        return await create_provider(config, self._http.get()).complete(request)
 
     async def _model(self, chat_model_id: str | None) -> Model | None:
         """settings.titleModelId when usable, else the cheapest (input + output price)

@@ -41,9 +41,7 @@ async def cancel(session: Context, p: MessageIdParams) -> ChatCancelResult:
 )
 async def regenerate(session: Context, p: ChatRegenerateParams) -> ChatRegenerateResult:
     return ChatRegenerateResult(
-        assistant_message_id=await session.engine.turns.regenerate(
-            p.message_id, p.model_id, p.tools, session.key
-        )
+        assistant_message_id=await session.engine.turns.regenerate(p, session.key)
     )
 
 
@@ -53,9 +51,7 @@ async def regenerate(session: Context, p: ChatRegenerateParams) -> ChatRegenerat
     errors=(Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED, Reason.CONFLICT),
 )
 async def edit(session: Context, p: ChatEditParams) -> ChatSendResult:
-    user_id, assistant_id = await session.engine.turns.edit(
-        p.message_id, p.content, p.model_id, p.tools, session.key
-    )
+    user_id, assistant_id = await session.engine.turns.edit(p, session.key)
     return ChatSendResult(user_message_id=user_id, assistant_message_id=assistant_id)
 
 

@@ -1,0 +1,34 @@
+"""The engine's one HTTP client for provider calls, shared by turns and titles.
+
+One connection pool means one TLS handshake per provider host, not one per
+call. It is made on first use, so a launch reaches its ready line (and an
+engine is built) without importing httpx.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
+
+
+class SharedHttp:
+    def __init__(self) -> None:
+        self._client: httpx.AsyncClient | None = None
+
+    def get(self) -> httpx.AsyncClient:
+        """The client, made now if this is the first provider call. After `close` it
+        stays closed: a call then fails instead of opening a pool nobody closes."""
+        if self._client is None:
+            import httpx  # start-up time: httpx loads with the first provider call
+
+            self._client = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+                follow_redirects=False,
+            )
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
