@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from sidecar.engine.branches import Branches
 from sidecar.engine.conversations import Conversations
+from sidecar.engine.external import ExternalTurns
 from sidecar.engine.http_client import SharedHttp
 from sidecar.engine.models import Models
-from sidecar.engine.prompts import SystemPrompts
 from sidecar.engine.providers import Providers
-from sidecar.engine.record import Recorder
 from sidecar.engine.reports import Reports
 from sidecar.engine.settings import SettingsService
+from sidecar.engine.system_prompts import SystemPrompts
 from sidecar.engine.titles import Titles
 from sidecar.engine.tools import Tools
 from sidecar.engine.transfer import Transfer
@@ -56,7 +56,7 @@ class Engine:
         self.tools = Tools(self)
         self.http = SharedHttp()  # provider calls of turns and titles share one pool
         self.turns = Turns(self, self.http)
-        self.recorder = Recorder(self)
+        self.external = ExternalTurns(self)
         self.titles = Titles(self, self.http)
         self.transfer = Transfer(self)
         self.disconnect_hooks: list[Callable[[str], None]] = [self.tools.forget]

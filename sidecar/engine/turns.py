@@ -16,7 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from sidecar.engine.attachments import load_images, prepare
-from sidecar.engine.prompt import build_request, step_messages
+from sidecar.engine.request import build_request, step_messages
 from sidecar.engine.stream_writer import StreamWriter
 from sidecar.engine.turn_state import TurnState
 from sidecar.ids import new_id, now_iso

@@ -62,5 +62,5 @@ async def edit(session: Context, p: ChatEditParams) -> ChatSendResult:
     deduplicated=True,
 )
 async def record(session: Context, p: ChatRecordParams) -> ChatSendResult:
-    user_id, assistant_id = await session.engine.recorder.record(p)
+    user_id, assistant_id = await session.engine.external.record(p)
     return ChatSendResult(user_message_id=user_id, assistant_message_id=assistant_id)

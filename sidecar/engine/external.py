@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sidecar.protocol.methods import ChatRecordParams
 
 
-class Recorder:
+class ExternalTurns:
     def __init__(self, engine: Engine) -> None:
         self._e = engine
 
