@@ -162,7 +162,8 @@ async def answer(request: Any, session: Context) -> bytes | None:
     if batch and not request:
         return encode(_standalone(errors.INVALID_REQUEST, "empty batch"))
     items = request if batch else [request]
-    valid = [r for r in items if _is_request(r)]
+    checked = [(r, _is_request(r)) for r in items]  # each element checked once
+    valid = [r for r, ok in checked if ok]
     served = iter(())
     if valid:
         answers = await dispatch_deserialized(
@@ -171,9 +172,7 @@ async def answer(request: Any, session: Context) -> bytes | None:
         served = iter(answers if isinstance(answers, list) else [answers])
     # In the frame's order: each invalid element's error, each answered request's response.
     ordered = [
-        next(served) if _is_request(r) else _invalid_request(r)
-        for r in items
-        if not _is_request(r) or "id" in r
+        next(served) if ok else _invalid_request(r) for r, ok in checked if not ok or "id" in r
     ]
     if not ordered:
         return None
