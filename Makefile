@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TS     := clients/ts
 NPM_STAMP := $(TS)/node_modules/.installed
+# The import linter lives in its own venv: its CLI libraries (click, rich) would
+# otherwise be imported by httpx (which loads its own CLI when click is present).
+LINT_VENV  := .venv-lint
+LINT_STAMP := $(LINT_VENV)/.installed
 
 .PHONY: setup setup-ts demo test schema bench lint clean dist soak
 
@@ -15,6 +19,11 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+$(LINT_STAMP): requirements-lint.lock
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-lint.lock
+	touch $(LINT_STAMP)
 
 # The TypeScript package's tree, exactly as its package-lock.json pins it.
 $(NPM_STAMP): $(TS)/package-lock.json $(TS)/package.json
@@ -55,10 +64,10 @@ soak: setup
 	$(BIN)/python -m tests.soak
 
 # Style, and the layers of pyproject.toml's [tool.importlinter]: no upward import, no circle.
-lint: setup
+lint: setup $(LINT_STAMP)
 	$(BIN)/ruff check sidecar tests bench
 	$(BIN)/ruff format --check sidecar tests bench
-	$(BIN)/lint-imports
+	$(LINT_VENV)/bin/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LINT_VENV) .pytest_cache .ruff_cache
