@@ -92,9 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     legacy = sub.add_parser(
         "import-legacy", help="import the old app's SQLite data (sidecar must not be running)"
     )
-    legacy.add_argument("--db", type=Path, required=True, help="the old app's SQLite file")
     legacy.add_argument(
-        "--files-dir", type=Path, help="the old app's attachment files (default: beside --db)"
+        "--db", type=Path, help="the old app's app.db (default: the one in its data folder)"
+    )
+    legacy.add_argument(
+        "--files-dir",
+        type=Path,
+        help="the old app's attachment files (default: attachments/ beside the database)",
     )
     legacy.add_argument("--data-dir", type=Path, help="the sidecar's data dir, as for serve")
     legacy.add_argument("--sidecar-db", type=Path, help="the sidecar's SQLite file (serve's --db)")

@@ -1,9 +1,11 @@
-"""`sidecar import-legacy`: the old app's database, built here from the assumed schema,
-imported into a real store and read back through a real sidecar."""
+"""`sidecar import-legacy`: the old app's `app.db`, built here by its migrations' shape at
+every version users have, filled the way its code fills it, imported into a real store
+and looked at through a real sidecar the way a user would."""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -12,281 +14,462 @@ from typing import Any
 
 import pytest
 
+from sidecar.dev.fakes import FakeProvider
 from sidecar.legacy.plan import openai_base_url
-from sidecar.legacy.read import to_ms
-from sidecar.legacy.schema import LEGACY_SCHEMA
+from sidecar.legacy.schema import SCHEMAS
 from tests.harness import Client, launch
 
 BACKEND_KEY = "sk-legacy-backend-DISTINCT-7d1e"
 OPENAI_KEY = "sk-legacy-openai-DISTINCT-42aa"
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+ANTHROPIC_KEY = "sk-ant-legacy-DISTINCT-93bc"
+KEYS = (BACKEND_KEY, OPENAI_KEY, ANTHROPIC_KEY)
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+OGG = b"OggS" + bytes(range(100))
+LONG = "🌍 долгий текст, 長い文章. " * 6000  # 150k characters
 NO_ENV_KEYS = {"OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": "", "DEEPSEEK_API_KEY": ""}
+DAY1, DAY2, DAY3 = 1_762_000_000, 1_762_090_000, 1_762_180_000  # Unix seconds, 1 day apart
+VERSIONS = sorted(SCHEMAS)
+LISBON = ["Plan Lisbon", "Day 1: Alfama.", "Add Sintra", "Day 2: Sintra.", "Packing?", "Light."]
 
 
-def build_legacy(folder: Path) -> Path:
-    """An old app database with branches made by copying, attachments, usage and settings."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "attachments").mkdir()
-    (folder / "attachments" / "fox.png").write_bytes(PNG)
-    (folder / "attachments" / "notes.txt").write_text("pack light\n")
-    path = folder / "chat_app.db"
+def build_app_db(
+    folder: Path, version: int, backend_url: str = "http://localhost:11434/v1/chat/completions"
+) -> Path:
+    """The old app's data folder: `app.db` at `version`, and its `attachments/`."""
+    (folder / "attachments").mkdir(parents=True)
+    (folder / "attachments" / "4f2c-fox.png").write_bytes(PNG)
+    (folder / "attachments" / "77aa-memo.ogg").write_bytes(OGG)
+    path = folder / "app.db"
     db = sqlite3.connect(path)
-    db.executescript(LEGACY_SCHEMA)
+    db.executescript(SCHEMAS[version])
+    db.execute(f"PRAGMA user_version = {version}")
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def columns(table: str) -> set[str]:
+        return {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
 
     def add(table: str, **row: Any) -> None:
+        row = {k: v for k, v in row.items() if k in columns(table)}
         db.execute(
             f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
             tuple(row.values()),
         )
 
-    # Lisbon: Main (u1 a1 u2 a2), "Alt plan" from a1 (copies u1 a1, then u3 a3),
-    # "Just copies" from u2 (copies u1 a1 u2 only). The UI showed "Alt plan".
-    add("conversations", id="c1", title="Trip to Lisbon", model="gpt-4o-mini",
-        system_prompt_id="p2", active_branch_id="b2",
-        created_at="2024-03-01 10:00:00", updated_at="2024-03-01 10:09:00")  # fmt: skip
-    add("branches", id="b1", conversation_id="c1", name="Main", created_at="2024-03-01 10:00:00")
-    add("branches", id="b2", conversation_id="c1", name="Alt plan", parent_branch_id="b1",
-        created_from_message_id="m2", created_at="2024-03-01 10:05:00")  # fmt: skip
-    add("branches", id="b3", conversation_id="c1", name="Just copies", parent_branch_id="b1",
-        created_from_message_id="m3", created_at="2024-03-01 10:08:00")  # fmt: skip
+    # Lisbon: six messages on Main, a user message and its reply in the same second.
+    add("conversations", id="c1", name="Lisbon ✈️ trip", created_at=DAY1)
+    add("branches", id="main-c1", conversation_id="c1", name="Main", created_at=DAY1)
+    times = [DAY1, DAY1, DAY2, DAY2, DAY2 + 60, DAY2 + 60]
+    roles = ["user", "assistant"] * 3
+    for i, (text, role, at) in enumerate(zip(LISBON, roles, times, strict=True), 1):
+        add("messages", id=f"m{i}", content=text, role=role, conversation_id="c1", created_at=at)
+        add("message_tree", message_id=f"m{i}", parent_message_id=f"m{i - 1}" if i > 1 else None,
+            branch_id="main-c1", branch_point=int(i in (2, 4, 6)), created_at=at)  # fmt: skip
 
-    def branch(branch_id: str, rows: list[tuple[str, str, str]], model: str | None, at) -> None:
-        for i, (mid, role, text) in enumerate(rows):
-            add("messages", id=mid, conversation_id="c1", branch_id=branch_id, role=role,
-                content=text, model=model if role == "assistant" else None, created_at=at(i))  # fmt: skip
+    def branch(branch_id: str, name: str, upto: int, at: int) -> None:
+        """What "create a branch from message m<upto>" does: copy Main's path up to it."""
+        add("branches", id=branch_id, conversation_id="c1", name=name, created_at=at)
+        for i in range(1, upto + 1):
+            add("message_tree", message_id=f"m{i}", parent_message_id=f"m{i - 1}" if i > 1 else None,
+                branch_id=branch_id, created_at=at)  # fmt: skip
 
-    main = [("m1", "user", "Plan a trip to Lisbon"), ("m2", "assistant", "Day 1: Alfama."),
-            ("m3", "user", "Add Sintra"), ("m4", "assistant", "Day 2: Sintra.")]  # fmt: skip
-    branch("b1", main, "gpt-4o-mini", lambda i: f"2024-03-01 10:0{i}:00")
-    alt = [("m5", "user", "Plan a trip to Lisbon"), ("m6", "assistant", "Day 1: Alfama."),
-           ("m7", "user", "Make it cheaper"), ("m8", "assistant", "Hostels and trams.")]  # fmt: skip
-    branch("b2", alt, "llama3", lambda i: f"2024-03-01 10:0{5 + i // 2}:0{i}")
-    copies = [(f"{mid}-copy", role, text) for mid, role, text in main[:3]]
-    branch("b3", copies, None, lambda i: "2024-03-01 10:08:00")
-    add("attachments", id="a1", message_id="m1", name="fox.png", type="image", size=len(PNG),
-        mime_type="image/png", file_path="attachments/fox.png")  # fmt: skip
-    add("attachments", id="a2", message_id="m1", name="notes.txt", type="text", size=11,
-        mime_type="text/plain", file_path="attachments/notes.txt")  # fmt: skip
-    add("attachments", id="a3", message_id="m3", name="gone.pdf", type="file", size=5,
-        mime_type="application/pdf", file_path="attachments/gone.pdf")  # fmt: skip
-    add("message_usage", message_id="m2", model="gpt-4o-mini", prompt_tokens=100,
-        completion_tokens=20, total_tokens=120, estimated_cost=0.001, created_at="2024-03-01 10:01:00")  # fmt: skip
-    add("message_usage", message_id="m4", model="gpt-4o-mini", prompt_tokens=200,
-        completion_tokens=30, total_tokens=230, estimated_cost=0.002, created_at="2024-03-01 10:03:00")  # fmt: skip
-    add("message_usage", message_id="m8", model="llama3", prompt_tokens=50,
-        completion_tokens=10, total_tokens=60, created_at="2024-03-01 10:06:03")  # fmt: skip
+    branch("b2", "Branch 2", 2, DAY1 + 5)
+    branch("b3", "Packing list", 4, DAY2 + 10)  # made as "Branch 3", renamed
+    branch("b4", "Branch 4", 6, DAY2 + 70)  # from the last message: the same as Main
 
-    # An untitled chat from before branches existed: epoch-ms times, a system message,
-    # and two replies stored in the same millisecond (the row order decides).
-    add("conversations", id="c2", title="New Conversation", created_at=1709300000000,
-        updated_at=1709300000000)  # fmt: skip
-    for mid, role, text in [("n0", "system", "Talk like a pirate."), ("n1", "user", "Hi"),
-                            ("n2", "assistant", "Ahoy"), ("n3", "user", "Bye"),
-                            ("n4", "assistant", "Arr")]:  # fmt: skip
-        add("messages", id=mid, conversation_id="c2", role=role, content=text,
-            created_at=1709300000000 if mid in ("n3", "n4") else 1709299999000)  # fmt: skip
+    add("message_attachments", id="a1", message_id="m1", name="fox.png", data="4f2c-fox.png",
+        attachment_type="image", mime_type="image/png", size_bytes=len(PNG), created_at=DAY1)  # fmt: skip
+    add("message_attachments", id="a2", message_id="m1", name="notes.txt", data="pack light\n",
+        attachment_type="text/plain", created_at=DAY1)  # fmt: skip
+    add("message_attachments", id="a3", message_id="m3", name="memo.ogg", data="77aa-memo.ogg",
+        attachment_type="audio", transcript="add Sintra please", created_at=DAY2)  # fmt: skip
+    add("message_usage", id="u1", message_id="m2", model_name="gpt-4-1", prompt_tokens=100,
+        completion_tokens=20, total_tokens=120, estimated_cost=0.001, created_at=DAY1)  # fmt: skip
+    add("message_usage", id="u2", message_id="m4", model_name="claude-sonnet-4-5-20250929",
+        prompt_tokens=200, completion_tokens=30, total_tokens=230, estimated_cost=0.002,
+        created_at=DAY2)  # fmt: skip
+    add("message_usage", id="u3", message_id="m6", model_name="My Ollama", prompt_tokens=50,
+        completion_tokens=10, total_tokens=60, estimated_cost=0.0, created_at=DAY2 + 60)  # fmt: skip
+    if "message_tool_executions" in tables:
+        add("message_tool_executions", id="t1", message_id="m4", tool_name="web_search",
+            parameters='{"q": "Sintra"}', result="Sintra: palaces", success=1, duration=420,
+            timestamp=DAY2, iteration_number=1)  # fmt: skip
+        add("message_agent_thinking", id="k1", message_id="m4", stage="planning",
+            content="They want a day trip.", timestamp=DAY2, iteration_number=1)  # fmt: skip
 
-    add("custom_backends", id="cb1", name="My Ollama", url="http://localhost:11434",
-        api_key=BACKEND_KEY)  # fmt: skip
-    add("models", provider="custom", model_id="llama3", name="Llama 3", enabled=1,
-        custom_backend_id="cb1", context_window=8192, capabilities='{"vision": false, "tools": true}')  # fmt: skip
-    add("models", provider="openai", model_id="gpt-4o", enabled=0)
-    add("api_keys", provider="openai", api_key=OPENAI_KEY)
-    add("system_prompts", id="p1", name="Default", content="You are terse.", is_default=1)
-    add("system_prompts", id="p2", name="Travel", content="You plan trips.", is_default=0)
-    add("preferences", key="last_used_model", value="llama3")
-    add("preferences", key="theme", value='"dark"')
-    add("preferences", key="fontSize", value="14")
+    # An untitled chat from before branches: no message_tree rows; a very long message.
+    add("conversations", id="c2", name="New Conversation", created_at=DAY3)
+    add("messages", id="n1", content=LONG, role="user", conversation_id="c2", created_at=DAY3)
+    add("messages", id="n2", content="Résumé: ✓", role="assistant", conversation_id="c2",
+        created_at=DAY3)  # fmt: skip
+    add("message_usage", id="u4", message_id="n2", model_name="deepseek-reasoner",
+        prompt_tokens=40000, completion_tokens=5, total_tokens=40005, estimated_cost=0.01,
+        created_at=DAY3)  # fmt: skip
+
+    add("models", provider="openai", model_name="gpt-4o", enabled=0)
+    add("models", provider="anthropic", model_name="claude-sonnet-4-5-20250929", enabled=1)
+    add("models", provider="claude_cli", model_name="claude-cli-sonnet", enabled=1)
+    add("api_keys", provider="openai", key=OPENAI_KEY)
+    add("api_keys", provider="anthropic", key=ANTHROPIC_KEY)
+    if "custom_backends" in tables:
+        add("custom_backends", id="cb1", name="My Ollama", url=backend_url, api_key=BACKEND_KEY,
+            created_at=DAY1 * 1000)  # fmt: skip
+        add("models", provider="custom", model_name="llama3", enabled=1, custom_backend_id="cb1")
+    add("system_prompts", id="p1", name="Travel", content="You plan trips.", created_at=DAY1,
+        updated_at=DAY2)  # fmt: skip
+    add("system_prompts", id="p2", content="Be terse.", created_at=DAY1, updated_at=DAY1)
+    if "user_preferences" in tables:
+        add("user_preferences", key="last_used_model", value="gpt-4-1", updated_at=DAY3)
+        add("user_preferences", key="theme", value="dark", updated_at=DAY3)
+    if "users" in tables:
+        add("users", id="u", name="me")
+    if "agent_sessions" in tables:
+        add("agent_sessions", id="s1", conversation_id="c1", created_at=DAY2)
     db.commit()
     db.close()
     return path
 
 
-def import_legacy(
-    legacy: Path, data: Path, *flags: str, as_json: bool = True
-) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "sidecar", "import-legacy", "--db", str(legacy)]
-    command += ["--data-dir", str(data), *flags] + (["--json"] if as_json else [])
-    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+def import_legacy(legacy: Path | None, data: Path, *flags: str, as_json: bool = True,
+                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    command = [sys.executable, "-m", "sidecar", "import-legacy", "--data-dir", str(data)]
+    command += (
+        (["--db", str(legacy)] if legacy else []) + [*flags] + (["--json"] if as_json else [])
+    )
+    full_env = {**os.environ, **NO_ENV_KEYS, **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=full_env)
 
 
 def report(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
-    for key in (BACKEND_KEY, OPENAI_KEY):
+    for key in KEYS:
         assert key not in done.stdout + done.stderr, "a key reached the output"
     return json.loads(done.stdout)
 
 
-EXPECTED = {
-    "conversations": 2,
-    "messages": 10,  # Lisbon 4 + 2 of Alt plan (its copies are Main's), pirate 4
-    "branchNames": 1,  # "Alt plan"; Main is named by the sidecar; "Just copies" has no leaf
-    "attachments": 3,
-    "attachmentFiles": 1,  # the image (the text is inline, the PDF is missing)
-    "usage": 3,
-    "systemPrompts": 2,
-    "providers": 1,
-    "apiKeys": 2,
-    "models": 2,  # llama3, and gpt-4o disabled
-    "preferences": 3,
-    "settings": 2,  # lastModelId, defaultSystemPrompt
-}
+async def error_of(client: Client, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    response = await client.call(method, params)
+    assert "error" in response, response
+    return response["error"]
 
 
-async def test_dry_run_writes_nothing_then_import_is_complete_and_idempotent(tmp_path):
-    legacy = build_legacy(tmp_path / "old")
+def expected_added(version: int) -> dict[str, int]:
+    later = version >= 32
+    return {
+        "conversations": 2,
+        "messages": 8,
+        "branches": 2,  # Branch 2 and Packing list; Branch 4 shows what Main shows
+        "attachments": 3,
+        "attachmentFiles": 2,
+        "toolExecutions": 1 if later else 0,
+        "thinking": 1 if later else 0,
+        "usage": 4,
+        "systemPrompts": 2,
+        "providers": 1 if later else 0,
+        "apiKeys": 3 if later else 2,
+        "models": 3 if later else 2,  # gpt-4o disabled, the new Claude id, llama3
+        "preferences": 1 if version >= 43 else 0,
+    }
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_every_version_imports_what_the_user_saw(tmp_path, version):
+    legacy = build_app_db(tmp_path / "dev.michalmlak.ai_agent", version)
     data = tmp_path / "data"
-
     dry = report(import_legacy(legacy, data, "--dry-run"))
-    assert dry["dryRun"] is True and dry["added"] == EXPECTED
+    assert dry["dryRun"] is True and dry["added"] == expected_added(version)
+    assert dry["schemaVersion"] == version
     assert not data.exists(), "a dry run writes nothing"
 
-    first = report(import_legacy(legacy, data))
-    assert first["added"] == EXPECTED
-    assert first["notes"] == {
-        "missingAttachmentFiles": 1,
-        "branchesWithoutOwnMessages": 1,
-        "systemMessagesSkipped": 0,
-        "backendsWithoutUsableUrl": 0,
-        "conversationsContinued": 0,
+    done = report(import_legacy(legacy, data))
+    assert done["added"] == expected_added(version)
+    assert done["skipped"]["branches"] == {"'Branch 4' shows the same messages as 'Main'": 1}
+    assert done["skipped"]["models"] == {
+        "runs a local CLI (claude_cli), which the sidecar does not": 1
     }
-    assert first["found"]["messages"] == 16
+    if version >= 43:
+        assert done["tablesLeft"]["users"] == {"rows": 1, "why": "not chat history"}
+        assert done["tablesLeft"]["agent_sessions"]["rows"] == 1
+    assert done["tablesLeft"]["conversation_usage_summary"]["rows"] == 0
     again = report(import_legacy(legacy, data))
     assert set(again["added"].values()) == {0}, again["added"]
-    assert report(import_legacy(legacy, data, "--dry-run"))["added"] == again["added"]
-    text = import_legacy(legacy, data, "--dry-run", as_json=False).stdout
-    assert "dry run: nothing written" in text and "conversations" in text
 
     sc = launch(data, env=NO_ENV_KEYS)
     try:
         client = await Client.open(sc)
-        await check_imported(client, data)
+        await check_history(client, data, version)
+        await check_setup(client, version)
         await client.close()
     finally:
         sc.terminate()
-    for key in (BACKEND_KEY, OPENAI_KEY):
-        assert key not in sc.stderr()
+    assert not any(key in sc.stderr() for key in KEYS)
+    stored = (data / "sidecar.db").read_bytes()
+    assert not any(key.encode() in stored for key in KEYS), "a key reached the database"
 
 
-async def check_imported(client: Client, data: Path) -> None:
-    listed = (await client.request("conversations.list", {}))["items"]
-    by_title = {c["title"]: c for c in listed}
-    assert set(by_title) == {"Trip to Lisbon", None}
-    lisbon, pirate = by_title["Trip to Lisbon"], by_title[None]
-    assert lisbon["titleSource"] == "generated" and pirate["titleSource"] is None
-    assert lisbon["modelId"] == "gpt-4o-mini" and lisbon["createdAt"] == "2024-03-01T10:00:00.000Z"
-    listed_prompts = (await client.request("systemPrompts.list"))["systemPrompts"]
-    prompts = {p["name"]: p for p in listed_prompts}
-    assert set(prompts) == {"Default", "Travel"}
-    assert lisbon["settings"]["systemPromptId"] == prompts["Travel"]["id"]
-
-    # The active branch is "Alt plan", laid over Main: the copies are Main's own messages.
+async def check_history(client: Client, data: Path, version: int) -> None:
+    listed = {c["title"]: c for c in (await client.request("conversations.list", {}))["items"]}
+    assert set(listed) == {"Lisbon ✈️ trip", None}
+    lisbon, untitled = listed["Lisbon ✈️ trip"], listed[None]
+    assert lisbon["createdAt"] == "2025-11-01T12:26:40.000Z"
     got = await client.request("conversations.get", {"conversationId": lisbon["id"]})
     path = got["messages"]
-    assert [m["content"] for m in path] == [
-        "Plan a trip to Lisbon",
-        "Day 1: Alfama.",
-        "Make it cheaper",
-        "Hostels and trams.",
-    ]
+    assert [m["content"] for m in path] == LISBON, "Main, in the old app's order"
+    assert [m["role"] for m in path] == ["user", "assistant"] * 3
     assert all(m["status"] == "complete" for m in path)
-    assert len(path[2]["siblingIds"]) == 2, "Alt plan forks after the first reply"
-    assert path[3]["modelId"] == "llama3" and path[3]["provider"] == "my-ollama"
-    assert path[3]["usage"]["inputTokens"] == 50
-    first = path[0]
-    image = next(a for a in first["attachments"] if a["name"] == "fox.png")
-    text = next(a for a in first["attachments"] if a["name"] == "notes.txt")
-    assert text["text"] == "pack light\n" and image["text"] is None
+    assert path[1]["modelId"] == "gpt-4.1" and path[1]["provider"] == "openai"
+    assert path[3]["modelId"] == "claude-sonnet-4-5" and path[3]["provider"] == "anthropic"
+    assert path[3]["usage"]["inputTokens"] == 200
+    if version >= 32:
+        (call,) = path[3]["toolCalls"]
+        assert call["name"] == "web_search" and call["arguments"] == {"q": "Sintra"}
+        assert call["status"] == "completed" and call["result"] == "Sintra: palaces"
+        assert path[3]["thinking"] == "They want a day trip."
+        assert path[5]["provider"] == "my-ollama"
+    image, text = path[0]["attachments"]
+    assert (image["name"], image["mimeType"], image["size"]) == ("fox.png", "image/png", len(PNG))
     assert (data / "attachments" / image["id"]).read_bytes() == PNG
-    branches = (await client.request("branches.list", {"conversationId": lisbon["id"]}))["branches"]
-    assert sorted((b["name"], b["active"], b["messageCount"]) for b in branches) == [
-        ("Alt plan", True, 4),
-        ("Main", False, 4),
-    ]
-
-    pirate_path = (await client.request("conversations.get", {"conversationId": pirate["id"]}))[
-        "messages"
-    ]
-    assert [m["content"] for m in pirate_path] == ["Hi", "Ahoy", "Bye", "Arr"]
-    assert (await client.request("conversations.get", {"conversationId": pirate["id"]}))[
-        "conversation"
-    ]["systemPrompt"] == "Talk like a pirate."
-
-    summary = await client.request("usage.summary", {"groupBy": "model"})
-    assert summary["totals"]["calls"] == 3
-    assert summary["totals"]["inputTokens"] == 350 and summary["totals"]["outputTokens"] == 60
-    assert summary["totals"]["costUsd"] == pytest.approx(0.003)
-
-    providers = {p["id"]: p for p in (await client.request("providers.list"))["providers"]}
-    ollama = providers["my-ollama"]
-    assert ollama["kind"] == "openai-compatible" and ollama["name"] == "My Ollama"
-    assert ollama["baseUrl"] == "http://localhost:11434/v1"
-    assert ollama["hasKey"] and ollama["keySource"] == "stored"
-    assert providers["openai"]["keySource"] == "stored"
-    models = {m["id"]: m for m in (await client.request("models.list", {}))["models"]}
-    assert models["llama3"]["provider"] == "my-ollama" and models["llama3"]["contextWindow"] == 8192
-    assert (
-        models["llama3"]["capabilities"]["tools"] and not models["llama3"]["capabilities"]["vision"]
+    assert (text["name"], text["mimeType"], text["text"]) == (
+        "notes.txt",
+        "text/plain",
+        "pack light\n",
     )
-    assert models["gpt-4o"]["enabled"] is False and models["gpt-4o"]["pricing"] is not None
+    (audio,) = path[2]["attachments"]
+    assert (data / "attachments" / audio["id"]).read_bytes() == OGG
+    assert audio["transcript"] == ("add Sintra please" if version >= 32 else None)
+
+    branches = (await client.request("branches.list", {"conversationId": lisbon["id"]}))["branches"]
+    by_name = {b["name"]: b for b in branches}
+    assert set(by_name) == {"Main", "Branch 2", "Packing list"}
+    assert by_name["Main"]["active"] and by_name["Main"]["endsAtLeaf"]
+    for name, count in (("Branch 2", 2), ("Packing list", 4)):
+        b = by_name[name]
+        assert not b["endsAtLeaf"] and b["messageCount"] == count and not b["active"]
+        switched = await client.request(
+            "branches.switch", {"conversationId": lisbon["id"], "leafId": b["leafId"]}
+        )
+        assert switched["activeLeafId"] == b["leafId"]
+        shown = await client.request("conversations.get", {"conversationId": lisbon["id"]})
+        assert [m["content"] for m in shown["messages"]] == LISBON[:count]
+    await client.request(
+        "branches.switch", {"conversationId": lisbon["id"], "leafId": path[-1]["id"]}
+    )
+
+    long = await client.request("conversations.get", {"conversationId": untitled["id"]})
+    assert [m["content"] for m in long["messages"]] == [LONG, "Résumé: ✓"]
+    assert len(LONG) == 150_000
+
+    by_model = await client.request("usage.summary", {"groupBy": "model"})
+    models = {row["key"]: row for row in by_model["rows"]}
+    assert models["gpt-4.1"]["inputTokens"] == 100
+    assert models["claude-sonnet-4-5"]["outputTokens"] == 30
+    assert models["deepseek-reasoner"]["inputTokens"] == 40000
+    assert by_model["totals"]["calls"] == 4 and by_model["totals"]["inputTokens"] == 40350
+    assert by_model["totals"]["costUsd"] == pytest.approx(0.013)
+    by_day = {
+        r["key"]: r["calls"]
+        for r in (await client.request("usage.summary", {"groupBy": "day"}))["rows"]
+    }
+    assert by_day == {"2025-11-01": 1, "2025-11-02": 2, "2025-11-03": 1}
+
+
+async def check_setup(client: Client, version: int) -> None:
+    providers = {p["id"]: p for p in (await client.request("providers.list"))["providers"]}
+    assert providers["openai"]["keySource"] == "stored"
+    assert providers["anthropic"]["keySource"] == "stored"
+    models = {m["id"]: m for m in (await client.request("models.list", {}))["models"]}
+    assert models["gpt-4o"]["enabled"] is False
+    assert "claude-cli-sonnet" not in models
+    prompts = {
+        p["name"]: p["content"]
+        for p in (await client.request("systemPrompts.list"))["systemPrompts"]
+    }
+    assert prompts == {"Travel": "You plan trips.", "Untitled": "Be terse."}
     settings = (await client.request("settings.get"))["settings"]
-    assert settings["lastModelId"] == "llama3"
-    assert settings["defaultSystemPrompt"] == "You are terse."
-    assert settings["preferences"] == {"last_used_model": "llama3", "theme": "dark", "fontSize": 14}
+    if version >= 43:
+        assert settings["lastModelId"] == "gpt-4.1"
+        assert settings["preferences"] == {"theme": "dark"}
+    if version >= 32:
+        ollama = providers["my-ollama"]
+        assert ollama["kind"] == "openai-compatible" and ollama["name"] == "My Ollama"
+        assert ollama["baseUrl"] == "http://localhost:11434/v1"
+        assert ollama["hasKey"] and ollama["keySource"] == "stored"
+        assert models["llama3"]["provider"] == "my-ollama"
 
-    found = await client.request("conversations.list", {"query": "hostels"})
-    assert [c["id"] for c in found["items"]] == [lisbon["id"]], "imported text is searchable"
+
+async def test_a_branch_continues_from_its_end_as_a_real_fork(tmp_path):
+    """Open an old branch, send: the reply goes under its end, through the old app's own
+    custom backend and key, the name follows the new messages, and Main is unchanged."""
+    async with FakeProvider("openai-compatible", api_key=BACKEND_KEY) as fake:
+        url = fake.base_url.rstrip("/") + "/chat/completions"
+        legacy = build_app_db(tmp_path / "old", 43, backend_url=url)
+        data = tmp_path / "data"
+        report(import_legacy(legacy, data))
+        sc = launch(data, env=NO_ENV_KEYS)
+        try:
+            client = await Client.open(sc)
+            (lisbon,) = [
+                c for c in (await client.request("conversations.list", {}))["items"] if c["title"]
+            ]
+            cid = lisbon["id"]
+            branches = (await client.request("branches.list", {"conversationId": cid}))["branches"]
+            end = next(b for b in branches if b["name"] == "Branch 2")
+            await client.request(
+                "branches.switch", {"conversationId": cid, "leafId": end["leafId"]}
+            )
+            sent = await client.request(
+                "chat.send",
+                {"conversationId": cid, "content": "Cheaper, please", "modelId": "llama3"},
+            )
+            done = await client.wait_for(
+                lambda e: (
+                    e["type"] == "assistant.stream.completed"
+                    and e["messageId"] == sent["assistantMessageId"]
+                ),
+                30,
+            )
+            assert done["type"] == "assistant.stream.completed"
+            shown = await client.request("conversations.get", {"conversationId": cid})
+            contents = [m["content"] for m in shown["messages"]]
+            assert contents[:3] == [*LISBON[:2], "Cheaper, please"] and len(contents) == 4
+            assert len(shown["messages"][2]["siblingIds"]) == 2, "a real fork at the branch end"
+            after = {
+                b["name"]: b
+                for b in (await client.request("branches.list", {"conversationId": cid}))[
+                    "branches"
+                ]
+            }
+            assert after["Branch 2"]["endsAtLeaf"] and after["Branch 2"]["messageCount"] == 4
+            assert (
+                after["Branch 2"]["leafId"] == sent["assistantMessageId"]
+                and after["Branch 2"]["active"]
+            )
+            assert after["Main"]["messageCount"] == 6 and not after["Main"]["active"]
+            assert not after["Packing list"]["endsAtLeaf"]
+            await client.close()
+        finally:
+            sc.terminate()
+        assert BACKEND_KEY not in sc.stderr()
 
 
-async def test_importing_at_every_start_follows_where_the_old_app_went_on(tmp_path):
-    """Between two imports the old app continued the pirate chat and titled it: the next
-    import shows its newest messages (the active leaf moves) and takes the title; Lisbon,
-    untouched by the old app, stays as it was."""
-    legacy = build_legacy(tmp_path / "old")
+async def test_a_branch_that_ends_inside_the_tree_keeps_its_name(tmp_path):
+    legacy = build_app_db(tmp_path / "old", 26)
     data = tmp_path / "data"
     report(import_legacy(legacy, data))
-
-    db = sqlite3.connect(legacy)
-    for mid, role, text, at in [("n5", "user", "More?", 1709300060000),
-                                ("n6", "assistant", "Yo ho", 1709300061000)]:  # fmt: skip
-        db.execute(
-            "INSERT INTO messages (id, conversation_id, role, content, created_at) "
-            "VALUES (?, 'c2', ?, ?, ?)",
-            (mid, role, text, at),
-        )
-    db.execute("UPDATE conversations SET title = 'Pirate talk', updated_at = 1709300061000 "
-               "WHERE id = 'c2'")  # fmt: skip
-    db.commit()
-    db.close()
-
-    again = report(import_legacy(legacy, data))
-    assert again["added"]["messages"] == 2 and again["added"]["conversations"] == 0
-    assert again["notes"]["conversationsContinued"] == 1
-    assert report(import_legacy(legacy, data))["notes"]["conversationsContinued"] == 0
-
     sc = launch(data, env=NO_ENV_KEYS)
     try:
         client = await Client.open(sc)
-        listed = {c["title"]: c for c in (await client.request("conversations.list", {}))["items"]}
-        assert set(listed) == {"Trip to Lisbon", "Pirate talk"}
-        assert listed["Pirate talk"]["titleSource"] == "generated"
-        pirate = await client.request(
-            "conversations.get", {"conversationId": listed["Pirate talk"]["id"]}
+        (lisbon,) = [
+            c for c in (await client.request("conversations.list", {}))["items"] if c["title"]
+        ]
+        cid = lisbon["id"]
+        end = next(b for b in (await client.request("branches.list", {"conversationId": cid}))["branches"]
+                   if b["name"] == "Branch 2")  # fmt: skip
+        error = await error_of(
+            client,
+            "branches.rename",
+            {"conversationId": cid, "leafId": end["leafId"], "name": None},
         )
-        assert [m["content"] for m in pirate["messages"]] == [
-            "Hi", "Ahoy", "Bye", "Arr", "More?", "Yo ho"
-        ]  # fmt: skip
-        lisbon = await client.request(
-            "conversations.get", {"conversationId": listed["Trip to Lisbon"]["id"]}
+        assert error["code"] == -32602
+        assert "known only by its name" in error["data"]["errors"][0]["msg"]
+        renamed = await client.request(
+            "branches.rename",
+            {"conversationId": cid, "leafId": end["leafId"], "name": "Alfama only"},
         )
-        assert lisbon["messages"][-1]["content"] == "Hostels and trams."
+        assert renamed["branch"]["name"] == "Alfama only" and not renamed["branch"]["endsAtLeaf"]
+        first = (await client.request("conversations.get", {"conversationId": cid}))["messages"][0]
+        missing = await error_of(
+            client, "branches.switch", {"conversationId": cid, "leafId": first["id"]}
+        )
+        assert missing["code"] != -32602 and "branch" in missing["message"]
+        both = await error_of(
+            client,
+            "branches.switch",
+            {"conversationId": cid, "leafId": first["id"], "messageId": first["id"]},
+        )
+        assert both["code"] == -32602
         await client.close()
     finally:
         sc.terminate()
+
+
+def test_the_default_location_is_the_old_apps_data_folder(tmp_path):
+    home = tmp_path / "home"
+    build_app_db(home / ".local" / "share" / "dev.michalmlak.ai_agent", 32)
+    env = {"HOME": str(home), "XDG_DATA_HOME": str(home / ".local" / "share")}
+    ran = import_legacy(None, tmp_path / "data", env=env)
+    done = report(ran)
+    assert "import-legacy: read 2 conversations, 8 messages, 3 attachments" in ran.stderr
+    assert "import-legacy: copied 2 of 2 attachment files\n" in ran.stderr
+    assert done["source"] == str(home / ".local" / "share" / "dev.michalmlak.ai_agent" / "app.db")
+    assert done["added"]["attachmentFiles"] == 2, "files come from attachments/ beside it"
+    text = import_legacy(None, tmp_path / "data", "--dry-run", as_json=False, env=env).stdout
+    assert "dry run: nothing written" in text and "skipped:" in text and "Branch 4" in text
+    gone = import_legacy(None, tmp_path / "data", env={"XDG_DATA_HOME": str(tmp_path / "none")})
+    assert gone.returncode == 1 and "--db" in gone.stderr and gone.stderr.count("\n") == 1
+
+
+async def test_importing_again_follows_where_the_old_app_went_on(tmp_path):
+    legacy = build_app_db(tmp_path / "old", 43)
+    data = tmp_path / "data"
+    report(import_legacy(legacy, data))
+    db = sqlite3.connect(legacy)
+    for mid, role, text in [("m7", "user", "And Porto?"), ("m8", "assistant", "Take the train.")]:
+        db.execute("INSERT INTO messages VALUES (?, ?, ?, 'c1', ?)", (mid, text, role, DAY3 + 9))
+    db.commit()
+    db.close()
+    again = report(import_legacy(legacy, data))
+    assert again["added"]["messages"] == 2 and again["continued"] == 1
+    sc = launch(data, env=NO_ENV_KEYS)
+    try:
+        client = await Client.open(sc)
+        (lisbon,) = [
+            c
+            for c in (await client.request("conversations.list", {}))["items"]
+            if c["title"] == "Lisbon ✈️ trip"
+        ]
+        shown = await client.request("conversations.get", {"conversationId": lisbon["id"]})
+        assert [m["content"] for m in shown["messages"]] == [
+            *LISBON,
+            "And Porto?",
+            "Take the train.",
+        ]
+        await client.close()
+    finally:
+        sc.terminate()
+
+
+def test_refusals_are_one_line_and_name_what_is_missing(tmp_path):
+    old = tmp_path / "old.db"
+    db = sqlite3.connect(old)
+    db.executescript(
+        "CREATE TABLE conversations (id TEXT, name TEXT); CREATE TABLE messages (id TEXT);"
+    )
+    db.execute("PRAGMA user_version = 20")
+    db.commit()
+    db.close()
+    cases = [
+        (old, "schema version 20"),
+        (tmp_path / "missing.db", "no database at"),
+    ]
+    bad_column = tmp_path / "bad.db"
+    db = sqlite3.connect(bad_column)
+    db.executescript(SCHEMAS[26].replace("role            TEXT NOT NULL,", ""))
+    db.execute("PRAGMA user_version = 26")
+    db.commit()
+    db.close()
+    cases.append((bad_column, "table messages has no column role"))
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    cases.append((other, "no conversations table"))
+    for path, needle in cases:
+        done = import_legacy(path, tmp_path / "data")
+        assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+        assert needle in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "data" / "sidecar.db").exists(), "a refusal writes nothing"
 
 
 async def test_refuses_while_a_sidecar_has_the_store_open_and_never_overwrites(tmp_path):
-    legacy = build_legacy(tmp_path / "old")
+    legacy = build_app_db(tmp_path / "old", 43)
     data = tmp_path / "data"
     sc = launch(data, env=NO_ENV_KEYS)
     try:
@@ -300,51 +483,27 @@ async def test_refuses_while_a_sidecar_has_the_store_open_and_never_overwrites(t
         assert report(import_legacy(legacy, data, "--dry-run"))["added"]["conversations"] == 2
     finally:
         sc.terminate()
-    assert report(import_legacy(legacy, data))["added"]["preferences"] == 2
+    assert report(import_legacy(legacy, data))["added"]["preferences"] == 0
     db = sqlite3.connect(data / "sidecar.db")
     theme = db.execute("SELECT value FROM settings WHERE key = 'preferences'").fetchone()[0]
     db.close()
     assert json.loads(theme)["theme"] == "light", "what the sidecar has wins"
 
 
-def test_an_older_app_database_with_only_the_core_columns(tmp_path):
-    legacy = tmp_path / "old.db"
-    db = sqlite3.connect(legacy)
-    db.executescript(
-        "CREATE TABLE conversations (id INTEGER PRIMARY KEY, title TEXT);"
-        "CREATE TABLE messages (id INTEGER PRIMARY KEY, conversation_id INTEGER,"
-        " role TEXT, content TEXT);"
-        "INSERT INTO conversations VALUES (1, 'Old one');"
-        "INSERT INTO messages VALUES (1, 1, 'user', 'Q'), (2, 1, 'assistant', 'A');"
-    )
-    db.commit()
-    db.close()
-    added = report(import_legacy(legacy, tmp_path / "data"))["added"]
-    assert (added["conversations"], added["messages"], added["usage"]) == (1, 2, 0)
-
-
-def test_not_an_old_app_database_is_one_line(tmp_path):
-    other = tmp_path / "other.db"
-    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
-    for path in (other, tmp_path / "missing.db"):
-        done = import_legacy(path, tmp_path / "data")
-        assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
-        assert "Traceback" not in done.stderr
-
-
 def test_a_store_that_is_not_a_database_is_one_line(tmp_path):
-    legacy = build_legacy(tmp_path / "old")
+    legacy = build_app_db(tmp_path / "old", 26)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "sidecar.db").write_bytes(b"not a database at all" * 100)
     done = import_legacy(legacy, tmp_path / "data")
-    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
-    assert "sidecar.db" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.splitlines()[-1]  # after the progress line that read the old file
+    assert last.startswith("sidecar: error: ") and "sidecar.db" in last
 
 
 @pytest.mark.parametrize(
     ("stored", "expected"),
     [
-        ("http://localhost:11434", "http://localhost:11434/v1"),
+        ("http://localhost:11434/v1/chat/completions", "http://localhost:11434/v1"),
         ("http://localhost:11434/api/chat", "http://localhost:11434/v1"),
         ("localhost:1234/v1/", "http://localhost:1234/v1"),
         ("https://openrouter.ai/api/v1/chat/completions", "https://openrouter.ai/api/v1"),
@@ -354,20 +513,3 @@ def test_a_store_that_is_not_a_database_is_one_line(tmp_path):
 )
 def test_backend_urls_become_openai_compatible_base_urls(stored, expected):
     assert openai_base_url(stored) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "ms"),
-    [
-        ("2024-03-01 10:00:00", 1709287200000),
-        ("2024-03-01T10:00:00.250Z", 1709287200250),
-        ("2024-03-01T11:00:00+01:00", 1709287200000),
-        (1709287200, 1709287200000),
-        (1709287200250, 1709287200250),
-        ("1709287200", 1709287200000),
-        ("yesterday", None),
-        (None, None),
-    ],
-)
-def test_old_timestamps_in_every_format(value, ms):
-    assert to_ms(value) == ms

@@ -148,6 +148,7 @@ async def test_json_round_trip_loses_nothing(tmp_path):
             "mimeType": "text/plain",
             "size": len("pastéis!".encode()),
             "text": "pastéis!",
+            "transcript": None,
             "data": None,
         }
         a2 = by_id[ids["a2"]]

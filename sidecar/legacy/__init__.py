@@ -1,13 +1,15 @@
-"""`sidecar import-legacy`: bring the old app's SQLite data into the sidecar's store.
+"""`sidecar import-legacy`: bring the old app's `app.db` into the sidecar's store.
 
-- `schema.py`: the old app's tables as this importer reads them;
-- `read.py`: reads them read-only, tolerating the columns and tables older
-  versions lacked, with every timestamp format turned into Unix milliseconds;
-- `tree.py`: the old app's branches (each a copy of the path it started from)
-  become one message tree where the copies collapse into shared messages;
-- `plan.py`: the sidecar objects to add, with ids derived from the old rows;
-- `command.py`: the command: refuses while a sidecar holds the database, writes
-  the history in one transaction, configuration through the engine's services.
+- `schema.py`: the old app's tables, version by version, as its migrations made them;
+- `read.py`: reads them read-only in one transaction, by the tables and columns present;
+- `tree.py`: Main as the messages in the order the app showed them, and each old
+  branch (a named copy of Main's path up to a message) as a branch that ends there;
+- `plan.py`: the sidecar objects to add, with ids derived from the old rows, and
+  every row it leaves counted with the reason;
+- `progress.py`: the progress line on stderr;
+- `command.py`: the command: finds the app's data folder, refuses while a sidecar
+  holds the database, writes the history in one transaction, configuration through
+  the engine's services, and prints the report.
 
 The rule throughout: an import adds what the sidecar lacks and never changes
 what is there, and the same old row always gets the same id, so running it

@@ -1,4 +1,7 @@
-"""`sidecar import-legacy --db OLD.db [--data-dir DIR] [--dry-run] [--json]` (flags in cli.py).
+"""`sidecar import-legacy [--db app.db] [--data-dir DIR] [--dry-run] [--json]` (flags in cli.py).
+
+Without `--db` it reads the old app's own `app.db` in its data folder; the
+attachment files are the `attachments/` folder beside it.
 
 Opens the sidecar's store directly (no sidecar needs to run) and refuses while
 one has it open: a sidecar would not hear of the new rows, so its clients would
@@ -25,9 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import platformdirs
+
 from sidecar.bus import EventBus
 from sidecar.engine import Engine
 from sidecar.legacy import plan, read
+from sidecar.legacy.progress import Progress
 from sidecar.legacy.read import LegacyError
 from sidecar.store import Database, Repositories, StoreOpenError
 from sidecar.store.keys import KeyStore
@@ -39,83 +45,127 @@ if TYPE_CHECKING:
 KINDS = (
     "conversations",
     "messages",
-    "branchNames",
+    "branches",
     "attachments",
     "attachmentFiles",
+    "toolExecutions",
+    "thinking",
     "usage",
     "systemPrompts",
     "providers",
     "apiKeys",
     "models",
     "preferences",
-    "settings",
 )
+APP_IDENTIFIER = "dev.michalmlak.ai_agent"
+
+
+def default_db() -> Path:
+    """Where the old app keeps its database: Tauri 1's app data dir, joined with app.db."""
+    folder = platformdirs.user_data_dir(APP_IDENTIFIER, appauthor=False, roaming=True)
+    return Path(folder) / "app.db"
 
 
 @dataclass(slots=True)
 class Report:
     source: str
+    version: int
     target: str
     dry_run: bool
     found: dict[str, int]
     added: dict[str, int]
-    notes: dict[str, int]
+    skipped: dict[str, dict[str, int]]
+    tables_left: dict[str, tuple[int, str]]
+    continued: int
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
+            "schemaVersion": self.version,
             "target": self.target,
             "dryRun": self.dry_run,
             "found": self.found,
             "added": self.added,
-            "notes": self.notes,
+            "skipped": self.skipped,
+            "tablesLeft": {t: {"rows": n, "why": why} for t, (n, why) in self.tables_left.items()},
+            "continued": self.continued,
         }
 
     def text(self) -> str:
         verb = "would add" if self.dry_run else "added"
-        head = f"import-legacy: {self.source} -> {self.target}"
+        head = f"import-legacy: {self.source} (schema {self.version}) -> {self.target}"
         lines = [head + (" (dry run: nothing written)" if self.dry_run else "")]
         lines.append(f"  {'kind':<16} {'in old app':>10} {verb:>10}")
         for kind in KINDS:
             lines.append(
                 f"  {kind:<16} {self.found.get(kind, 0):>10} {self.added.get(kind, 0):>10}"
             )
-        for note, count in self.notes.items():
-            if count:
-                lines.append(f"  {note}: {count}")
+        if self.continued:
+            lines.append(f"  conversations the old app went on with: {self.continued} moved on")
+        skipped = [(k, why, n) for k, reasons in self.skipped.items() for why, n in reasons.items()]
+        if skipped:
+            lines.append("  skipped:")
+            lines += [f"    {kind}: {n} ({why})" for kind, why, n in skipped]
+        if self.tables_left:
+            lines.append("  tables left as they are:")
+            lines += [f"    {t}: {n} rows ({why})" for t, (n, why) in self.tables_left.items()]
         return "\n".join(lines) + "\n"
 
 
 def run(args: argparse.Namespace, target: Path) -> int:
-    """Import `args.db` into the store at `target`; LegacyError for a problem to print."""
-    source = args.db
+    """Import the old app's database into the store at `target`; LegacyError for a
+    problem to print."""
+    source: Path = args.db or default_db()
+    if args.db is None and not source.is_file():
+        raise LegacyError(f"the old app's database is not at {source}: pass its path with --db")
+    if not args.dry_run:
+        _refuse_if_open(target)
     data = read.read(source)
-    files_dir = args.files_dir or source.resolve().parent
+    progress = Progress()
+    progress.step(
+        f"read {len(data.conversations)} conversations, {len(data.messages)} messages, "
+        f"{len(data.attachments)} attachments, {len(data.usage)} usage rows",
+        final=True,
+    )
+    files_dir = args.files_dir or source.resolve().parent / "attachments"
     if args.dry_run:
         with tempfile.TemporaryDirectory(prefix="sidecar-import-") as tmp:
             copy = Path(tmp) / target.name
             if target.exists():
                 _snapshot(target, copy)
-            added = asyncio.run(_import(copy, target, data, files_dir, dry_run=True))
+            added, skips = asyncio.run(
+                _import(copy, target, data, files_dir, progress, dry_run=True)
+            )
     else:
-        _refuse_if_open(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        added = asyncio.run(_import(target, target, data, files_dir, dry_run=False))
+        added, skips = asyncio.run(
+            _import(target, target, data, files_dir, progress, dry_run=False)
+        )
+    progress.done()
     report = Report(
         source=str(source),
+        version=data.version,
         target=str(target),
         dry_run=args.dry_run,
         found=_found(data),
-        added={k: v for k, v in added.items() if k in KINDS},
-        notes={k: v for k, v in added.items() if k not in KINDS},
+        added={k: added.get(k, 0) for k in KINDS},
+        skipped=skips.by_kind(),
+        tables_left=data.left,
+        continued=added.get("continued", 0),
     )
     sys.stdout.write(json.dumps(report.to_dict()) + "\n" if args.json else report.text())
     return 0
 
 
 async def _import(
-    path: Path, target: Path, data: read.LegacyData, files_dir: Path, *, dry_run: bool
-) -> dict[str, int]:
+    path: Path,
+    target: Path,
+    data: read.LegacyData,
+    files_dir: Path,
+    progress: Progress,
+    *,
+    dry_run: bool,
+) -> tuple[dict[str, int], plan.Skips]:
     """Import into the store at `path` (`target` itself, or a dry run's copy of it); the
     key storage and the attachments folder are always `target`'s (a dry run only reads)."""
     try:
@@ -125,26 +175,23 @@ async def _import(
     attachments_dir = target.parent / "attachments"
     # Nobody listens to this bus (an import is not a server): its events are not encoded.
     engine = Engine(repos, EventBus(lambda event: b"", 1), asyncio.Lock(), KeyStore(target))
+    skips = plan.Skips()
     try:
-        config = await plan.config(engine, data)
-        history = plan.history(
-            data,
-            files_dir=files_dir,
-            provider_of=config.provider_of,
-            known_models=config.known_models,
-        )
+        config = await plan.config(engine, data, skips)
+        history = plan.history(data, files_dir=files_dir, planned=config, skips=skips)
         stored: set[str] = set()  # messages an earlier import added
         earlier: dict[str, Conversation] = {}  # conversations an earlier import added
         for c in history.conversations:
             if (known := await repos.conversations.get(c.id)) is not None:
                 earlier[c.id] = known
                 stored |= {m.id for m in await repos.messages.in_conversation(c.id)}
-        attachments = sum(len(m.attachments) for m in history.messages if m.id not in stored)
+        new = [m for m in history.messages if m.id not in stored]
         files = [(src, attachments_dir / ident) for src, ident in history.files]
         files = [(src, dst) for src, dst in files if not _same_file(src, dst)]
         if not dry_run:
-            await asyncio.to_thread(_copy, files)
-        grown = {m.conversation_id for m in history.messages if m.id not in stored}
+            await asyncio.to_thread(_copy, files, progress)
+        grown = {m.conversation_id for m in new}
+        progress.step(f"writing {len(new)} new messages in one transaction", final=True)
         added = await repos.transfer.add_missing(
             system_prompts=history.system_prompts,
             conversations=history.conversations,
@@ -163,14 +210,13 @@ async def _import(
     return {
         **added,
         **config.counts(),
-        "attachments": attachments,
+        "branches": added.get("branchNames", 0),
+        "attachments": sum(len(m.attachments) for m in new),
         "attachmentFiles": len(files),
-        "missingAttachmentFiles": history.missing_files,
-        "branchesWithoutOwnMessages": history.merged_branches,
-        "systemMessagesSkipped": history.skipped_messages,
-        "backendsWithoutUsableUrl": config.skipped_backends,
-        "conversationsContinued": continued,
-    }
+        "toolExecutions": sum(len(m.tool_calls) for m in new),
+        "thinking": sum(1 for m in new if m.thinking),
+        "continued": continued,
+    }, skips
 
 
 async def _follow_old_app(
@@ -200,15 +246,22 @@ async def _follow_old_app(
 
 
 def _found(data: read.LegacyData) -> dict[str, int]:
+    main_ids = {f"main-{c.id}" for c in data.conversations}
     return {
         "conversations": len(data.conversations),
         "messages": len(data.messages),
-        "branchNames": len(data.branches),
+        "branches": sum(1 for b in data.branches if b.name != "Main" and b.id not in main_ids),
         "attachments": len(data.attachments),
+        "attachmentFiles": sum(
+            1 for a in data.attachments if not (a.attachment_type or "").startswith("text/")
+        ),
+        "toolExecutions": len(data.tool_executions),
+        "thinking": len({t.message_id for t in data.thinking}),
         "usage": len(data.usage),
         "systemPrompts": len(data.system_prompts),
         "providers": len(data.backends),
-        "apiKeys": len(data.api_keys) + sum(1 for b in data.backends if b.api_key),
+        "apiKeys": sum(1 for k in data.api_keys if k.key)
+        + sum(1 for b in data.backends if b.api_key),
         "models": len(data.models),
         "preferences": len(data.preferences),
     }
@@ -248,7 +301,8 @@ def _same_file(src: Path, dst: Path) -> bool:
     return dst.is_file() and dst.stat().st_size == src.stat().st_size
 
 
-def _copy(files: list[tuple[Path, Path]]) -> None:
-    for src, dst in files:
+def _copy(files: list[tuple[Path, Path]], progress: Progress) -> None:
+    for n, (src, dst) in enumerate(files, 1):
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
+        progress.step(f"copied {n} of {len(files)} attachment files", final=n == len(files))

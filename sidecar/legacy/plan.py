@@ -5,17 +5,10 @@ Two parts, written differently (see `command.py`):
   rows with stable ids, stored by `TransferRepo.add_missing` in one transaction;
 - the configuration (custom backends and keys, models, settings): requests to
   the engine's own services, made only for what the sidecar does not have yet,
-  so keys go wherever the provider service keeps them and nothing set in the
-  sidecar is overwritten.
+  so keys go to the key store and nothing set in the sidecar is overwritten.
 
-Mapping notes: a title "New Conversation" is the old app's placeholder and
-becomes null; other titles are marked `generated`. Every old message is
-`complete` (the old app stored replies only once finished). A message's
-`usage` sums its usage rows; each row is also a usage record of kind `chat`.
-Text and JSON attachments are read from their files and kept inline, like the
-sidecar does; other files are copied into the sidecar's attachments folder
-under the attachment's new id. A custom backend becomes an `openai-compatible`
-provider whose base URL ends in `/v1` (Ollama's native `/api/chat` included).
+Every row the import leaves is counted in `Skips` with the reason the report
+prints: nothing is lost without a word.
 """
 
 from __future__ import annotations
@@ -23,17 +16,16 @@ from __future__ import annotations
 import itertools
 import mimetypes
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sidecar.engine.attachments import is_image, is_text
 from sidecar.legacy import read, tree
 from sidecar.protocol.methods import ProvidersConfigureParams
 from sidecar.protocol.objects import (
-    DEFAULT_SYSTEM_PROMPT,
     Attachment,
     Conversation,
     ConversationSettings,
@@ -41,6 +33,7 @@ from sidecar.protocol.objects import (
     ModelInput,
     SettingsPatch,
     SystemPrompt,
+    ToolCall,
     Usage,
     UsageRecord,
 )
@@ -50,17 +43,23 @@ if TYPE_CHECKING:
     from sidecar.engine import Engine
 
 PLACEHOLDER_TITLE = "New Conversation"
-LAST_MODEL_KEYS = ("last_used_model", "lastUsedModel", "last_model", "selected_model")
-_PREFIXES = {
-    "openai": ("gpt-", "o1", "o3", "o4", "chatgpt"),
-    "anthropic": ("claude",),
-    "deepseek": ("deepseek",),
-}
-_CAPABILITIES = {
-    "tools": ("tools", "function_calling", "functionCalling"),
-    "vision": ("vision", "images", "image"),
-    "reasoning": ("reasoning", "thinking"),
-}
+LAST_MODEL_KEY = "last_used_model"
+OLLAMA_URL = "http://localhost:11434/v1"
+_NOT_CHAT_PROVIDERS = {"claude_cli": "runs a local CLI (claude_cli), which the sidecar does not"}
+_MIME_BY_TYPE = {"image": "image/png", "audio": "audio/webm"}
+
+
+class Skips(Counter[tuple[str, str]]):
+    """(kind, why) -> how many rows of that kind the import leaves for that reason."""
+
+    def add(self, kind: str, why: str, count: int = 1) -> None:
+        self[(kind, why)] += count
+
+    def by_kind(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for (kind, why), count in sorted(self.items()):
+            out.setdefault(kind, {})[why] = count
+        return out
 
 
 # -- configuration ------------------------------------------------------------------
@@ -71,121 +70,144 @@ class Config:
     providers: list[ProvidersConfigureParams] = field(default_factory=list)
     models: list[ModelInput] = field(default_factory=list)
     settings: SettingsPatch | None = None
-    backend_ids: dict[str, str] = field(default_factory=dict)
-    """Old custom backend id -> sidecar provider id."""
+    backend_providers: dict[str, str] = field(default_factory=dict)
+    """Old custom backend id, and name -> sidecar provider id."""
     model_ids: dict[str, str] = field(default_factory=dict)
-    """Old model name -> sidecar model id, for the models of the old `models` table."""
+    """An old model id or backend name -> the sidecar model id it is now."""
     model_providers: dict[str, str] = field(default_factory=dict)
-    """Old model name -> sidecar provider id."""
+    """An old model id or backend name -> the sidecar provider that serves it."""
     known_models: set[str] = field(default_factory=set)
-    skipped_backends: int = 0
 
     def counts(self) -> dict[str, int]:
-        keys = sum(1 for p in self.providers if p.api_key is not None)
         return {
             "providers": sum(1 for p in self.providers if p.kind is not None),
-            "apiKeys": keys,
+            "apiKeys": sum(1 for p in self.providers if p.api_key is not None),
             "models": len(self.models),
             "preferences": len(self.settings.preferences or {}) if self.settings else 0,
-            "settings": len(self.settings.model_fields_set - {"preferences"})
-            if self.settings
-            else 0,
         }
 
-    def provider_of(self, model: str | None) -> str | None:
-        """The sidecar provider that serves an old model name, as well as it can tell."""
-        if not model:
+    def model_of(self, old: str | None) -> str | None:
+        """The sidecar model id of an old model id (or a custom backend's name)."""
+        if not old:
             return None
-        if model in self.model_providers:
-            return self.model_providers[model]
-        builtin = catalog().by_id().get(model)
-        if builtin is not None:
-            return builtin.provider
-        lowered = model.lower()
-        return next((p for p, starts in _PREFIXES.items() if lowered.startswith(starts)), None)
+        if old in self.model_ids:
+            return self.model_ids[old]
+        builtin = catalog().by_id().get(old)
+        return builtin.id if builtin is not None else old
+
+    def provider_of(self, old: str | None) -> str | None:
+        """The sidecar provider that serves an old model id, as well as it can tell."""
+        if not old:
+            return None
+        if old in self.model_providers:
+            return self.model_providers[old]
+        builtin = catalog().by_id().get(self.model_of(old) or "")
+        return builtin.provider if builtin is not None else None
 
 
-async def config(engine: Engine, data: read.LegacyData) -> Config:
+async def config(engine: Engine, data: read.LegacyData, skips: Skips) -> Config:
     """The configuration requests an import makes: only for what the sidecar lacks."""
     out = Config()
     providers = {p.id: p for p in await engine.providers.list()}
+    planned: dict[str, ProvidersConfigureParams] = {}
+
+    def provide(provider_id: str, key: str | None, **new: Any) -> None:
+        """Add the provider if it is new; give it the key if it has none of its own."""
+        current = providers.get(provider_id)
+        if current is None and provider_id not in planned and new:
+            planned[provider_id] = ProvidersConfigureParams(id=provider_id, **new)
+            out.providers.append(planned[provider_id])
+        if key and (current is None or current.key_source != "stored"):
+            target = planned.get(provider_id)
+            if target is None:
+                target = planned[provider_id] = ProvidersConfigureParams(id=provider_id)
+                out.providers.append(target)
+            target.api_key = key
+
     used: set[str] = set()
-    for backend in data.backends:
+    for backend in sorted(data.backends, key=lambda b: (b.created_at or 0, b.row_order)):
         url = openai_base_url(backend.url)
         if url is None:
-            out.skipped_backends += 1
+            skips.add("providers", "a custom backend without an http(s) URL")
             continue
         provider_id = _backend_id(backend.name or backend.id, url, providers, used)
-        out.backend_ids[backend.id] = provider_id
-        key = backend.api_key or None
-        current = providers.get(provider_id)
-        if current is None:
-            fields: dict[str, Any] = {"api_key": key} if key else {}
-            out.providers.append(
-                ProvidersConfigureParams(
-                    id=provider_id,
-                    kind="openai-compatible",
-                    name=(backend.name or provider_id)[:200],
-                    base_url=url,
-                    **fields,
-                )
-            )
-        elif key and current.key_source != "stored":
-            out.providers.append(ProvidersConfigureParams(id=provider_id, api_key=key))
+        out.backend_providers[backend.id] = provider_id
+        if backend.name:
+            out.backend_providers[backend.name] = provider_id
+            out.model_providers[backend.name] = provider_id
+        name = (backend.name or provider_id)[:200]
+        provide(provider_id, backend.api_key, kind="openai-compatible", name=name, base_url=url)
     for item in data.api_keys:
-        current = providers.get(item.provider)
-        if item.provider in BUILTIN_PROVIDERS and item.api_key and current is not None:
-            if current.key_source != "stored":
-                out.providers.append(
-                    ProvidersConfigureParams(id=item.provider, api_key=item.api_key)
-                )
+        if item.provider in BUILTIN_PROVIDERS and item.key:
+            provide(item.provider, item.key)
+        elif item.key:
+            skips.add("apiKeys", f"a key for {item.provider}, which has no provider here")
 
     models = {m.id: m for m in await engine.models.list()}
     out.known_models = set(models)
     for legacy in data.models:
-        if legacy.custom_backend_id or legacy.provider == "custom":
-            provider_id = out.backend_ids.get(legacy.custom_backend_id or "")
-        else:
-            provider_id = legacy.provider if legacy.provider in BUILTIN_PROVIDERS else None
+        provider_id = _model_provider(legacy, data, out, skips, provide)
         if provider_id is None:
             continue
-        model_id = legacy.model_id
-        taken_by = models.get(model_id)
-        if model_id in out.model_ids.values() or (taken_by and taken_by.provider != provider_id):
-            model_id = f"{provider_id}/{legacy.model_id}"
-        out.model_ids.setdefault(legacy.model_id, model_id)
-        out.model_providers.setdefault(legacy.model_id, provider_id)
+        builtin = catalog().by_id().get(legacy.model_name)
+        if builtin is not None and builtin.provider == provider_id:
+            model_id = builtin.id
+        else:
+            model_id = legacy.model_name
+            taken = models.get(model_id)
+            if model_id in out.model_ids.values() or (taken and taken.provider != provider_id):
+                model_id = f"{provider_id}/{legacy.model_name}"
+        out.model_ids.setdefault(legacy.model_name, model_id)
+        out.model_providers.setdefault(legacy.model_name, provider_id)
         out.known_models.add(model_id)
         enabled = legacy.enabled is None or bool(legacy.enabled)
-        current_model = models.get(model_id)
-        if current_model is None:
+        current = models.get(model_id)
+        if current is None:
             out.models.append(
                 ModelInput(
                     id=model_id[:200],
                     provider=provider_id,
-                    provider_model=legacy.model_id[:200],
-                    display_name=(legacy.name or legacy.model_id)[:200],
+                    provider_model=legacy.model_name[:200],
+                    display_name=legacy.model_name[:200],
                     enabled=enabled,
-                    context_window=legacy.context_window
-                    if isinstance(legacy.context_window, int) and legacy.context_window > 0
-                    else None,
-                    capabilities=_capabilities(legacy.capabilities),
                 )
             )
-        elif current_model.source == "builtin" and current_model.enabled != enabled:
-            out.models.append(
-                ModelInput.model_validate(
-                    current_model.model_dump(by_alias=False, exclude={"source"})
-                    | {"enabled": enabled}
-                )
-            )
+        elif current.source == "builtin" and current.enabled != enabled:
+            fields = current.model_dump(by_alias=False, exclude={"source"})
+            out.models.append(ModelInput.model_validate(fields | {"enabled": enabled}))
     out.settings = await _settings(engine, data, out)
     return out
 
 
+def _model_provider(
+    legacy: read.Model,
+    data: read.LegacyData,
+    out: Config,
+    skips: Skips,
+    provide: Callable[..., None],
+) -> str | None:
+    """The sidecar provider of an old `models` row; None (and a skip) when it has none."""
+    kind = legacy.provider
+    if kind in BUILTIN_PROVIDERS:
+        return kind
+    if kind == "custom":
+        by_url = {openai_base_url(b.url): b.id for b in data.backends}
+        backend = legacy.custom_backend_id or by_url.get(openai_base_url(legacy.url or ""))
+        provider_id = out.backend_providers.get(backend or "")
+        if provider_id is None:
+            skips.add("models", "a custom model whose backend is gone")
+        return provider_id
+    if kind == "ollama":
+        url = openai_base_url(legacy.url or "") or OLLAMA_URL
+        provide("ollama", None, kind="openai-compatible", name="Ollama", base_url=url)
+        return "ollama"
+    skips.add("models", _NOT_CHAT_PROVIDERS.get(kind, f"provider {kind!r} is not known here"))
+    return None
+
+
 async def apply_config(engine: Engine, planned: Config) -> None:
     """Make the requests, through the same services `providers.configure`, `models.upsert`
-    and `settings.update` use (keys end up in the provider key storage)."""
+    and `settings.update` use (keys end up in the key store)."""
     for params in planned.providers:
         await engine.providers.configure(params)
     for model in planned.models:
@@ -198,27 +220,14 @@ async def _settings(engine: Engine, data: read.LegacyData, planned: Config) -> S
     current = await engine.settings.get()
     values = {p.key: read.json_or_text(p.value) for p in data.preferences if p.key}
     patch: dict[str, Any] = {}
-    preferences = {k: v for k, v in values.items() if k not in current.preferences}
+    last = values.get(LAST_MODEL_KEY)
+    if isinstance(last, str) and last and current.last_model_id is None:
+        patch["last_model_id"] = planned.model_of(last)
+    others = {k: v for k, v in values.items() if k != LAST_MODEL_KEY}
+    preferences = {k: v for k, v in others.items() if k not in current.preferences}
     if preferences:
         patch["preferences"] = preferences
-    last = next((values[k] for k in LAST_MODEL_KEYS if isinstance(values.get(k), str)), None)
-    if last and current.last_model_id is None:
-        patch["last_model_id"] = planned.model_ids.get(last, last)
-    default = next((p.content for p in data.system_prompts if p.is_default and p.content), None)
-    if default and default != current.default_system_prompt:
-        if current.default_system_prompt == DEFAULT_SYSTEM_PROMPT:
-            patch["default_system_prompt"] = default
     return SettingsPatch(**patch) if patch else None
-
-
-def _capabilities(text: str | None) -> dict[str, bool] | None:
-    value = read.json_or_text(text)
-    if not isinstance(value, dict):
-        return None
-    return {
-        name: any(value.get(k) is True for k in synonyms)
-        for name, synonyms in _CAPABILITIES.items()
-    }
 
 
 def openai_base_url(url: str) -> str | None:
@@ -246,7 +255,7 @@ def _backend_id(name: str, url: str, providers: dict[str, Any], used: set[str]) 
     """A provider id made from the backend's name: the first one that is free, or that an
     earlier import gave it (a provider with that id and this URL)."""
     slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")[:90] or "custom"
-    if slug in BUILTIN_PROVIDERS:
+    if slug in BUILTIN_PROVIDERS or slug == "ollama":
         slug = f"{slug}-custom"
     for n in itertools.count(1):
         candidate = slug if n == 1 else f"{slug}-{n}"
@@ -269,69 +278,68 @@ class History:
     usage: list[UsageRecord] = field(default_factory=list)
     files: list[tuple[Path, str]] = field(default_factory=list)
     """(the old app's file, the sidecar attachment id it is stored under)."""
-    attachments: int = 0
-    missing_files: int = 0
-    merged_branches: int = 0
-    skipped_messages: int = 0
 
 
-def history(
-    data: read.LegacyData,
-    *,
-    files_dir: Path,
-    provider_of: Callable[[str | None], str | None],
-    known_models: set[str],
-) -> History:
-    """Every old row as the sidecar object it becomes. `files_dir` is where relative
-    attachment paths start (the old app's data folder)."""
+def history(data: read.LegacyData, *, files_dir: Path, planned: Config, skips: Skips) -> History:
+    """Every old row as the sidecar object it becomes. `files_dir` is the old app's
+    `attachments/` folder."""
     out = History()
-    prompt_ids: dict[str, str] = {}
     for p in data.system_prompts:
         ms = p.created_at or 0
-        prompt = SystemPrompt(
-            id=tree.stable_id("system_prompt", p.id, ms, p.row_order),
-            name=(p.name or "Imported prompt")[:200],
-            content=p.content,
-            created_at=read.iso(ms),
-            updated_at=read.iso(max(ms, p.updated_at or 0)),
+        out.system_prompts.append(
+            SystemPrompt(
+                id=tree.stable_id("system_prompt", p.id, ms, p.row_order),
+                name=(p.name or "Untitled")[:200],
+                content=p.content,
+                created_at=read.iso(ms),
+                updated_at=read.iso(max(ms, p.updated_at or 0)),
+            )
         )
-        prompt_ids[p.id] = prompt.id
-        out.system_prompts.append(prompt)
 
-    branches = _group(data.branches, lambda b: b.conversation_id)
     messages = _group(data.messages, lambda m: m.conversation_id)
+    branches = _group(data.branches, lambda b: b.conversation_id)
+    message_conversation = {m.id: m.conversation_id for m in data.messages}
+    rows = _group(data.tree, lambda r: message_conversation.get(r.message_id, ""))
     attachments = _group(data.attachments, lambda a: a.message_id)
     usage_rows = _group(data.usage, lambda u: u.message_id or "")
-    message_ids: dict[str, tuple[str, str]] = {}  # old message id -> (conversation, message)
+    tools = _group(data.tool_executions, lambda t: t.message_id)
+    thinking = _group(data.thinking, lambda t: t.message_id)
+    placed: dict[str, tuple[str, str]] = {}  # old message id -> (conversation, message)
     for c in data.conversations:
-        t = tree.build(c, branches.get(c.id, []), messages.get(c.id, []))
+        t = tree.build(c, messages.get(c.id, []), branches.get(c.id, []), rows.get(c.id, []))
         ms = c.created_at or 0
         conversation_id = tree.stable_id("conversation", c.id, ms, c.row_order)
-        out.merged_branches += t.merged
-        out.skipped_messages += t.skipped
-        last_ms = max([ms, c.updated_at or 0, *(n.ms for n in t.nodes)])
-        title = c.title if c.title and c.title.strip() != PLACEHOLDER_TITLE else None
+        skips.add("messages", "a role other than user or assistant", t.skipped)
+        for name, older in t.same_as:
+            skips.add("branches", f"{name!r} shows the same messages as {older!r}")
+        for name in t.empty:
+            skips.add("branches", f"{name!r} holds no message")
+        title = c.name.strip() if c.name and c.name.strip() != PLACEHOLDER_TITLE else None
+        used = [
+            planned.model_of(u.model_name)
+            for n in t.nodes
+            for u in usage_rows.get(n.message.id, [])
+        ]
+        last_model = next((m for m in reversed(used) if m in planned.known_models), None)
         out.conversations.append(
             Conversation(
                 id=conversation_id,
                 title=title,
                 title_source="generated" if title else None,
-                model_id=c.model if c.model in known_models else None,
-                system_prompt=t.system_prompt,
-                settings=ConversationSettings(
-                    system_prompt_id=prompt_ids.get(c.system_prompt_id or "")
-                ),
+                model_id=last_model,
+                system_prompt=None,
+                settings=ConversationSettings(),
                 active_leaf_id=t.active_leaf_id,
                 created_at=read.iso(ms),
-                updated_at=read.iso(last_ms),
+                updated_at=read.iso(max([ms, *(n.ms for n in t.nodes)])),
             )
         )
-        for old_id, new_id in t.ids.items():
-            message_ids[old_id] = (conversation_id, new_id)
         for node in t.nodes:
             m = node.message
-            rows = usage_rows.get(m.id, [])
-            model = m.model if m.role == "assistant" else None
+            placed[m.id] = (conversation_id, node.id)
+            usage = usage_rows.get(m.id, [])
+            assistant = m.role == "assistant"
+            model = planned.model_of(usage[0].model_name) if usage and assistant else None
             out.messages.append(
                 Message(
                     id=node.id,
@@ -341,27 +349,33 @@ def history(
                     content=m.content,
                     status="complete",
                     model_id=model,
-                    provider=provider_of(model),
+                    provider=planned.provider_of(usage[0].model_name) if model else None,
+                    thinking=_thinking(thinking.get(m.id, [])) if assistant else None,
+                    tool_calls=[_tool_call(x, node.ms) for x in tools.get(m.id, [])],
                     attachments=[
-                        _attachment(a, node.ms, files_dir, out) for a in attachments.get(m.id, [])
+                        _attachment(a, node.ms, files_dir, out, skips)
+                        for a in attachments.get(m.id, [])
                     ],
-                    usage=_sum_usage(rows) if rows and m.role == "assistant" else None,
+                    usage=_sum_usage(usage) if usage and assistant else None,
                     created_at=read.iso(node.ms),
                     updated_at=read.iso(node.ms),
                 )
             )
-        out.branch_names += [(conversation_id, leaf, name[:200]) for leaf, name in t.names.items()]
+        out.branch_names += [(conversation_id, end, name[:200]) for end, name in t.names.items()]
 
     for u in data.usage:
-        conversation_id, message_id = message_ids.get(u.message_id or "", (None, None))
+        if u.message_id not in placed:
+            skips.add("usage", "usage of a message that is not there")
+            continue
+        conversation_id, message_id = placed[u.message_id]
         ms = u.created_at or 0
         out.usage.append(
             UsageRecord(
                 id=tree.stable_id("usage", u.id, ms, u.row_order),
                 conversation_id=conversation_id,
                 message_id=message_id,
-                model_id=u.model or "unknown",
-                provider=provider_of(u.model) or "unknown",
+                model_id=planned.model_of(u.model_name) or "unknown",
+                provider=planned.provider_of(u.model_name) or "unknown",
                 kind="chat",
                 input_tokens=u.prompt_tokens or 0,
                 output_tokens=u.completion_tokens or 0,
@@ -369,7 +383,28 @@ def history(
                 created_at=read.iso(ms),
             )
         )
+    _count_strays(data, placed, skips)
     return out
+
+
+def _count_strays(data: read.LegacyData, placed: dict[str, Any], skips: Skips) -> None:
+    """Rows that hang off no imported message: said, not silently dropped."""
+    conversations = {c.id for c in data.conversations}
+    skips.add(
+        "messages",
+        "in no conversation",
+        sum(1 for m in data.messages if m.conversation_id not in conversations),
+    )
+    for kind, rows in (
+        ("attachments", data.attachments),
+        ("toolExecutions", data.tool_executions),
+        ("thinking", data.thinking),
+    ):
+        skips.add(
+            kind,
+            "of a message that is not there",
+            sum(1 for r in rows if r.message_id not in placed),
+        )
 
 
 def _group(rows: list[Any], key: Callable[[Any], str]) -> dict[str, list[Any]]:
@@ -388,29 +423,51 @@ def _sum_usage(rows: list[read.Usage]) -> Usage:
     )
 
 
-def _attachment(a: read.Attachment, ms: int, files_dir: Path, out: History) -> Attachment:
-    """The sidecar attachment of an old one: text read inline, other bytes queued for copying."""
-    name = a.name or Path(a.file_path or "attachment").name
-    mime = a.mime_type or mimetypes.guess_type(name)[0] or _MIME_BY_TYPE.get(a.type or "", "")
-    mime = mime or "application/octet-stream"
+def _thinking(rows: list[read.Thinking]) -> str | None:
+    ordered = sorted(rows, key=lambda r: (r.iteration_number or 0, r.row_order))
+    text = "\n\n".join(r.content for r in ordered if r.content)
+    return text or None
+
+
+def _tool_call(x: read.ToolExecution, ms: int) -> ToolCall:
+    arguments = read.json_or_text(x.parameters)
+    return ToolCall(
+        id=tree.stable_id("tool_call", x.id, ms, x.row_order),
+        name=(x.tool_name or "tool")[:200],
+        arguments=arguments if isinstance(arguments, dict) else {"input": arguments},
+        status="completed" if x.success else "failed",
+        result=read.json_or_text(x.result),
+        error=x.error or None,
+        step=max(x.iteration_number or 0, 0),
+    )
+
+
+def _attachment(
+    a: read.Attachment, ms: int, files_dir: Path, out: History, skips: Skips
+) -> Attachment:
+    """The sidecar attachment of an old one: `text/*` is inline text, anything else is a
+    file in the old app's attachments folder, queued for copying."""
+    kind = (a.attachment_type or "").strip()
+    name = (a.name or a.data or "attachment")[:255]
     attachment_id = tree.stable_id("attachment", a.id, ms, a.row_order)
-    path = Path(a.file_path) if a.file_path else None
-    if path is not None and not path.is_absolute():
-        path = files_dir / path
-    out.attachments += 1
-    size, text = a.size or 0, None
-    if path is None or not path.is_file():
-        out.missing_files += 1
-    elif is_text(mime) and not is_image(mime):
-        raw = path.read_bytes()
-        try:
-            text, size = raw.decode("utf-8"), len(raw)
-        except UnicodeDecodeError:
-            out.files.append((path, attachment_id))
-    else:
+    transcript = a.transcript or None
+    if kind.startswith("text/"):
+        text = a.data or ""
+        return Attachment(
+            id=attachment_id,
+            name=name,
+            mime_type=kind,
+            size=len(text.encode()),
+            text=text,
+            transcript=transcript,
+        )
+    mime = a.mime_type or mimetypes.guess_type(name)[0] or _MIME_BY_TYPE.get(kind, "")
+    mime = mime or "application/octet-stream"
+    path = files_dir / (a.data or "")
+    size = 0
+    if a.data and Path(a.data).name == a.data and path.is_file():
         size = path.stat().st_size
         out.files.append((path, attachment_id))
-    return Attachment(id=attachment_id, name=name, mime_type=mime, size=size, text=text)
-
-
-_MIME_BY_TYPE = {"text": "text/plain", "json": "application/json", "image": "image/png"}
+    else:
+        skips.add("attachmentFiles", "the file is not in the attachments folder")
+    return Attachment(id=attachment_id, name=name, mime_type=mime, size=size, transcript=transcript)

@@ -1,17 +1,16 @@
-"""Read the old app's database (read-only) into plain rows.
+"""Read the old app's `app.db` (read-only) into plain rows.
 
-Each dataclass below is one table of `schema.LEGACY_SCHEMA`; its fields are the
+Each dataclass below is one table of `schema.SCHEMAS`; its fields are the
 columns read, plus `row_order` (SQLite's rowid: the order rows were written in,
-which breaks ties between timestamps of the same second). A missing optional
-table reads as no rows and a missing optional column as NULL, so databases of
-older app versions import too. Ids are read as text whatever their SQL type,
-and `*_at` columns as Unix milliseconds (None when absent or unreadable).
+which breaks ties between messages of the same second). A table a version lacks
+reads as no rows and a column it lacks as NULL. A table or column without which
+the rows mean nothing is a one-line `LegacyError` naming it. Times are read as
+Unix milliseconds (None when absent or unreadable).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -19,31 +18,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sidecar.legacy.schema import OLDEST_VERSION, SKIPPED_TABLES
+
 
 class LegacyError(Exception):
-    """The file is not a database of the old app; printed as one line."""
+    """The file is not a database the importer can read; printed as one line."""
 
 
 @dataclass(slots=True, frozen=True)
 class Conversation:
     row_order: int
     id: str
-    title: str | None
-    model: str | None
-    system_prompt_id: str | None
-    active_branch_id: str | None
-    created_at: int | None
-    updated_at: int | None
-
-
-@dataclass(slots=True, frozen=True)
-class Branch:
-    row_order: int
-    id: str
-    conversation_id: str
     name: str | None
-    parent_branch_id: str | None
-    created_from_message_id: str | None
     created_at: int | None
 
 
@@ -52,10 +38,8 @@ class Message:
     row_order: int
     id: str
     conversation_id: str
-    branch_id: str | None
     role: str
     content: str
-    model: str | None
     created_at: int | None
 
 
@@ -65,10 +49,11 @@ class Attachment:
     id: str
     message_id: str
     name: str | None
-    type: str | None
-    size: int | None
+    data: str | None
+    attachment_type: str | None
     mime_type: str | None
-    file_path: str | None
+    transcript: str | None
+    created_at: int | None
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,11 +61,68 @@ class Usage:
     row_order: int
     id: str
     message_id: str | None
-    model: str | None
+    model_name: str | None
     prompt_tokens: int | None
     completion_tokens: int | None
     estimated_cost: float | None
     created_at: int | None
+
+
+@dataclass(slots=True, frozen=True)
+class Branch:
+    row_order: int
+    id: str
+    conversation_id: str
+    name: str | None
+    created_at: int | None
+
+
+@dataclass(slots=True, frozen=True)
+class TreeRow:
+    row_order: int
+    message_id: str
+    parent_message_id: str | None
+    branch_id: str
+
+
+@dataclass(slots=True, frozen=True)
+class ToolExecution:
+    row_order: int
+    id: str
+    message_id: str
+    tool_name: str | None
+    parameters: str | None
+    result: str | None
+    success: int | None
+    error: str | None
+    iteration_number: int | None
+
+
+@dataclass(slots=True, frozen=True)
+class Thinking:
+    row_order: int
+    id: str
+    message_id: str
+    stage: str | None
+    content: str
+    iteration_number: int | None
+
+
+@dataclass(slots=True, frozen=True)
+class Model:
+    row_order: int
+    provider: str
+    model_name: str
+    url: str | None
+    enabled: int | None
+    custom_backend_id: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class ApiKey:
+    row_order: int
+    provider: str
+    key: str = field(repr=False)
 
 
 @dataclass(slots=True, frozen=True)
@@ -90,18 +132,7 @@ class Backend:
     name: str | None
     url: str
     api_key: str | None = field(repr=False)
-
-
-@dataclass(slots=True, frozen=True)
-class Model:
-    row_order: int
-    provider: str
-    model_id: str
-    name: str | None
-    enabled: int | None
-    custom_backend_id: str | None
-    context_window: int | None
-    capabilities: str | None
+    created_at: int | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -110,16 +141,8 @@ class SystemPrompt:
     id: str
     name: str | None
     content: str
-    is_default: int | None
     created_at: int | None
     updated_at: int | None
-
-
-@dataclass(slots=True, frozen=True)
-class ApiKey:
-    row_order: int
-    provider: str
-    api_key: str = field(repr=False)
 
 
 @dataclass(slots=True, frozen=True)
@@ -131,32 +154,43 @@ class Preference:
 
 # table, row class, the columns without which a row means nothing
 _TABLES: tuple[tuple[str, type, frozenset[str]], ...] = (
-    ("conversations", Conversation, frozenset({"id"})),
-    ("branches", Branch, frozenset({"id", "conversation_id"})),
+    ("conversations", Conversation, frozenset({"id", "name"})),
     ("messages", Message, frozenset({"id", "conversation_id", "role", "content"})),
-    ("attachments", Attachment, frozenset({"id", "message_id"})),
-    ("message_usage", Usage, frozenset({"message_id"})),
+    ("message_attachments", Attachment, frozenset({"id", "message_id", "data"})),
+    ("message_usage", Usage, frozenset({"message_id", "model_name"})),
+    ("branches", Branch, frozenset({"id", "conversation_id", "name"})),
+    ("message_tree", TreeRow, frozenset({"message_id", "branch_id"})),
+    ("message_tool_executions", ToolExecution, frozenset({"id", "message_id", "tool_name"})),
+    ("message_agent_thinking", Thinking, frozenset({"id", "message_id", "content"})),
+    ("models", Model, frozenset({"provider", "model_name"})),
+    ("api_keys", ApiKey, frozenset({"provider", "key"})),
     ("custom_backends", Backend, frozenset({"id", "url"})),
-    ("models", Model, frozenset({"provider", "model_id"})),
     ("system_prompts", SystemPrompt, frozenset({"id", "content"})),
-    ("api_keys", ApiKey, frozenset({"provider", "api_key"})),
-    ("preferences", Preference, frozenset({"key"})),
+    ("user_preferences", Preference, frozenset({"key"})),
 )
 _REQUIRED_TABLES = ("conversations", "messages")
+_MILLISECONDS = {("custom_backends", "created_at")}
+READ_TABLES = frozenset(t[0] for t in _TABLES)
 
 
 @dataclass(slots=True)
 class LegacyData:
+    version: int
     conversations: list[Conversation]
-    branches: list[Branch]
     messages: list[Message]
     attachments: list[Attachment]
     usage: list[Usage]
-    backends: list[Backend]
+    branches: list[Branch]
+    tree: list[TreeRow]
+    tool_executions: list[ToolExecution]
+    thinking: list[Thinking]
     models: list[Model]
-    system_prompts: list[SystemPrompt]
     api_keys: list[ApiKey]
+    backends: list[Backend]
+    system_prompts: list[SystemPrompt]
     preferences: list[Preference]
+    left: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """Tables not imported -> (their row count, why)."""
 
 
 def read(path: Path) -> LegacyData:
@@ -169,16 +203,38 @@ def read(path: Path) -> LegacyData:
         raise LegacyError(f"cannot open {path}: {exc}") from None
     db.row_factory = sqlite3.Row
     try:
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        db.execute("BEGIN")  # one read transaction: a consistent view while the app writes
+        tables = {
+            row[0]
+            for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if not row[0].startswith("sqlite_")
+        }
         for table in _REQUIRED_TABLES:
             if table not in tables:
                 raise LegacyError(f"{path} is not the old app's database: no {table} table")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if 0 < version < OLDEST_VERSION:
+            raise LegacyError(
+                f"{path} is at schema version {version}; the import reads {OLDEST_VERSION} "
+                "and later: open it once in a newer version of the old app first"
+            )
         loaded = [_rows(db, *spec) if spec[0] in tables else [] for spec in _TABLES]
+        left = {
+            table: (
+                _count(db, table),
+                SKIPPED_TABLES.get(table, "a table this import does not know"),
+            )
+            for table in sorted(tables - READ_TABLES)
+        }
     except sqlite3.DatabaseError as exc:
         raise LegacyError(f"cannot read {path}: {exc}") from None
     finally:
         db.close()
-    return LegacyData(*loaded)
+    return LegacyData(version, *loaded, left=left)
+
+
+def _count(db: sqlite3.Connection, table: str) -> int:
+    return db.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
 
 
 def _rows(db: sqlite3.Connection, table: str, cls: type, required: frozenset[str]) -> list[Any]:
@@ -190,14 +246,14 @@ def _rows(db: sqlite3.Connection, table: str, cls: type, required: frozenset[str
     select = ", ".join(f'"{c}"' if c in present else f'NULL AS "{c}"' for c in columns)
     out = []
     for row in db.execute(f'SELECT rowid AS row_order, {select} FROM "{table}" ORDER BY rowid'):
-        values = {c: _value(c, row[c]) for c in columns}
+        values = {c: _value(table, c, row[c]) for c in columns}
         out.append(cls(row_order=row["row_order"], **values))
     return out
 
 
-def _value(column: str, value: Any) -> Any:
+def _value(table: str, column: str, value: Any) -> Any:
     if column.endswith("_at"):
-        return to_ms(value)
+        return to_ms(value, milliseconds=(table, column) in _MILLISECONDS)
     if (column == "id" or column.endswith("_id")) and value is not None:
         return str(value)
     if column in ("content", "url") and value is None:
@@ -205,30 +261,18 @@ def _value(column: str, value: Any) -> Any:
     return value
 
 
-_NUMBER = re.compile(r"^\d+(\.\d+)?$")
-
-
-def to_ms(value: Any) -> int | None:
-    """Unix milliseconds of a timestamp as the old app may have stored it: SQLite's
-    'YYYY-MM-DD HH:MM:SS' (UTC), ISO 8601 with or without an offset, or a number of
-    seconds or milliseconds since 1970. None when it is none of these."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, str) and _NUMBER.match(value.strip()):
-        value = float(value)
-    if isinstance(value, int | float):
-        ms = value if value > 1e11 else value * 1000  # 1e11 s is the year 5138
-        return int(ms) if 0 <= ms < 1 << 47 else None
+def to_ms(value: Any, *, milliseconds: bool = False) -> int | None:
+    """Unix milliseconds of a stored time: a number of seconds (every time column of the
+    old app but one), or of milliseconds where `milliseconds`. None when unreadable."""
     if isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.strip())
+            value = float(value)
         except ValueError:
             return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        ms = int(parsed.timestamp() * 1000)
-        return ms if ms >= 0 else None
-    return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    ms = value if milliseconds else value * 1000
+    return int(ms) if 0 <= ms < 1 << 47 else None
 
 
 def iso(ms: int) -> str:
@@ -239,7 +283,7 @@ def iso(ms: int) -> str:
 
 
 def json_or_text(value: str | None) -> Any:
-    """A preference value: the JSON it holds, else the text itself."""
+    """A stored value: the JSON it holds, else the text itself."""
     if value is None:
         return None
     try:

@@ -1,114 +1,195 @@
-"""The old app's database, as this importer assumes it.
+"""The old app's database as its migrations left it, version by version.
 
-The app's Rust/Tauri backend kept everything in one SQLite file; its exact DDL
-is not published, so this is the schema its documented behaviour implies (see
-docs/parity.md): conversations named "New Conversation" until titled; messages
-stored per named branch, where creating a branch from a message copied the
-path up to it into the new branch; usage per message with a cost estimated
-from a per-1K price table; attachments whose bytes are files in the app data
-folder; models per provider with an enabled flag; custom backends with their
-keys; saved system prompts; a key/value preference store. Timestamps are
-SQLite's `CURRENT_TIMESTAMP` (UTC, to the second); the reader also takes ISO
-8601 strings and Unix seconds or milliseconds.
+The app (Tauri 1, rusqlite) keeps everything in `app.db` in its data folder,
+`dev.michalmlak.ai_agent`; images and audio are files in `attachments/` beside
+it. Its migrations run in order and `PRAGMA user_version` counts them. The
+versions below are the ones users have: 26 (2025-11-12), 32 (2025-11-27), 43
+(2026-01-26) and 45 (2026-02, with MCP servers). Later versions add tables and
+change none of these, so the reader goes by the tables and columns present.
 
-Only `conversations` and `messages` (with the columns marked required in
-`read.py`) must exist; any other table or column may be missing, as in older
-versions of the app. `tests/test_import_legacy.py` builds its databases from
-this DDL.
+Times are Unix seconds, except `custom_backends.created_at` (milliseconds).
+`tests/test_import_legacy.py` builds its databases from these statements.
 """
 
-LEGACY_SCHEMA = """
+from __future__ import annotations
+
+OLDEST_VERSION = 26
+
+_BASE = """
 CREATE TABLE conversations (
-    id               TEXT PRIMARY KEY,
-    title            TEXT NOT NULL DEFAULT 'New Conversation',
-    model            TEXT,                    -- the model picked for it
-    system_prompt_id TEXT,                    -- system_prompts.id
-    active_branch_id TEXT,                    -- branches.id shown in the UI
-    created_at       TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    updated_at       TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,               -- the title: 'New Conversation' until titled
+    created_at INTEGER NOT NULL
 );
-
-CREATE TABLE branches (
-    id                      TEXT PRIMARY KEY,
-    conversation_id         TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-    name                    TEXT NOT NULL,    -- 'Main' for the first branch
-    parent_branch_id        TEXT REFERENCES branches (id),
-    created_from_message_id TEXT,             -- the message the branch was created from
-    created_at              TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
-);
-
--- A branch holds its whole path: the copied messages up to the one it was
--- created from, then its own. A NULL branch_id is the Main branch (messages
--- from before branches existed).
 CREATE TABLE messages (
     id              TEXT PRIMARY KEY,
-    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-    branch_id       TEXT REFERENCES branches (id) ON DELETE CASCADE,
-    role            TEXT NOT NULL,            -- 'user', 'assistant' or 'system'
     content         TEXT NOT NULL,
-    model           TEXT,                     -- the model that wrote an assistant message
-    created_at      TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+    role            TEXT NOT NULL,          -- 'user' or 'assistant'
+    conversation_id TEXT NOT NULL REFERENCES conversations (id),
+    created_at      INTEGER NOT NULL        -- a message and its reply share a second: rowid orders them
 );
-
-CREATE TABLE attachments (
-    id         TEXT PRIMARY KEY,
-    message_id TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
-    name       TEXT NOT NULL,
-    type       TEXT NOT NULL,                 -- 'image', 'text', 'json', 'audio' or 'file'
-    size       INTEGER,
-    mime_type  TEXT,
-    file_path  TEXT,                          -- relative to the app data folder, or absolute
-    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+CREATE TABLE message_attachments (
+    id              TEXT PRIMARY KEY,
+    message_id      TEXT NOT NULL REFERENCES messages (id),
+    name            TEXT NOT NULL,
+    data            TEXT NOT NULL,          -- text/*: the text itself; else the file name in attachments/
+    attachment_type TEXT NOT NULL,          -- a text/* MIME type, or 'image', 'audio', ...
+    created_at      INTEGER NOT NULL
 );
-
 CREATE TABLE message_usage (
-    id                INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id        TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
-    model             TEXT NOT NULL,
-    prompt_tokens     INTEGER NOT NULL DEFAULT 0,
-    completion_tokens INTEGER NOT NULL DEFAULT 0,
-    total_tokens      INTEGER NOT NULL DEFAULT 0,
-    estimated_cost    REAL,                   -- USD
-    created_at        TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+    id                TEXT PRIMARY KEY,
+    message_id        TEXT NOT NULL REFERENCES messages (id),
+    model_name        TEXT NOT NULL,        -- the app's model id, or a custom backend's name
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    total_tokens      INTEGER NOT NULL,
+    estimated_cost    REAL NOT NULL,        -- USD
+    created_at        INTEGER NOT NULL
 );
-
-CREATE TABLE custom_backends (
-    id         TEXT PRIMARY KEY,
-    name       TEXT NOT NULL,
-    url        TEXT NOT NULL,                 -- e.g. http://localhost:11434 (Ollama)
-    api_key    TEXT,
-    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+CREATE TABLE conversation_usage_summary (
+    conversation_id         TEXT PRIMARY KEY,
+    total_prompt_tokens     INTEGER,
+    total_completion_tokens INTEGER,
+    total_tokens            INTEGER,
+    total_cost              REAL,
+    message_count           INTEGER,
+    last_updated            INTEGER
 );
-
+CREATE TABLE branches (
+    id              TEXT PRIMARY KEY,       -- 'main-<conversation id>' when an upgrade made Main
+    conversation_id TEXT NOT NULL REFERENCES conversations (id),
+    name            TEXT NOT NULL,          -- 'Main', 'Branch 2', or what the user renamed it to
+    created_at      INTEGER NOT NULL
+);
+-- A message's place in a branch: one row per branch that holds it. A branch made
+-- from message M holds a copy of Main's rows up to M (and M's Main row gets
+-- branch_point = 1); new messages always go to Main.
+CREATE TABLE message_tree (
+    message_id        TEXT NOT NULL,
+    parent_message_id TEXT,
+    branch_id         TEXT NOT NULL,
+    branch_point      BOOLEAN NOT NULL DEFAULT 0,
+    created_at        INTEGER NOT NULL,
+    PRIMARY KEY (message_id, branch_id)
+);
 CREATE TABLE models (
-    id                INTEGER PRIMARY KEY AUTOINCREMENT,
-    provider          TEXT NOT NULL,          -- 'openai', 'anthropic', 'deepseek' or 'custom'
-    model_id          TEXT NOT NULL,          -- the name sent upstream
-    name              TEXT,                   -- shown in the model picker
-    enabled           INTEGER NOT NULL DEFAULT 1,
-    custom_backend_id TEXT REFERENCES custom_backends (id) ON DELETE CASCADE,
-    context_window    INTEGER,
-    capabilities      TEXT,                   -- JSON, e.g. {"vision": true}
-    UNIQUE (provider, model_id, custom_backend_id)
+    provider        TEXT NOT NULL,          -- openai, anthropic, deepseek, custom, ollama, claude_cli
+    model_name      TEXT NOT NULL,
+    url             TEXT,
+    deployment_name TEXT,
+    enabled         BOOLEAN NOT NULL DEFAULT 1,
+    PRIMARY KEY (provider, model_name)
 );
-
 CREATE TABLE api_keys (
-    provider   TEXT PRIMARY KEY,              -- 'openai', 'anthropic' or 'deepseek'
-    api_key    TEXT NOT NULL,
-    updated_at TEXT
+    provider TEXT PRIMARY KEY,
+    key      TEXT NOT NULL                  -- in clear
 );
-
 CREATE TABLE system_prompts (
     id         TEXT PRIMARY KEY,
-    name       TEXT NOT NULL,
+    name       TEXT NOT NULL DEFAULT 'Untitled',
     content    TEXT NOT NULL,
-    is_default INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
 );
+CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT);
+CREATE TABLE memories (id TEXT PRIMARY KEY, content TEXT, created_at INTEGER);
+"""
 
-CREATE TABLE preferences (
-    key   TEXT PRIMARY KEY,                   -- e.g. 'last_used_model', 'theme'
-    value TEXT                                -- JSON text or a plain string
+_ATTACHMENT_DETAILS = """
+ALTER TABLE message_attachments ADD COLUMN transcript TEXT;
+ALTER TABLE message_attachments ADD COLUMN description TEXT;
+ALTER TABLE message_attachments ADD COLUMN file_path TEXT;      -- never filled
+ALTER TABLE message_attachments ADD COLUMN size_bytes INTEGER;
+ALTER TABLE message_attachments ADD COLUMN mime_type TEXT;
+ALTER TABLE message_attachments ADD COLUMN thumbnail_path TEXT;
+ALTER TABLE message_attachments ADD COLUMN updated_at INTEGER;
+"""
+
+_TOOLS_AND_THINKING = """
+CREATE TABLE message_tool_executions (
+    id               TEXT PRIMARY KEY,
+    message_id       TEXT NOT NULL REFERENCES messages (id),
+    tool_name        TEXT NOT NULL,
+    parameters       TEXT NOT NULL,         -- JSON
+    result           TEXT,
+    success          INTEGER NOT NULL,      -- 0 or 1
+    duration         INTEGER,               -- ms
+    timestamp        INTEGER NOT NULL,
+    error            TEXT,
+    iteration_number INTEGER
+);
+CREATE TABLE message_agent_thinking (
+    id               TEXT PRIMARY KEY,
+    message_id       TEXT NOT NULL REFERENCES messages (id),
+    stage            TEXT NOT NULL,
+    content          TEXT NOT NULL,
+    timestamp        INTEGER NOT NULL,
+    iteration_number INTEGER,
+    metadata         TEXT
 );
 """
+
+_BACKENDS = """
+CREATE TABLE custom_backends (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    url        TEXT NOT NULL,               -- the full chat-completions URL
+    api_key    TEXT,
+    created_at INTEGER NOT NULL             -- milliseconds
+);
+ALTER TABLE models ADD COLUMN custom_backend_id TEXT;
+"""
+
+_PREFERENCES = """
+CREATE TABLE user_preferences (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+"""
+
+_AGENTS = """
+CREATE TABLE agent_sessions (id TEXT PRIMARY KEY, conversation_id TEXT, created_at INTEGER);
+CREATE TABLE agent_plans (id TEXT PRIMARY KEY, session_id TEXT, created_at INTEGER);
+CREATE TABLE agent_plan_steps (id TEXT PRIMARY KEY, plan_id TEXT, description TEXT);
+CREATE TABLE agent_step_results (id TEXT PRIMARY KEY, step_id TEXT, result TEXT);
+CREATE TABLE agent_step_approvals (id TEXT PRIMARY KEY, step_id TEXT, approved INTEGER);
+"""
+
+_MCP = """
+CREATE TABLE mcp_servers (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    auth_type  TEXT,                        -- e.g. 'api_key'
+    api_key    TEXT,
+    created_at INTEGER NOT NULL
+);
+"""
+
+SCHEMAS: dict[int, str] = {
+    26: _BASE,
+    32: _BASE + _ATTACHMENT_DETAILS + _TOOLS_AND_THINKING + _BACKENDS,
+    43: _BASE + _ATTACHMENT_DETAILS + _TOOLS_AND_THINKING + _BACKENDS + _PREFERENCES + _AGENTS,
+    45: _BASE
+    + _ATTACHMENT_DETAILS
+    + _TOOLS_AND_THINKING
+    + _BACKENDS
+    + _PREFERENCES
+    + _AGENTS
+    + _MCP,
+}
+"""Version -> the statements that build a database of that version (`user_version` aside)."""
+
+SKIPPED_TABLES: dict[str, str] = {
+    "conversation_usage_summary": "sums of message_usage, computed again from it",
+    "users": "not chat history",
+    "memories": "not chat history",
+    "agent_sessions": "agent runs, not chat history",
+    "agent_plans": "agent runs, not chat history",
+    "agent_plan_steps": "agent runs, not chat history",
+    "agent_step_results": "agent runs, not chat history",
+    "agent_step_approvals": "agent runs, not chat history",
+    "mcp_servers": "MCP servers are not a tool source of the sidecar yet",
+}
+"""Tables the old app has that the import leaves, with the reason its report gives."""

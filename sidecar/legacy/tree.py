@@ -1,16 +1,18 @@
-"""The old app's branches become one message tree; old rows get stable sidecar ids.
+"""The old app's branches as one message tree; old rows get stable sidecar ids.
 
-The old app stored each branch as a full list of messages: creating a branch
-from a message copied the path up to that message into the new branch, and the
-branch's own messages followed. The sidecar keeps one tree instead, so each
-branch is laid over the path it was created from (its parent branch, cut at
-`created_from_message_id` when known): leading messages equal to that path
-(same role and text) are the copies and become the existing messages, and the
-first message that differs starts a new sibling under the last shared one.
-Main is laid first, so its messages are the oldest at every fork and it stays
-the sidecar's "Main" branch. A branch that holds nothing but copies has no leaf
-of its own and so no name in the sidecar (counted as `merged`). A branch that
-shares no message with its parent becomes a second root.
+In the old app every new message goes to Main, and "create a branch from
+message M" copies Main's path up to M under a new branch name. So an old
+branch is a named path that ends at M, where M usually has later messages on
+Main. Here Main becomes the chain of the conversation's messages in the order
+the old app showed them (time, then row order), and each other branch becomes a
+name on the message its path ends at: a named branch end inside the tree,
+which `branches.list` shows and `branches.switch {leafId}` opens exactly. The
+rare branch that holds messages of its own gets them as a real fork under the
+last message it shares with Main, and its name on their last one.
+
+One message ends one branch: a branch whose path ends where an older branch
+ends (Main's last message, or the M of an older branch) shows the same
+messages, and is reported by name as such instead of being named twice.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sidecar.ids import uuid7
 from sidecar.legacy import read
 
 ROLES = frozenset({"user", "assistant"})
+MAIN = "Main"
 
 
 def stable_id(kind: str, legacy_id: str, ms: int, order: int) -> str:
@@ -46,125 +49,100 @@ class Tree:
     nodes: list[Node] = field(default_factory=list)
     """Every message to store, parents before children."""
     ids: dict[str, str] = field(default_factory=dict)
-    """Old message id -> sidecar message id (a copy maps to the message it copied)."""
+    """Old message id -> sidecar message id."""
     names: dict[str, str] = field(default_factory=dict)
-    """Sidecar leaf id -> branch name."""
+    """Sidecar message id -> the name of the branch that ends there."""
     active_leaf_id: str | None = None
-    merged: int = 0
-    system_prompt: str | None = None
-    """The first system message's text (the sidecar keeps it on the conversation)."""
+    """Main's last message: the old app opened a conversation on Main."""
+    same_as: list[tuple[str, str]] = field(default_factory=list)
+    """(branch name, the older branch it shows the same messages as)."""
+    empty: list[str] = field(default_factory=list)
+    """Names of branches with no message at all."""
     skipped: int = 0
-    """Later system messages and unknown roles."""
+    """Messages of a role other than user and assistant."""
 
 
 def build(
     conversation: read.Conversation,
-    branches: list[read.Branch],
     messages: list[read.Message],
+    branches: list[read.Branch],
+    rows: list[read.TreeRow],
 ) -> Tree:
     tree = Tree()
     start = conversation.created_at or 0
     ordered = sorted(branches, key=lambda b: (b.created_at or start, b.row_order))
-    known = {b.id for b in ordered}
-    main = next((b for b in ordered if b.parent_branch_id not in known), None)
-    main_key = main.id if main else ""
-    lists: dict[str, list[read.Message]] = {main_key: []}
-    for b in ordered:
-        lists.setdefault(b.id, [])
+    main = _main_branch(conversation.id, ordered)
+    others = [b for b in ordered if b is not main]
+    other_ids = {b.id for b in others}
+    held: dict[str, set[str]] = {}  # old message id -> the branches that hold it
+    for row in rows:
+        held.setdefault(row.message_id, set()).add(row.branch_id)
+
+    def on_main(m: read.Message) -> bool:
+        branch_ids = held.get(m.id, set())
+        return not branch_ids or not branch_ids <= other_ids
+
+    kept = []
     for m in sorted(messages, key=lambda m: (m.created_at or start, m.row_order)):
-        if m.role not in ROLES:
-            if m.role == "system" and tree.system_prompt is None:
-                tree.system_prompt = m.content
-            else:
-                tree.skipped += 1
-            continue
-        lists[m.branch_id if m.branch_id in known else main_key].append(m)
-
+        if m.role in ROLES:
+            kept.append(m)
+        else:
+            tree.skipped += 1
     nodes: dict[str, Node] = {}
-    chains: dict[str, list[str]] = {}
-    for key, branch in _parents_first(main_key, main, ordered):
-        base: list[str] = []
-        if branch is not main:
-            base = chains.get(branch.parent_branch_id or "", chains[main_key])
-            fork = tree.ids.get(branch.created_from_message_id or "")
-            if fork in base:
-                base = base[: base.index(fork) + 1]
-        own = lists[key]
-        shared = 0
-        while shared < min(len(own), len(base)) and _same(own[shared], nodes[base[shared]].message):
-            tree.ids[own[shared].id] = base[shared]
-            shared += 1
-        chain = base[:shared]
-        for m in own[shared:]:
-            node = _node(m, nodes[chain[-1]] if chain else None, start)
-            nodes[node.id] = node
-            tree.nodes.append(node)
-            tree.ids[m.id] = node.id
-            chain.append(node.id)
-        chains[key] = chain
+    chain: list[Node] = []
+    for m in kept:
+        if on_main(m):
+            chain.append(_add(tree, nodes, m, chain[-1] if chain else None, start))
+    position = {node.id: i for i, node in enumerate(chain)}
+    if chain:
+        tree.active_leaf_id = chain[-1].id
+        ends = {chain[-1].id: main.name if main and main.name else MAIN}
+        if main is not None and main.name and main.name != MAIN:
+            tree.names[chain[-1].id] = main.name
+    else:
+        ends = {}
 
-    parents = {n.parent_id for n in tree.nodes}
-    leaves: set[str] = set()
-    for key, branch in _parents_first(main_key, main, ordered):
-        chain = chains[key]
-        leaf = chain[-1] if chain and chain[-1] not in parents else None
-        if leaf is None or leaf in leaves:
-            tree.merged += branch is not main
-            continue
-        leaves.add(leaf)
-        if branch is not None and branch.name and not (branch is main and branch.name == "Main"):
-            tree.names[leaf] = branch.name
-    active = chains.get(conversation.active_branch_id or "") or chains[main_key]
-    tree.active_leaf_id = _down_to_leaf(active[-1], tree.nodes) if active else None
-    if tree.active_leaf_id is None and tree.nodes:
-        tree.active_leaf_id = _down_to_leaf(tree.nodes[0].id, tree.nodes)
+    for branch in others:
+        name = branch.name or "Branch"
+        mine = [m for m in kept if branch.id in held.get(m.id, ())]
+        shared = [tree.ids[m.id] for m in mine if on_main(m)]
+        own = [m for m in mine if not on_main(m)]
+        end = max(shared, key=position.__getitem__) if shared else None
+        parent = nodes[end] if end else None
+        for m in own:
+            parent = _add(tree, nodes, m, parent, start)
+        end = parent.id if parent else None
+        if end is None:
+            tree.empty.append(name)
+        elif end in ends:
+            tree.same_as.append((name, ends[end]))
+        else:
+            ends[end] = name
+            tree.names[end] = name
     return tree
 
 
-def _parents_first(
-    main_key: str, main: read.Branch | None, ordered: list[read.Branch]
-) -> list[tuple[str, read.Branch | None]]:
-    """Main, then every other branch after the branch it was created from."""
-    out: list[tuple[str, read.Branch | None]] = [(main_key, main)]
-    done = {main_key}
-    pending = [b for b in ordered if b is not main]
-    while pending:
-        ready = [b for b in pending if b.parent_branch_id in done or b.parent_branch_id is None]
-        if not ready:  # a cycle or a dangling parent: lay the rest over Main
-            ready = pending
-        for b in ready:
-            out.append((b.id, b))
-            done.add(b.id)
-        pending = [b for b in pending if b.id not in done]
-    return out
+def _main_branch(conversation_id: str, ordered: list[read.Branch]) -> read.Branch | None:
+    """The branch an upgrade made Main (`main-<conversation id>`), else the oldest 'Main'."""
+    by_id = next((b for b in ordered if b.id == f"main-{conversation_id}"), None)
+    return by_id or next((b for b in ordered if b.name == MAIN), None)
 
 
-def _same(a: read.Message, b: read.Message) -> bool:
-    return a.role == b.role and a.content == b.content
-
-
-def _node(m: read.Message, parent: Node | None, start: int) -> Node:
+def _add(
+    tree: Tree, nodes: dict[str, Node], m: read.Message, parent: Node | None, start: int
+) -> Node:
     """A new tree message whose id sorts after its parent's, even if the clock went back."""
     ms = m.created_at or (parent.ms if parent else start)
     if parent is not None and (ms, m.row_order) <= (parent.ms, parent.order):
         ms = parent.ms + 1
-    return Node(
+    node = Node(
         stable_id("message", m.id, ms, m.row_order),
         parent.id if parent else None,
         ms,
         m.row_order,
         m,
     )
-
-
-def _down_to_leaf(node_id: str, nodes: list[Node]) -> str:
-    """`node_id`, or where its oldest children lead: the active message must be a leaf."""
-    children: dict[str, str] = {}
-    for n in nodes:
-        if n.parent_id is not None and (
-            n.parent_id not in children or n.id < children[n.parent_id]
-        ):
-            children[n.parent_id] = n.id
-    while node_id in children:
-        node_id = children[node_id]
-    return node_id
+    nodes[node.id] = node
+    tree.nodes.append(node)
+    tree.ids[m.id] = node.id
+    return node

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, JsonValue
+from pydantic import Field, JsonValue, model_validator
 
 from sidecar.protocol.base import Params, Wire
 from sidecar.protocol.objects import (
@@ -161,13 +161,24 @@ class ConversationsTreeResult(Wire):
 
 
 class BranchesSwitchParams(Params):
+    """Exactly one of `messageId` (the branch through it, down its newest descendants)
+    and `leafId` (the listed branch that ends there, exactly)."""
+
     conversation_id: str = Id
-    message_id: str = Id
+    message_id: str | None = Field(default=None, min_length=1, max_length=100)
+    leaf_id: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> BranchesSwitchParams:
+        if (self.message_id is None) == (self.leaf_id is None):
+            raise ValueError("give exactly one of messageId and leafId")
+        return self
 
 
 class BranchesSwitchResult(Wire):
     active_leaf_id: str = Field(
-        description="The leaf reached from the message along its newest descendants."
+        description="Where the active branch now ends: the leaf reached from `messageId` "
+        "along its newest descendants, or `leafId` itself."
     )
 
 

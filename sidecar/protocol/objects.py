@@ -111,6 +111,9 @@ class Attachment(Wire):
     mime_type: str
     size: int
     text: str | None = Field(default=None, description="Inline text for text and JSON attachments.")
+    transcript: str | None = Field(
+        default=None, description="What an audio attachment says, as it was transcribed."
+    )
 
 
 class Message(Wire):
@@ -153,11 +156,21 @@ class TreeNode(Wire):
 
 
 class Branch(Wire):
-    leaf_id: str
+    leaf_id: str = Field(
+        description="Where the branch ends: a leaf of the tree, or (`endsAtLeaf` false) a "
+        "named message that other branches go on past."
+    )
     name: str | None
+    ends_at_leaf: bool = Field(
+        default=True,
+        description="False for a named branch that ends inside the tree (the old app's "
+        "branches: a path up to a message that later messages follow on Main). Sending on "
+        "it forks there, and the name moves to the new message.",
+    )
     fork_message_id: str = Field(
         description="The first message of this branch that older branches do not share "
-        "(the root message for the main branch)."
+        "(the root message for the main branch; the end itself for a branch that ends "
+        "inside the tree)."
     )
     message_count: int
     updated_at: str

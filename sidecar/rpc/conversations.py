@@ -61,13 +61,20 @@ async def tree(session: Context, p: ConversationIdParams) -> ConversationsTreeRe
     return ConversationsTreeResult(messages=nodes, active_leaf_id=active_leaf_id, seq=seq)
 
 
-@family("branches.switch", "Make the branch through a message the active one.", errors=NF)
+@family(
+    "branches.switch", "Make a branch the active one: through a message, or by its end.", errors=NF
+)
 async def switch(session: Context, p: BranchesSwitchParams) -> BranchesSwitchResult:
-    leaf = await session.engine.branches.switch(p.conversation_id, p.message_id)
+    leaf = await session.engine.branches.switch(p.conversation_id, p.message_id, p.leaf_id)
     return BranchesSwitchResult(active_leaf_id=leaf)
 
 
-@family("branches.list", "One branch per leaf of the message tree.", errors=NF, reads=True)
+@family(
+    "branches.list",
+    "One branch per leaf of the message tree, and per named message inside it.",
+    errors=NF,
+    reads=True,
+)
 async def branches(session: Context, p: ConversationIdParams) -> BranchesListResult:
     return BranchesListResult(branches=await session.engine.branches.list(p.conversation_id))
 

@@ -46,6 +46,7 @@ WITH RECURSIVE path(id, depth) AS (
 )
 """
 
+_IS_NAMED = "SELECT 1 FROM branch_names WHERE conversation_id = ? AND leaf_id = ?"
 _IS_LEAF = """
 SELECT 1 FROM messages m
 WHERE m.id = ? AND m.conversation_id = ?
@@ -230,18 +231,25 @@ class MessageRepo:
     # -- branches --------------------------------------------------------------
 
     async def branches(self, conversation_id: str) -> list[Branch]:
-        """One entry per leaf, ordered by leaf id (see tree.summarize_branches)."""
+        """One entry per branch end, ordered by id (see tree.summarize_branches)."""
         async with self._db.transaction(write=False) as db:
             return await _branches(db, conversation_id)
 
     async def rename_branch(
         self, conversation_id: str, leaf_id: str, name: str | None
     ) -> Branch | None:
-        """Name the branch ending at `leaf_id` (None clears the name); None if
-        `leaf_id` is not a leaf of the conversation."""
+        """Name the branch ending at `leaf_id` (None clears the name); None if no branch
+        ends there (not a leaf, nor a named message). A branch that ends inside the tree
+        exists by its name: clearing it is a ValueError."""
         async with self._db.transaction(write=True) as db:
             if not await exists(db, _IS_LEAF, (leaf_id, conversation_id)):
-                return None
+                if not await exists(db, _IS_NAMED, (conversation_id, leaf_id)):
+                    return None
+                if name is None:
+                    raise ValueError(
+                        "this branch ends inside the tree and is known only by its name: "
+                        "rename it instead"
+                    )
             if name is None:
                 await run(
                     db,
@@ -270,8 +278,9 @@ class MessageRepo:
 
 
 async def insert_message(db: aiosqlite.Connection, message: Message) -> None:
-    """Insert a message as the conversation's active leaf; a named parent leaf's
-    name moves down to it (the branch grew). Raises ValueError for an unknown
+    """Insert a message as the conversation's active leaf; its parent's branch name
+    moves down to it when the branch grew from its end (the parent was a leaf, or the
+    active end: sending on a branch that ends inside the tree forks it there). Raises ValueError for an unknown
     conversation, a parent outside the conversation, or a duplicate id."""
     try:
         await run(db, MESSAGES.insert_sql, MESSAGES.params(message))
@@ -291,8 +300,10 @@ async def insert_message(db: aiosqlite.Connection, message: Message) -> None:
             db,
             "UPDATE branch_names SET leaf_id = :id "
             "WHERE conversation_id = :conversation_id AND leaf_id = :parent_id "
-            "AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = :conversation_id "
-            "                AND parent_id = :parent_id AND id <> :id)",
+            "AND (NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = :conversation_id "
+            "                 AND parent_id = :parent_id AND id <> :id) "
+            "     OR EXISTS (SELECT 1 FROM conversations WHERE id = :conversation_id "
+            "                AND active_leaf_id = :parent_id))",
             keys,
         )
     await run(

@@ -1,7 +1,7 @@
 """Pure message-tree logic: branch summaries and one-line previews.
 
 A conversation is a tree of messages (editing or regenerating adds a sibling);
-every leaf ends one branch. Ids sort by creation time, so "oldest sibling" is
+every leaf ends one branch, and so does every named message inside the tree. Ids sort by creation time, so "oldest sibling" is
 simply the smallest id.
 """
 
@@ -30,7 +30,8 @@ def summarize_branches(
     names: Mapping[str, str],
     active_leaf_id: str | None,
 ) -> list[Branch]:
-    """One Branch per leaf, ordered by leaf id.
+    """One Branch per leaf, and one per named message inside the tree (a branch that
+    ends there, as the old app's did), ordered by id.
 
     `nodes` are (id, parent_id, updated_at) of every message of one
     conversation, sorted by id. A branch's fork is its first message that
@@ -60,16 +61,18 @@ def summarize_branches(
         stack.extend((child, id_, fork, depth + 1, root) for child in children.get(id_, ()))
 
     branches = []
-    for leaf in sorted(id_ for id_ in info if id_ not in children):
-        depth, fork, root = info[leaf]
+    for end in sorted(id_ for id_ in info if id_ not in children or id_ in names):
+        depth, fork, root = info[end]
+        at_leaf = end not in children
         branches.append(
             Branch(
-                leaf_id=leaf,
-                name=names.get(leaf, MAIN_BRANCH_NAME if fork is None else None),
-                fork_message_id=fork or root,
+                leaf_id=end,
+                name=names.get(end, MAIN_BRANCH_NAME if fork is None else None),
+                ends_at_leaf=at_leaf,
+                fork_message_id=(fork or root) if at_leaf else end,
                 message_count=depth,
-                updated_at=updated[leaf],
-                active=leaf == active_leaf_id,
+                updated_at=updated[end],
+                active=end == active_leaf_id,
             )
         )
     return branches

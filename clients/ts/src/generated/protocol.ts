@@ -121,9 +121,16 @@ export interface BranchUpdated {
 export interface Branch {
   active: boolean;
   /**
-   * The first message of this branch that older branches do not share (the root message for the main branch).
+   * False for a named branch that ends inside the tree (the old app's branches: a path up to a message that later messages follow on Main). Sending on it forks there, and the name moves to the new message.
+   */
+  endsAtLeaf: boolean;
+  /**
+   * The first message of this branch that older branches do not share (the root message for the main branch; the end itself for a branch that ends inside the tree).
    */
   forkMessageId: string;
+  /**
+   * Where the branch ends: a leaf of the tree, or (`endsAtLeaf` false) a named message that other branches go on past.
+   */
   leafId: string;
   messageCount: number;
   name: string | null;
@@ -230,6 +237,10 @@ export interface Attachment {
    * Inline text for text and JSON attachments.
    */
   text: string | null;
+  /**
+   * What an audio attachment says, as it was transcribed.
+   */
+  transcript: string | null;
 }
 /**
  * Why a stream failed, safe to show: never a key or an auth header.
@@ -729,13 +740,18 @@ export interface BranchesRenameParams {
    */
   name: string | null;
 }
+/**
+ * Exactly one of `messageId` (the branch through it, down its newest descendants)
+ * and `leafId` (the listed branch that ends there, exactly).
+ */
 export interface BranchesSwitchParams {
   conversationId: string;
-  messageId: string;
+  leafId?: string | null;
+  messageId?: string | null;
 }
 export interface BranchesSwitchResult {
   /**
-   * The leaf reached from the message along its newest descendants.
+   * Where the active branch now ends: the leaf reached from `messageId` along its newest descendants, or `leafId` itself.
    */
   activeLeafId: string;
 }
@@ -986,6 +1002,10 @@ export interface DocumentAttachmentInput {
    * Inline text for text and JSON attachments.
    */
   text?: string | null;
+  /**
+   * What an audio attachment says, as it was transcribed.
+   */
+  transcript?: string | null;
 }
 export interface DocumentErrorInput {
   code: string;
@@ -1120,6 +1140,10 @@ export interface DocumentAttachmentOutput {
    * Inline text for text and JSON attachments.
    */
   text: string | null;
+  /**
+   * What an audio attachment says, as it was transcribed.
+   */
+  transcript: string | null;
 }
 export interface DocumentErrorOutput {
   code: string;
@@ -1594,9 +1618,9 @@ export interface Methods {
   "conversations.delete": { params: ConversationIdParams; result: EmptyResult };
   /** Every message of a conversation, as a tree. */
   "conversations.tree": { params: ConversationIdParams; result: ConversationsTreeResult };
-  /** Make the branch through a message the active one. */
+  /** Make a branch the active one: through a message, or by its end. */
   "branches.switch": { params: BranchesSwitchParams; result: BranchesSwitchResult };
-  /** One branch per leaf of the message tree. */
+  /** One branch per leaf of the message tree, and per named message inside it. */
   "branches.list": { params: ConversationIdParams; result: BranchesListResult };
   /** Name a branch (by its leaf). */
   "branches.rename": { params: BranchesRenameParams; result: BranchResult };
