@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from sidecar.engine.attachments import Attachments
 from sidecar.engine.branches import Branches
 from sidecar.engine.conversations import Conversations
 from sidecar.engine.external import ExternalTurns
@@ -59,6 +60,7 @@ class Engine:
         self.external = ExternalTurns(self)
         self.titles = Titles(self, self.http)
         self.transfer = Transfer(self)
+        self.attachments = Attachments(self)
         self.disconnect_hooks: list[Callable[[str], None]] = [self.tools.forget]
         """Run with a client's key when its connection ends."""
 

@@ -1,22 +1,28 @@
 """Files sent with a message: text and JSON go into the prompt as text, images to
 vision models. Image bytes live as files beside the database (never in events);
-the message keeps the attachment's name, type, size and, for text, its text."""
+the message keeps the attachment's name, type, size and, for text, its text.
+`Attachments.get` gives a stored attachment's bytes back (`attachments.get`)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import binascii
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sidecar.ids import new_id
-from sidecar.protocol.errors import InvalidParams
+from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
 from sidecar.protocol.objects import Attachment
+from sidecar.store.errors import StorageUnavailable
 
 if TYPE_CHECKING:
+    from sidecar.engine import Engine
     from sidecar.protocol.methods import AttachmentInput
     from sidecar.protocol.objects import Message, Model
+
+log = logging.getLogger("sidecar.attachments")
 
 TEXT_TYPES = (
     "text/",
@@ -104,3 +110,49 @@ def _read_all(folder: Path, ids: list[str]) -> dict[str, str]:
         if path.is_file():
             out[ident] = base64.b64encode(path.read_bytes()).decode()
     return out
+
+
+# -- reading one back ------------------------------------------------------------------
+
+FILE_GONE = "attachmentFile"
+"""`data.kind` of the NOT_FOUND for an attachment whose file is no longer on disk."""
+
+
+def folder_of(database_path: Path) -> Path:
+    """Where attachment files live: `attachments/` beside the database, one file per id."""
+    return database_path.parent / "attachments"
+
+
+class Attachments:
+    def __init__(self, engine: Engine) -> None:
+        self._e = engine
+
+    async def get(self, attachment_id: str) -> tuple[Attachment, bytes]:
+        """A stored attachment of any message and its bytes (a text attachment's are its
+        UTF-8 text). NOT_FOUND (`kind` "attachment") for an unknown id or one whose
+        conversation is being deleted; NOT_FOUND (`kind` "attachmentFile") when the
+        attachment is stored but its file is gone from disk."""
+        e = self._e
+        found = await e.repos.messages.attachment(attachment_id)
+        if found is None or found[1] in e.conversations.deleting:
+            raise not_found("attachment", attachment_id)
+        attachment, _ = found
+        if attachment.text is not None:
+            return attachment, attachment.text.encode()
+        path = folder_of(e.repos.database.path) / attachment.id
+        try:
+            raw = await asyncio.to_thread(path.read_bytes)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            log.warning("attachment %s: its file %s is missing", attachment.id, path)
+            raise RpcError(
+                Reason.NOT_FOUND,
+                "the attachment's file is missing from disk",
+                kind=FILE_GONE,
+                id=attachment.id,
+            ) from None
+        except OSError as exc:
+            log.error("attachment %s: cannot read %s: %s", attachment.id, path, exc.strerror)
+            raise StorageUnavailable(
+                "io", f"storage unavailable: the attachment's file cannot be read ({exc.strerror})"
+            ) from None
+        return attachment, raw

@@ -338,6 +338,25 @@ class ChatRecordParams(Params):
     client_request_id: str | None = ClientRequestId
 
 
+# --- attachments ---------------------------------------------------------------
+
+
+class AttachmentsGetParams(Params):
+    attachment_id: str = Id
+
+
+class AttachmentsGetResult(Wire):
+    """A stored attachment with its bytes, from any message of any conversation or branch."""
+
+    attachment_id: str
+    name: str
+    mime_type: str
+    size: int = Field(description="The number of bytes in `data`.")
+    data: str = Field(
+        description="Base64 of the bytes; for a text attachment, of its text in UTF-8."
+    )
+
+
 # --- tools -------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sidecar.rpc import (
+    attachments,
     chat,
     conversations,
     handshake,
@@ -23,4 +24,5 @@ METHODS: dict[str, Method] = {
     **providers.family,
     **reports.family,
     **transfer.family,
+    **attachments.family,
 }

@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING
 import aiosqlite
 
 from sidecar.ids import now_iso
-from sidecar.protocol.objects import Branch, BranchMessage, Message, TreeNode, UsageRecord
-from sidecar.store.rows import MESSAGES, USAGE
+from sidecar.protocol.objects import (
+    Attachment,
+    Branch,
+    BranchMessage,
+    Message,
+    TreeNode,
+    UsageRecord,
+)
+from sidecar.store.rows import MESSAGES, USAGE, from_json
 from sidecar.store.sql import exists, fetch_all, fetch_one, get_row, run, run_many
 from sidecar.store.tree import preview, summarize_branches
 
@@ -142,6 +149,23 @@ class MessageRepo:
                 (conversation_id,),
             )
         return [MESSAGES.load(row) for row in rows]
+
+    async def attachment(self, attachment_id: str) -> tuple[Attachment, str] | None:
+        """An attachment of any stored message (any conversation, any branch) and the id
+        of the conversation holding it, found through the `message_attachments` index."""
+        async with self._db.locked() as db:
+            row = await fetch_one(
+                db,
+                "SELECT m.conversation_id, a.value AS attachment "
+                "FROM message_attachments x JOIN messages m ON m.id = x.message_id, "
+                "json_each(m.attachments) a "
+                "WHERE x.attachment_id = ? AND json_extract(a.value, '$.id') = x.attachment_id "
+                "ORDER BY x.message_id LIMIT 1",
+                (attachment_id,),
+            )
+        if row is None:
+            return None
+        return Attachment.model_validate(from_json(row["attachment"])), row["conversation_id"]
 
     async def has_complete_reply(self, conversation_id: str, *, other_than: str) -> bool:
         """Whether the conversation has a complete assistant message besides `other_than`."""

@@ -218,7 +218,46 @@ _V3_TOTAL_TIMEOUT = """
 ALTER TABLE providers ADD COLUMN total_timeout REAL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2_SEARCH, _V3_TOTAL_TIMEOUT)
+# Attachment id -> the message holding it, for `attachments.get` (an attachment lives
+# inside its message's `attachments` JSON). Triggers keep it in step with every insert,
+# change of `attachments` and delete (deleting a conversation cascades to its messages,
+# whose triggers fire too), whichever repository wrote the row. Keyed by both ids: an
+# id is new for every attachment, but a store must never refuse a message over it.
+_V4_ATTACHMENT_INDEX = """
+CREATE TABLE message_attachments (
+    attachment_id TEXT NOT NULL,
+    message_id    TEXT NOT NULL,
+    PRIMARY KEY (attachment_id, message_id)
+) WITHOUT ROWID;
+CREATE INDEX message_attachments_by_message ON message_attachments (message_id);
+
+CREATE TRIGGER attachments_added AFTER INSERT ON messages
+WHEN new.attachments <> '[]' BEGIN
+    INSERT OR IGNORE INTO message_attachments (attachment_id, message_id)
+    SELECT json_extract(a.value, '$.id'), new.id FROM json_each(new.attachments) a
+    WHERE json_extract(a.value, '$.id') IS NOT NULL;
+END;
+
+CREATE TRIGGER attachments_changed AFTER UPDATE OF attachments ON messages
+WHEN old.attachments IS NOT new.attachments BEGIN
+    DELETE FROM message_attachments WHERE message_id = old.id;
+    INSERT OR IGNORE INTO message_attachments (attachment_id, message_id)
+    SELECT json_extract(a.value, '$.id'), new.id FROM json_each(new.attachments) a
+    WHERE json_extract(a.value, '$.id') IS NOT NULL;
+END;
+
+CREATE TRIGGER attachments_removed AFTER DELETE ON messages
+WHEN old.attachments <> '[]' BEGIN
+    DELETE FROM message_attachments WHERE message_id = old.id;
+END;
+
+-- Backfill what the database already holds.
+INSERT OR IGNORE INTO message_attachments (attachment_id, message_id)
+SELECT json_extract(a.value, '$.id'), m.id FROM messages m, json_each(m.attachments) a
+WHERE m.attachments <> '[]' AND json_extract(a.value, '$.id') IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2_SEARCH, _V3_TOTAL_TIMEOUT, _V4_ATTACHMENT_INDEX)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -179,6 +179,25 @@ describe("every method through client.request", () => {
       }),
     ).toEqual(recorded);
 
+    // an old message's attachment, read back as base64 bytes
+    const withFile = await call("chat.send", {
+      conversationId,
+      content: "Read this",
+      attachments: [{ name: "notes.txt", mimeType: "text/plain", text: "Olá ☕" }],
+    });
+    await finished(withFile.assistantMessageId);
+    const stored = (await client.request("conversations.get", { conversationId })).messages.find(
+      (m) => m.id === withFile.userMessageId,
+    );
+    const attachmentId = stored!.attachments[0]!.id;
+    const file = await call("attachments.get", { attachmentId });
+    expect(file).toMatchObject({ attachmentId, name: "notes.txt", mimeType: "text/plain", size: 8 });
+    expect(Buffer.from(file.data, "base64").toString("utf8")).toBe("Olá ☕");
+    await expect(client.request("attachments.get", { attachmentId: "nope" })).rejects.toMatchObject({
+      reason: "NOT_FOUND",
+      data: { kind: "attachment", id: "nope" },
+    });
+
     // usage, titles, transfer
     const usage = await call("usage.summary", { groupBy: "model" });
     expect(usage.rows.find((r) => r.key === "m1")?.calls).toBeGreaterThanOrEqual(5);

@@ -701,6 +701,25 @@ export interface AttachmentInput {
   name: string;
   text?: string | null;
 }
+export interface AttachmentsGetParams {
+  attachmentId: string;
+}
+/**
+ * A stored attachment with its bytes, from any message of any conversation or branch.
+ */
+export interface AttachmentsGetResult {
+  attachmentId: string;
+  /**
+   * Base64 of the bytes; for a text attachment, of its text in UTF-8.
+   */
+  data: string;
+  mimeType: string;
+  name: string;
+  /**
+   * The number of bytes in `data`.
+   */
+  size: number;
+}
 /**
  * A message on a listed branch, with its siblings (itself included) for "2 / 3" arrows.
  */
@@ -1676,6 +1695,8 @@ export interface Methods {
   "conversations.export": { params: ConversationsExportParams; result: ConversationsExportResult };
   /** Add a conversation from a JSON export under new conversation, message and attachment ids, keeping the tree, statuses (`pending`/`streaming` become `interrupted`), usage, branch names and the active leaf. Publishes one `conversation.created` and no per-message events: load the messages with `conversations.get` or `conversations.tree`. Records no usage (nothing was spent). An invalid document answers INVALID_PARAMS with each problem's location. */
   "conversations.import": { params: ConversationsImportParams; result: ConversationsImportResult };
+  /** A stored attachment's name, type, size and base64 bytes (a text attachment's are its text in UTF-8), from any message of any conversation or branch. NOT_FOUND with `data.kind` `attachment` for an unknown id, `attachmentFile` when the attachment is stored but its file is gone from disk. */
+  "attachments.get": { params: AttachmentsGetParams; result: AttachmentsGetResult };
 }
 
 /** Every event: its notification params (`type`, `seq`, `ts` and the event's fields). */
@@ -1713,10 +1734,10 @@ export type ParamsOf<M extends MethodName> = Methods[M]["params"];
 export type ResultOf<M extends MethodName> = Methods[M]["result"];
 export type SidecarEvent = Events[EventType];
 
-export const METHOD_NAMES = ["initialize","events.subscribe","conversations.create","conversations.list","conversations.get","conversations.update","conversations.delete","conversations.tree","branches.switch","branches.list","branches.rename","systemPrompts.list","systemPrompts.create","systemPrompts.update","systemPrompts.delete","settings.get","settings.update","chat.send","chat.cancel","chat.regenerate","chat.edit","chat.record","tools.list","tools.register","tools.unregister","tools.submitResult","tools.approve","providers.list","providers.configure","providers.remove","models.list","models.upsert","models.remove","usage.summary","titles.generate","conversations.export","conversations.import"] as const;
+export const METHOD_NAMES = ["initialize","events.subscribe","conversations.create","conversations.list","conversations.get","conversations.update","conversations.delete","conversations.tree","branches.switch","branches.list","branches.rename","systemPrompts.list","systemPrompts.create","systemPrompts.update","systemPrompts.delete","settings.get","settings.update","chat.send","chat.cancel","chat.regenerate","chat.edit","chat.record","tools.list","tools.register","tools.unregister","tools.submitResult","tools.approve","providers.list","providers.configure","providers.remove","models.list","models.upsert","models.remove","usage.summary","titles.generate","conversations.export","conversations.import","attachments.get"] as const;
 export const EVENT_TYPES = ["conversation.created","conversation.updated","conversation.deleted","branch.updated","systemPrompts.updated","settings.updated","message.created","message.updated","message.deleted","assistant.stream.started","assistant.stream.delta","assistant.stream.retrying","assistant.stream.completed","assistant.stream.cancelled","assistant.stream.failed","agent.thinking.started","agent.thinking.delta","agent.thinking.completed","tool.execution.proposed","tool.execution.started","tool.execution.completed","tool.execution.failed","usage.recorded","providers.updated","models.updated"] as const;
 
 /** Methods deduplicated by `clientRequestId`: a repeat gets the first answer (also across restarts). */
 export const DEDUPLICATED_METHODS: ReadonlySet<MethodName> = new Set<MethodName>(["chat.send","chat.record"]);
 /** Methods a client may send again after a reconnect: reads, and the deduplicated ones. */
-export const SAFE_TO_RESEND_METHODS: ReadonlySet<MethodName> = new Set<MethodName>(["conversations.list","conversations.get","conversations.tree","branches.list","systemPrompts.list","settings.get","chat.send","chat.record","tools.list","providers.list","models.list","usage.summary","conversations.export"]);
+export const SAFE_TO_RESEND_METHODS: ReadonlySet<MethodName> = new Set<MethodName>(["conversations.list","conversations.get","conversations.tree","branches.list","systemPrompts.list","settings.get","chat.send","chat.record","tools.list","providers.list","models.list","usage.summary","conversations.export","attachments.get"]);
