@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from sidecar.engine.usage import priced_record
 from sidecar.ids import new_id, now_iso
-from sidecar.protocol.errors import InvalidParams, not_found
+from sidecar.protocol.errors import InvalidParams
 from sidecar.protocol.events import ConversationUpdated, MessageCreated, UsageRecorded
 from sidecar.protocol.objects import Message, Usage
 
@@ -43,9 +43,7 @@ class ExternalTurns:
             if p.content is None:
                 await self._answers_user_message(parent_id)
             reply = p.reply
-            model = await e.models.get(reply.model_id)
-            if model is None:
-                raise not_found("model", reply.model_id)
+            model = await e.models.require(reply.model_id)  # an id or an alias
             reply_id = new_id()
             records = []
             usage = None

@@ -5,16 +5,22 @@ of the built-in providers with their prices) and the user's models from the stor
 (`models.upsert`: custom backends' models, and overrides). A user model with a
 built-in id replaces the built-in one entirely; removing it brings the built-in
 one back. Built-in models themselves cannot be removed, only disabled.
+
+Every path that takes a model id (chat.send, regenerate, edit, chat.record, titles,
+usage.summary) resolves it with `resolve`: an id, or an alias (`Model.aliases`, the
+rules in `sidecar.registry.models`). An id that resolves to nothing is NOT_FOUND with
+a message that says why (`unknown_model`).
 """
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING
 
-from sidecar.protocol.errors import Reason, RpcError, not_found
+from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
 from sidecar.protocol.events import ModelsUpdated
 from sidecar.protocol.objects import Model, ModelCapabilities, Pricing
-from sidecar.registry import builtin_ids, load_catalog
+from sidecar.registry import builtin_ids, merged, not_chat_reason, resolve_model
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine
@@ -26,35 +32,36 @@ class Models:
         self._e = engine
 
     async def _merged(self) -> list[Model]:
-        """Built-in and user models, a user model winning over a built-in one with its id;
-        ordered by provider, then id."""
-        merged = {m.id: m for m in load_catalog()}
-        for model in await self._e.repos.catalog.list_models():
-            merged[model.id] = (
-                model if model.source == "user" else model.model_copy(update={"source": "user"})
-            )
-        return sorted(merged.values(), key=lambda m: (m.provider, m.id))
+        """Built-in and user models (`sidecar.registry.merged`), by provider, then id."""
+        return merged(await self._e.repos.catalog.list_models())
 
     async def list(self, provider: str | None = None) -> list[Model]:
         models = await self._merged()
         return [m for m in models if provider is None or m.provider == provider]
 
+    async def resolve(self, model_id: str) -> Model | None:
+        """The model `model_id` names: by id, else by alias; None when none does."""
+        return resolve_model(await self._merged(), model_id)
+
     async def get(self, model_id: str) -> Model | None:
-        for model in await self._merged():
-            if model.id == model_id:
-                return model
-        return None
+        return await self.resolve(model_id)
+
+    async def require(self, model_id: str) -> Model:
+        """The model `model_id` names; NOT_FOUND saying why when none does."""
+        models = await self._merged()
+        model = resolve_model(models, model_id)
+        if model is None:
+            raise unknown_model(models, model_id)
+        return model
 
     async def usable(self, model_id: str) -> Model:
         """The model a chat will use; a clear error when it is unknown or disabled."""
-        model = await self.get(model_id)
-        if model is None:
-            raise not_found("model", model_id)
+        model = await self.require(model_id)
         if not model.enabled:
             raise RpcError(
                 Reason.CONFLICT,
-                f"model {model_id} is disabled; enable it with models.upsert",
-                id=model_id,
+                f"model {model.id} is disabled; enable it with models.upsert",
+                id=model.id,
             )
         return model
 
@@ -67,6 +74,7 @@ class Models:
             provider=given.provider,
             provider_model=given.provider_model or given.id,
             display_name=given.display_name or given.id,
+            aliases=list(dict.fromkeys(given.aliases)),
             enabled=given.enabled,
             context_window=given.context_window,
             max_output_tokens=given.max_output_tokens,
@@ -78,9 +86,36 @@ class Models:
             source="user",
         )
         async with self._e.lock:
+            await self._check_aliases(model)
             await self._e.repos.catalog.save_model(model)
-            await self._publish()
-        return model
+            models = await self._publish()
+        return next(m for m in models if m.id == model.id)  # as models.list shows it
+
+    async def _check_aliases(self, model: Model) -> None:
+        """An alias names one model: never an id (an id always wins, so the alias would be
+        dead), nor another user model's alias. A built-in alias may be taken over."""
+        if model.id in model.aliases:
+            raise InvalidParams(f"alias {model.id} is the model's own id", ("model", "aliases"))
+        models = await self._merged()
+        ids = {m.id for m in models}
+        for alias in model.aliases:
+            if alias in ids:
+                raise InvalidParams(
+                    f"alias {alias} is the id of a model; an alias must be a name no model has",
+                    ("model", "aliases"),
+                )
+        users = {m.id: m for m in await self._e.repos.catalog.list_models()}
+        for other in users.values():
+            taken = set(other.aliases) & set(model.aliases)
+            if other.id != model.id and taken:
+                alias = sorted(taken)[0]
+                raise RpcError(
+                    Reason.CONFLICT,
+                    f"alias {alias} already names model {other.id}",
+                    id=model.id,
+                    alias=alias,
+                    modelId=other.id,
+                )
 
     async def remove(self, model_id: str) -> None:
         """Remove a user model; for an override of a built-in one, the built-in one is back."""
@@ -95,5 +130,23 @@ class Models:
                 raise not_found("model", model_id)
             await self._publish()
 
-    async def _publish(self) -> None:
-        self._e.bus.publish(ModelsUpdated(models=await self._merged()))
+    async def _publish(self) -> list[Model]:
+        models = await self._merged()
+        self._e.bus.publish(ModelsUpdated(models=models))
+        return models
+
+
+def unknown_model(models: list[Model], model_id: str) -> RpcError:
+    """NOT_FOUND for an id that resolves to nothing, saying why: a known non-chat id
+    ("dall-e-3 is an image model, not a chat model"), else no id or alias matches
+    (with the closest names, for a typo)."""
+    reason = not_chat_reason(model_id)
+    if reason is None:
+        names = [n for m in models for n in (m.id, *m.aliases)]
+        close = difflib.get_close_matches(model_id, names, n=3, cutoff=0.75)
+        reason = f"no model has the id or alias {model_id} (see models.list)"
+        if close:
+            reason += f"; did you mean {' or '.join(close)}?"
+    return RpcError(
+        Reason.NOT_FOUND, f"model {model_id} not found: {reason}", kind="model", id=model_id
+    )

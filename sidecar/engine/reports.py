@@ -7,6 +7,13 @@ plain strings:
 - `from` a day: from its first millisecond (UTC); a timestamp: from that instant;
 - `to` a day: through its last millisecond (the whole day is included); a timestamp:
   through that instant.
+
+Models are counted by their canonical id: `modelId` may be an alias (the calls of its
+model are counted, under every id it has, so rows an older importer kept under the
+old app's id count too), and `groupBy: model` adds up the rows whose ids resolve to
+one model under that model's id. An id that resolves to nothing is taken as it is
+(a removed model's calls stay countable), and is NOT_FOUND, saying why, when no call
+was ever recorded under it either.
 """
 
 from __future__ import annotations
@@ -14,9 +21,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from sidecar.engine.models import unknown_model
 from sidecar.protocol.errors import InvalidParams
 from sidecar.protocol.reports import UsageSummaryResult
-from sidecar.store.usage import totals
+from sidecar.registry import merged, resolve_model
+from sidecar.store.usage import regroup, totals
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine
@@ -31,13 +40,25 @@ class Reports:
 
     async def summary(self, p: UsageSummaryParams) -> UsageSummaryResult:
         start, end = time_range(p.from_, p.to)
-        rows = await self._e.repos.usage.summary(
+        repos = self._e.repos
+        models = merged(await repos.catalog.list_models())
+        model_ids = None
+        if p.model_id is not None:
+            wanted = resolve_model(models, p.model_id)
+            if wanted is None and not await repos.usage.has_model(p.model_id):
+                raise unknown_model(models, p.model_id)
+            model_ids = [p.model_id] if wanted is None else [wanted.id, *wanted.aliases]
+        rows = await repos.usage.summary(
             group_by=p.group_by,
             conversation_id=p.conversation_id,
             start=start,
             end=end,
             kind=p.kind,
+            model_ids=model_ids,
         )
+        if p.group_by == "model":
+            canonical = {n: m.id for m in models for n in (m.id, *m.aliases)}
+            rows = regroup(rows, lambda key: canonical.get(key, key) if key else key)
         return UsageSummaryResult(rows=rows, totals=totals(rows))
 
 

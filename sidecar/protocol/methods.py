@@ -255,7 +255,8 @@ class ChatSendParams(Params):
     model_id: str | None = Field(
         default=None,
         max_length=200,
-        description="Default: the conversation's model, then settings.defaultModelId.",
+        description="A model id or alias (models.list). Default: the conversation's model, "
+        "then settings.defaultModelId.",
     )
     client_request_id: str | None = ClientRequestId
 
@@ -278,7 +279,7 @@ class ChatRegenerateParams(Params):
     model_id: str | None = Field(
         default=None,
         max_length=200,
-        description="Default: the conversation's model, then the message's.",
+        description="A model id or alias. Default: the conversation's model, then the message's.",
     )
     tools: list[str] = Field(
         default_factory=list,
@@ -312,7 +313,10 @@ class RecordedReply(Params):
     )
     thinking: str | None = Field(default=None, max_length=4_000_000)
     model_id: str = Field(
-        min_length=1, max_length=200, description="A model the sidecar knows (models.list)."
+        min_length=1,
+        max_length=200,
+        description="A model the sidecar knows: an id or an alias (models.list); stored as "
+        "its model's id.",
     )
     status: Literal["complete", "cancelled", "failed"]
     usage: Usage | None = Field(

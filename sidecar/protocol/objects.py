@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, JsonValue
 
@@ -278,11 +278,20 @@ class Pricing(Wire):
     cache_write: float | None = Field(default=None, ge=0)
 
 
+ModelAlias = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class Model(Wire):
-    id: str
+    id: str = Field(description="The canonical id: what messages and usage records store.")
     provider: str
     provider_model: str = Field(description="The model name sent upstream.")
     display_name: str
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="Other ids that name this model wherever a model id is taken (the old "
+        "app's ids such as gpt-4-1, dated snapshots such as claude-sonnet-4-5-20250929); "
+        "never the id of another model, and each listed on one model only.",
+    )
     enabled: bool = True
     context_window: int | None = None
     max_output_tokens: int | None = None
@@ -306,6 +315,12 @@ class ModelInput(Params):
     provider: str = Field(min_length=1, max_length=100)
     provider_model: str | None = Field(default=None, min_length=1, max_length=200)
     display_name: str | None = Field(default=None, max_length=200)
+    aliases: list[ModelAlias] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Other ids for this model. Not another model's id; a built-in model's "
+        "alias may be taken (the user's alias wins); another user model's may not (CONFLICT).",
+    )
     enabled: bool = True
     context_window: int | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, gt=0)

@@ -24,10 +24,18 @@ class UsageSummaryParams(Params):
 
     group_by: UsageGroupBy = Field(
         default="model",
-        description="One row per model id, per UTC day (YYYY-MM-DD) or per conversation id.",
+        description="One row per model (its canonical id: calls recorded under an alias count "
+        "as its model's), per UTC day (YYYY-MM-DD) or per conversation id.",
     )
     conversation_id: str | None = Field(
         default=None, min_length=1, max_length=100, description="Only this conversation's calls."
+    )
+    model_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Only this model's calls: an id or an alias (models.list), counting the "
+        "calls of the model it names. NOT_FOUND when it names no model and no call has it.",
     )
     from_: str | None = Field(
         default=None,
@@ -51,7 +59,8 @@ class UsageSummaryRow(Wire):
     """Sums over the provider calls of one group (or of all of them: the totals)."""
 
     key: str | None = Field(
-        description="The model id, the UTC day or the conversation id; `total` for the totals. "
+        description="The model's canonical id, the UTC day or the conversation id; `total` for "
+        "the totals. "
         "Null groups the calls recorded without one (e.g. a title of a deleted conversation)."
     )
     calls: int

@@ -6,20 +6,39 @@ The file's shape:
       "pricesTakenOn": "YYYY-MM-DD",        the day the prices were checked
       "notes": "...",                       what the prices mean and how sure they are
       "source": {"openai": "...", ...},     where each provider's figures come from
-      "models": [ {id, provider, providerModel, displayName, contextWindow,
+      "models": [ {id, provider, providerModel, displayName, aliases?, contextWindow,
                    maxOutputTokens, capabilities {tools, vision, reasoning},
-                   pricing {input, output, cacheRead, cacheWrite}}, ... ]
+                   pricing {input, output, cacheRead, cacheWrite} | null}, ... ],
+      "notChat": [ {id | prefix, reason}, ... ]   ids that name no chat model, and why
     }
 
-Prices are USD per million tokens, like `Pricing` on the wire. A typo in the file
-(an unknown key, a missing price, a duplicate id) is a CatalogError at first use,
-and tests/test_registry.py loads the shipped file, so it never reaches a release.
+Prices are USD per million tokens, like `Pricing` on the wire; `"pricing": null` (said
+outright, never left out) is a model whose price could not be confirmed: its calls
+cost null. A typo in the file (an unknown key, a missing price, a duplicate id or
+alias) is a CatalogError at first use, and tests/test_registry.py loads the shipped
+file, so it never reaches a release.
+
+Model ids and aliases (one rule for every path: chat.send/regenerate/edit, chat.record,
+usage.summary, the TypeScript router, the legacy importer):
+
+- an id names its model; an alias (a model's `aliases`: the old app's ids such as
+  `gpt-4-1`, dated snapshots such as `claude-sonnet-4-5-20250929`) names the model that
+  lists it. Catalog ids stay canonical: what messages and usage records store.
+- `merged` puts the user's models (models.upsert) over the built-in ones. An id always
+  wins over an alias, so a user model whose id is a built-in alias takes that name;
+  between aliases, a user model's win over built-in ones. A user model that overrides
+  a built-in id keeps that id's built-in aliases. Each alias is listed once, on the
+  model it resolves to, so clients can resolve with the list alone.
+- `resolve_model` answers from such a list; `resolve_alias` from the built-in catalog
+  alone (no store, no I/O). `not_chat_reason` says why an id that resolves to nothing
+  cannot chat (an image or speech model, the old app's local CLI).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -32,13 +51,15 @@ from sidecar.protocol.objects import Model
 DATA_FILE = "models.json"
 BUILTIN_PROVIDERS = ("openai", "anthropic", "deepseek")
 
-_TOP_KEYS = frozenset({"pricesTakenOn", "notes", "source", "models"})
+_TOP_KEYS = frozenset({"pricesTakenOn", "notes", "source", "models", "notChat"})
+_REQUIRED_TOP_KEYS = _TOP_KEYS - {"notChat"}
 _MODEL_KEYS = frozenset(
     {
         "id",
         "provider",
         "providerModel",
         "displayName",
+        "aliases",
         "enabled",
         "contextWindow",
         "maxOutputTokens",
@@ -49,10 +70,27 @@ _MODEL_KEYS = frozenset(
 _REQUIRED_MODEL_KEYS = frozenset({"id", "provider", "providerModel", "displayName", "pricing"})
 _CAPABILITY_KEYS = frozenset({"tools", "vision", "reasoning"})
 _PRICE_KEYS = frozenset({"input", "output", "cacheRead", "cacheWrite"})
+_NOT_CHAT_KEYS = frozenset({"id", "prefix", "reason"})
+MAX_ID = 200  # like ModelInput.id
 
 
 class CatalogError(ValueError):
     """The built-in catalog file is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class NotChat:
+    """An id (or every id starting with `prefix`) that names no chat model; `reason`
+    follows the id in the error: "dall-e-3 is an image model, not a chat model"."""
+
+    id: str | None
+    prefix: str | None
+    reason: str
+
+    def matches(self, model_id: str) -> bool:
+        if self.id is not None:
+            return model_id == self.id
+        return self.prefix is not None and model_id.startswith(self.prefix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +99,7 @@ class Catalog:
     notes: str
     source: dict[str, str]
     models: tuple[Model, ...]
+    not_chat: tuple[NotChat, ...] = ()
 
     def by_id(self) -> dict[str, Model]:
         return {m.id: m for m in self.models}
@@ -82,11 +121,74 @@ def builtin_ids() -> frozenset[str]:
     return frozenset(m.id for m in catalog().models)
 
 
+# --- ids and aliases -----------------------------------------------------------------
+
+
+def resolve_model(models: Iterable[Model], model_id: str) -> Model | None:
+    """The model `model_id` names in `models` (a list as `merged` makes it, or the
+    catalog's): the one with that id, else the one listing it in `aliases`; None if
+    none does."""
+    by_alias = None
+    for model in models:
+        if model.id == model_id:
+            return model
+        if by_alias is None and model_id in model.aliases:
+            by_alias = model
+    return by_alias
+
+
+def resolve_alias(model_id: str) -> str | None:
+    """The canonical built-in id that `model_id` names (itself for a built-in id, the
+    model's id for one of its aliases), or None when no built-in model answers to it.
+
+    The built-in catalog alone: user models are the store's (`Engine.models.resolve`
+    answers with both). Synchronous, no I/O, safe to call per row."""
+    model = resolve_model(catalog().models, model_id)
+    return None if model is None else model.id
+
+
+def not_chat_reason(model_id: str) -> str | None:
+    """Why `model_id` can never be a chat model of the sidecar ("dall-e-3 is an image
+    model, not a chat model"), or None when the catalog knows no reason. Only for an id
+    that resolves to nothing: a user model may take any id."""
+    for entry in catalog().not_chat:
+        if entry.matches(model_id):
+            return f"{model_id} {entry.reason}"
+    return None
+
+
+def merged(user_models: Iterable[Model]) -> list[Model]:
+    """Built-in and user models as one list, the way models.list shows it: a user
+    model replaces the built-in one with its id; each model lists the aliases that
+    resolve to it (see the module's rules); sorted by provider, then id."""
+    builtin = {m.id: m for m in catalog().models}
+    users = {
+        m.id: m if m.source == "user" else m.model_copy(update={"source": "user"})
+        for m in user_models
+    }
+    by_id = {**builtin, **users}
+    owner: dict[str, str] = {}  # alias -> the id it resolves to
+    for model in (*users.values(), *builtin.values()):
+        for alias in model.aliases:
+            if alias not in by_id and alias not in owner:
+                owner[alias] = model.id
+    aliases: dict[str, list[str]] = {}
+    for alias, model_id in owner.items():
+        aliases.setdefault(model_id, []).append(alias)
+    models = [
+        m
+        if m.aliases == aliases.get(m.id, [])
+        else m.model_copy(update={"aliases": aliases.get(m.id, [])})
+        for m in by_id.values()
+    ]
+    return sorted(models, key=lambda m: (m.provider, m.id))
+
+
 def parse(data: Any) -> Catalog:
     """Check a catalog document and turn it into models; CatalogError says what is wrong."""
     if not isinstance(data, dict):
         raise CatalogError("the catalog must be a JSON object")
-    _keys(data, _TOP_KEYS, _TOP_KEYS, "the catalog")
+    _keys(data, _TOP_KEYS, _REQUIRED_TOP_KEYS, "the catalog")
     try:
         taken_on = dt.date.fromisoformat(data["pricesTakenOn"])
     except (TypeError, ValueError):
@@ -110,7 +212,49 @@ def parse(data: Any) -> Catalog:
             raise CatalogError(f"models[{index}]: no source note for provider {model.provider!r}")
         seen.add(model.id)
         models.append(model)
-    return Catalog(prices_taken_on=taken_on, notes=notes, source=dict(source), models=tuple(models))
+    names: dict[str, str] = {m.id: f"the id of {m.id}" for m in models}
+    for index, model in enumerate(models):
+        for alias in model.aliases:
+            if alias in names:
+                raise CatalogError(f"models[{index}]: alias {alias!r} is already {names[alias]}")
+            names[alias] = f"an alias of {model.id}"
+    not_chat = _not_chat(data.get("notChat", []), names)
+    return Catalog(
+        prices_taken_on=taken_on,
+        notes=notes,
+        source=dict(source),
+        models=tuple(models),
+        not_chat=not_chat,
+    )
+
+
+def _not_chat(entries: Any, names: dict[str, str]) -> tuple[NotChat, ...]:
+    """The `notChat` list: each entry one `id` or one `prefix`, and a `reason`; none may
+    name a model (an id or alias of the catalog)."""
+    if not isinstance(entries, list):
+        raise CatalogError("notChat must be a list")
+    out: list[NotChat] = []
+    for index, entry in enumerate(entries):
+        where = f"notChat[{index}]"
+        _keys(entry, _NOT_CHAT_KEYS, frozenset({"reason"}), where)
+        given = [k for k in ("id", "prefix") if k in entry]
+        if len(given) != 1:
+            raise CatalogError(f"{where}: give exactly one of id, prefix")
+        value, reason = entry[given[0]], entry["reason"]
+        if not isinstance(value, str) or not value or len(value) > MAX_ID:
+            raise CatalogError(f"{where}.{given[0]} must be a non-empty string")
+        if not isinstance(reason, str) or not reason.strip():
+            raise CatalogError(f"{where}.reason must be a non-empty string")
+        item = NotChat(
+            id=value if given[0] == "id" else None,
+            prefix=value if given[0] == "prefix" else None,
+            reason=reason.strip(),
+        )
+        clash = next((n for n in names if item.matches(n)), None)
+        if clash is not None:
+            raise CatalogError(f"{where} would refuse {clash!r}, {names[clash]}")
+        out.append(item)
+    return tuple(out)
 
 
 def _model(entry: Any, where: str) -> Model:
@@ -124,9 +268,21 @@ def _model(entry: Any, where: str) -> Model:
         )
     if "capabilities" in entry:
         _keys(entry["capabilities"], _CAPABILITY_KEYS, _CAPABILITY_KEYS, f"{where}.capabilities")
-    _keys(entry["pricing"], _PRICE_KEYS, _PRICE_KEYS, f"{where}.pricing")
-    if not all(isinstance(entry["pricing"][k], int | float) for k in _PRICE_KEYS):
-        raise CatalogError(f"{where}.pricing: every price must be a number")
+    if entry["pricing"] is not None:  # null: said outright, the price is unknown
+        _keys(entry["pricing"], _PRICE_KEYS, _PRICE_KEYS, f"{where}.pricing")
+        if not all(
+            isinstance(entry["pricing"][k], int | float) and entry["pricing"][k] >= 0
+            for k in _PRICE_KEYS
+        ):
+            raise CatalogError(f"{where}.pricing: every price must be a number, not negative")
+    aliases = entry.get("aliases", [])
+    if (
+        not isinstance(aliases, list)
+        or not all(isinstance(a, str) and 0 < len(a) <= MAX_ID for a in aliases)
+        or len(set(aliases)) != len(aliases)
+        or entry["id"] in aliases
+    ):
+        raise CatalogError(f"{where}.aliases must be distinct non-empty strings, other than the id")
     for limit in ("contextWindow", "maxOutputTokens"):
         value = entry.get(limit)
         if value is not None and (type(value) is not int or value <= 0):

@@ -46,7 +46,12 @@ async def list_models(session: Context, p: ModelsListParams) -> ModelsListResult
     return ModelsListResult(models=await session.engine.models.list(p.provider))
 
 
-@family("models.upsert", "Add or change a model.", errors=NF)
+@family(
+    "models.upsert",
+    "Add or change a model; the result is the model as models.list shows it (a built-in "
+    "id's aliases stay with it). CONFLICT when an alias already names another user model.",
+    errors=(Reason.NOT_FOUND, Reason.CONFLICT),
+)
 async def upsert(session: Context, p: ModelsUpsertParams) -> ModelResult:
     return ModelResult(model=await session.engine.models.upsert(p.model))
 

@@ -20,6 +20,7 @@ family = Family()
 @family(
     "usage.summary",
     "Token and cost totals of the recorded provider calls, by model, day or conversation.",
+    errors=(Reason.NOT_FOUND,),
     reads=True,
 )
 async def usage_summary(session: Context, p: UsageSummaryParams) -> UsageSummaryResult:

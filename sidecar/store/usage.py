@@ -7,6 +7,7 @@ and a UTC day is its first ten characters.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -41,15 +42,21 @@ async def summary(
     start: str | None = None,
     end: str | None = None,
     kind: str | None = None,
+    model_ids: Sequence[str] | None = None,
 ) -> list[UsageSummaryRow]:
     """One row per group, sorted by key (a NULL key last).
 
     `start` is the first `created_at` included and `end` the first one excluded, both
-    in the stored format; None leaves that side open.
+    in the stored format; None leaves that side open. `model_ids`: only the calls
+    recorded under one of these model ids.
     """
     key = GROUP_KEYS[group_by]
     where: list[str] = []
     params: dict[str, Any] = {}
+    if model_ids is not None:
+        names = [f"model{i}" for i in range(len(model_ids))]
+        where.append(f"model_id IN ({', '.join(':' + n for n in names)})" if names else "0")
+        params.update(zip(names, model_ids, strict=True))
     for column, op, name, value in (
         ("conversation_id", "=", "conversation_id", conversation_id),
         ("created_at", ">=", "start", start),
@@ -79,6 +86,23 @@ async def summary(
         )
         for row in rows
     ]
+
+
+def regroup(
+    rows: list[UsageSummaryRow], key_of: Callable[[str | None], str | None]
+) -> list[UsageSummaryRow]:
+    """The rows with their keys mapped by `key_of`, rows that meet on one key added up;
+    sorted by key (None last), like `summary`."""
+    groups: dict[str | None, list[UsageSummaryRow]] = {}
+    for row in rows:
+        groups.setdefault(key_of(row.key), []).append(row)
+    out = [
+        group[0].model_copy(update={"key": key})
+        if len(group) == 1
+        else totals(group).model_copy(update={"key": key})
+        for key, group in groups.items()
+    ]
+    return sorted(out, key=lambda r: (r.key is None, r.key or ""))
 
 
 def totals(rows: list[UsageSummaryRow]) -> UsageSummaryRow:

@@ -42,6 +42,12 @@ class UsageRepo:
         async with self._db.locked() as db:
             return await usage.summary(db, **query)
 
+    async def has_model(self, model_id: str) -> bool:
+        """Whether any call was recorded under this model id."""
+        sql = "SELECT 1 AS found FROM usage_records WHERE model_id = ? LIMIT 1"
+        async with self._db.locked() as db:
+            return bool(await fetch_all(db, sql, (model_id,)))
+
     async def add(self, record: UsageRecord) -> None:
         """Record the usage of a provider call that made no message (e.g. a title)."""
         async with self._db.locked() as db:

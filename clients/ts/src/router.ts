@@ -3,6 +3,11 @@
  * the sidecar or to the app's legacy TypeScript path, by the provider of its model and
  * `settings.providerRoutes`. The routes live in the sidecar's settings, so every window
  * follows a switch at once (`settings.updated`), and the choice survives restarts.
+ *
+ * A model is named by its id or by one of its `aliases` (models.list: the old app's ids such
+ * as `gpt-4-1`, dated snapshots), resolved as the sidecar does. A model id that names no
+ * model (`dall-e-3`, `whisper-1`, the old app's `claude-cli-…`, a typo) is never routed by
+ * guesswork: `resolve`, `send`, `regenerate` and `edit` reject with `UnknownModelError`.
  */
 import type {
   ChatEditParams,
@@ -32,10 +37,33 @@ export type RouteQuery = { conversationId: string; modelId?: string | null };
 /** Where a chat went and why. */
 export interface RouteInfo {
   route: Route;
-  /** The model the chat uses (request, conversation, default, last used: the sidecar's order); null if none. */
+  /**
+   * The model the chat uses (request, conversation, default, last used: the sidecar's order),
+   * as it was named there (an id or an alias); null if none.
+   */
   modelId: string | null;
-  /** That model's provider; null when the model is unknown. */
+  /** That model's provider; null only when there is no model at all (it takes the default route). */
   providerId: string | null;
+}
+
+/**
+ * A chat names a model the sidecar does not know: no id or alias in models.list matches it.
+ * Nothing was sent anywhere. `modelId` is the name as given; an app that runs such models
+ * itself (the old app's local `claude-cli-…`) catches this and calls its own path.
+ */
+export class UnknownModelError extends Error {
+  override name = "UnknownModelError";
+  /** Like an RpcError's: the sidecar answers chat.send for such an id with NOT_FOUND too. */
+  readonly reason = "NOT_FOUND";
+  readonly modelId: string;
+
+  constructor(modelId: string) {
+    super(
+      `model ${modelId} is unknown to the sidecar: no model in models.list has that id or alias ` +
+        "(an image, speech or local CLI model is not a chat model), so it has no route; nothing was sent",
+    );
+    this.modelId = modelId;
+  }
 }
 
 /**
@@ -59,7 +87,11 @@ export interface ProviderRouter {
   /** providerId -> route, as set in the sidecar (providers not listed take the default). */
   readonly routes: Readable<Record<string, Route>>;
   routeFor(providerId: string): Route;
-  /** Which model, provider and route a chat would take. */
+  /**
+   * Which model, provider and route a chat would take. A model named by an alias takes its
+   * model's route; one the sidecar does not know rejects with `UnknownModelError` (as do
+   * `send`, `regenerate` and `edit`, before anything is sent).
+   */
   resolve(request: RouteQuery): Promise<RouteInfo>;
   send(request: RoutedSend): Promise<RoutedResult>;
   /** `chat.regenerate` or `legacy.regenerate`, by the route of the conversation's model (or `modelId`). */
@@ -90,6 +122,8 @@ export interface RouterState {
   routes: Record<string, Route>;
   /** modelId -> providerId */
   modelProviders: Record<string, string>;
+  /** alias -> the modelId it names */
+  modelAliases: Record<string, string>;
   defaultModelId: string | null;
   lastModelId: string | null;
   /** conversationId -> its modelId, as seen in events (so resolving rarely needs a request). */
@@ -97,11 +131,25 @@ export interface RouterState {
 }
 
 export function emptyRouterState(): RouterState {
-  return { seq: -1, routes: {}, modelProviders: {}, defaultModelId: null, lastModelId: null, conversationModels: {} };
+  return {
+    seq: -1,
+    routes: {},
+    modelProviders: {},
+    modelAliases: {},
+    defaultModelId: null,
+    lastModelId: null,
+    conversationModels: {},
+  };
 }
 
 export function routerStateFrom(settings: Settings, models: Model[], seq: number): RouterState {
-  return { ...emptyRouterState(), seq, ...fromSettings(settings), modelProviders: providersOf(models) };
+  return { ...emptyRouterState(), seq, ...fromSettings(settings), ...modelsOf(models) };
+}
+
+/** The id of the model `modelId` names (itself, or the model listing it as an alias); null if none. */
+export function resolveModelId(state: Pick<RouterState, "modelProviders" | "modelAliases">, modelId: string): string | null {
+  if (Object.hasOwn(state.modelProviders, modelId)) return modelId;
+  return Object.hasOwn(state.modelAliases, modelId) ? state.modelAliases[modelId]! : null;
 }
 
 export function reduceRouter(state: RouterState, event: SidecarEvent): RouterState {
@@ -117,7 +165,7 @@ export function reduceRouter(state: RouterState, event: SidecarEvent): RouterSta
       };
     }
     case "models.updated":
-      return { ...state, seq: event.seq, modelProviders: providersOf(event.models) };
+      return { ...state, seq: event.seq, ...modelsOf(event.models) };
     case "conversation.created":
     case "conversation.updated":
       if (state.conversationModels[event.conversation.id] === event.conversation.modelId) return state;
@@ -137,8 +185,16 @@ function fromSettings(settings: Settings): Pick<RouterState, "routes" | "default
   return { routes, defaultModelId: settings.defaultModelId, lastModelId: settings.lastModelId };
 }
 
-function providersOf(models: Model[]): Record<string, string> {
-  return Object.fromEntries(models.map((m) => [m.id, m.provider]));
+/** The sidecar lists each alias once, never one that is an id: an id still wins here. */
+function modelsOf(models: Model[]): Pick<RouterState, "modelProviders" | "modelAliases"> {
+  const modelProviders = Object.fromEntries(models.map((m) => [m.id, m.provider]));
+  const modelAliases: Record<string, string> = {};
+  for (const m of models) {
+    for (const alias of m.aliases ?? []) {
+      if (!Object.hasOwn(modelProviders, alias) && !Object.hasOwn(modelAliases, alias)) modelAliases[alias] = m.id;
+    }
+  }
+  return { modelProviders, modelAliases };
 }
 
 function sameRecord(a: Record<string, Route>, b: Record<string, Route>): boolean {
@@ -205,8 +261,11 @@ export function createProviderRouter(options: RouterOptions): ProviderRouter {
       }
       modelId = conversationModel ?? state.defaultModelId ?? state.lastModelId;
     }
-    const providerId = modelId === null ? null : (state.modelProviders[modelId] ?? null);
-    return { modelId, providerId, route: providerId === null ? defaultRoute : routeFor(providerId) };
+    if (modelId === null) return { modelId, providerId: null, route: defaultRoute };
+    const known = resolveModelId(state, modelId);
+    if (known === null) throw new UnknownModelError(modelId);
+    const providerId = state.modelProviders[known]!;
+    return { modelId, providerId, route: routeFor(providerId) };
   }
 
   /** A regenerate or an edit: to the legacy path when routed there and it has a handler. */

@@ -12,6 +12,7 @@ import type { ChatSendParams } from "../src/generated/protocol.js";
 import { SidecarClient } from "../src/client.js";
 import {
   createProviderRouter,
+  UnknownModelError,
   type ProviderRouter,
   type RouteInfo,
   type RoutedEdit,
@@ -202,4 +203,35 @@ test("regenerate and edit follow the route of the conversation's model", { timeo
   expect(shown.messages.map((m) => m.content)).toEqual(["Name a vegetable", "You said: Name a vegetable"]);
   expect(shown.messages[0]!.siblingIds).toHaveLength(2);
   expect(legacyRedos).toHaveLength(2);
+});
+
+test("the old app's gpt-4-1 takes the openai route, the sidecar's when openai is moved there", async () => {
+  // The built-in openai provider, pointed at the fake (it speaks the same chat completions).
+  await admin.request("providers.configure", { id: "openai", baseUrl: fake.baseUrl, apiKey: "sk-test" });
+  const x = (await admin.request("conversations.create", { modelId: "gpt-4-1", title: "Old id" })).conversation.id;
+  expect(await router.resolve({ conversationId: x })).toEqual({ route: "frontend", modelId: "gpt-4-1", providerId: "openai" });
+  await router.setRoute("openai", "sidecar");
+  expect(await router.resolve({ conversationId: x })).toEqual({ route: "sidecar", modelId: "gpt-4-1", providerId: "openai" });
+  const sent = await sendVia(x, "which model?");
+  expect(sent).toMatchObject({ route: "sidecar", modelId: "gpt-4-1", providerId: "openai" });
+  expect((await fake.requests()).at(-1)!.body.model).toBe("gpt-4.1"); // the API's name upstream
+  const shown = await admin.request("conversations.get", { conversationId: x });
+  expect(shown.messages.at(-1)).toMatchObject({ role: "assistant", modelId: "gpt-4.1", provider: "openai" });
+});
+
+test("an id the sidecar does not know is a clear error, never a route", async () => {
+  const x = (await admin.request("conversations.create", { title: "Unknown" })).conversation.id;
+  const legacyBefore = legacyCalls.length;
+  const upstreamBefore = (await fake.requests()).length;
+  for (const modelId of ["dall-e-3", "whisper-1", "claude-cli-sonnet", "gpt-4-1x"]) {
+    await expect(router.resolve({ conversationId: x, modelId })).rejects.toThrow(UnknownModelError);
+    await expect(router.send({ conversationId: x, content: "hi", modelId })).rejects.toMatchObject({ name: "UnknownModelError", modelId });
+  }
+  expect(legacyCalls).toHaveLength(legacyBefore);
+  expect((await fake.requests()).length).toBe(upstreamBefore);
+  expect((await admin.request("conversations.get", { conversationId: x })).messages).toEqual([]);
+  // The sidecar, asked directly, refuses the same ids and says why.
+  await expect(client.request("chat.send", { conversationId: x, content: "hi", modelId: "dall-e-3" })).rejects.toThrow(
+    "dall-e-3 is an image model",
+  );
 });

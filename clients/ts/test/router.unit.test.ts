@@ -4,7 +4,7 @@
  */
 import { expect, test } from "vitest";
 import type { MethodName, Model, ParamsOf, ResultOf, SidecarEvent, Settings } from "../src/generated/protocol.js";
-import { createProviderRouter, reduceRouter, routerStateFrom } from "../src/router.js";
+import { createProviderRouter, reduceRouter, resolveModelId, routerStateFrom, UnknownModelError } from "../src/router.js";
 import type { ClientLike } from "../src/svelte.js";
 
 const settings = (providerRoutes: Settings["providerRoutes"], lastModelId: string | null = null): Settings => ({
@@ -16,7 +16,7 @@ const settings = (providerRoutes: Settings["providerRoutes"], lastModelId: strin
   titleModelId: null,
   toolFolders: [],
 });
-const model = (id: string, provider: string) => ({ id, provider }) as Model;
+const model = (id: string, provider: string, aliases: string[] = []) => ({ id, provider, aliases }) as Model;
 
 test("routes keep their reference when a settings change leaves them alone", () => {
   const state = routerStateFrom(settings({ a: "sidecar" }), [model("m", "a")], 1);
@@ -58,10 +58,59 @@ test("a failed first load fails sends until refresh() mends it", async () => {
     providerId: "a",
     result: { userMessageId: "u", assistantMessageId: "x" },
   });
-  expect(await router.send({ conversationId: "c", content: "hi", modelId: "unknown" })).toMatchObject({
-    route: "frontend", // an unknown model's provider takes the default route
-    result: "legacy",
-  });
+  // An unknown model is refused, never routed by guesswork (nor sent anywhere).
+  await expect(router.send({ conversationId: "c", content: "hi", modelId: "unknown" })).rejects.toThrow(UnknownModelError);
   router.close();
   expect(listeners.size).toBe(0);
+});
+
+test("aliases resolve to their model, an id wins over an alias, and models.updated refreshes both", () => {
+  const state = routerStateFrom(settings({}), [model("gpt-4.1", "openai", ["gpt-4-1"]), model("m", "a", ["m-old"])], 1);
+  expect(resolveModelId(state, "gpt-4-1")).toBe("gpt-4.1");
+  expect(resolveModelId(state, "gpt-4.1")).toBe("gpt-4.1");
+  expect(resolveModelId(state, "dall-e-3")).toBeNull();
+  expect(resolveModelId(state, "toString")).toBeNull(); // not an inherited property either
+  const next = reduceRouter(state, {
+    type: "models.updated",
+    seq: 2,
+    ts: "",
+    models: [model("gpt-4.1", "openai", ["gpt-4-1"]), model("gpt-4-1", "local"), model("x", "a", ["gpt-4.1"])],
+  });
+  expect(resolveModelId(next, "gpt-4-1")).toBe("gpt-4-1");
+  expect(resolveModelId(next, "gpt-4.1")).toBe("gpt-4.1");
+  expect(resolveModelId(next, "m-old")).toBeNull();
+});
+
+test("resolve answers an alias with its model's route and refuses an unknown id with a clear error", async () => {
+  const sent: string[] = [];
+  const client: ClientLike = {
+    state: "open",
+    async request<M extends MethodName>(method: M, _params: ParamsOf<M>): Promise<ResultOf<M>> {
+      sent.push(method);
+      const answers: Partial<Record<MethodName, unknown>> = {
+        "settings.get": { settings: settings({ openai: "sidecar" }) },
+        "models.list": { models: [model("gpt-4.1", "openai", ["gpt-4-1"])] },
+      };
+      return answers[method] as ResultOf<M>;
+    },
+    onEvent: () => () => {},
+    onState: () => () => {},
+    onResync: () => () => {},
+  };
+  const legacy = { send: async () => "legacy" };
+  const router = createProviderRouter({ client, legacy, defaultRoute: "frontend" });
+  expect(await router.resolve({ conversationId: "c", modelId: "gpt-4-1" })).toEqual({
+    route: "sidecar",
+    modelId: "gpt-4-1",
+    providerId: "openai",
+  });
+  for (const unknown of ["dall-e-3", "whisper-1", "claude-cli-sonnet", "gpt-4-1x"]) {
+    const failure = router.resolve({ conversationId: "c", modelId: unknown });
+    await expect(failure).rejects.toThrow(UnknownModelError);
+    await expect(failure).rejects.toMatchObject({ modelId: unknown, reason: "NOT_FOUND" });
+    await expect(failure).rejects.toThrow(`model ${unknown} is unknown to the sidecar`);
+    await expect(router.send({ conversationId: "c", content: "hi", modelId: unknown })).rejects.toThrow(UnknownModelError);
+  }
+  expect(sent.sort()).toEqual(["models.list", "settings.get"]); // nothing sent, to the sidecar or the legacy path
+  router.close();
 });

@@ -653,10 +653,17 @@ export interface ModelsUpdated {
   type: "models.updated";
 }
 export interface Model {
+  /**
+   * Other ids that name this model wherever a model id is taken (the old app's ids such as gpt-4-1, dated snapshots such as claude-sonnet-4-5-20250929); never the id of another model, and each listed on one model only.
+   */
+  aliases: string[];
   capabilities: ModelCapabilities;
   contextWindow: number | null;
   displayName: string;
   enabled: boolean;
+  /**
+   * The canonical id: what messages and usage records store.
+   */
   id: string;
   maxOutputTokens: number | null;
   pricing: Pricing | null;
@@ -835,7 +842,7 @@ export interface RecordedReply {
    */
   error?: ErrorInfoInput | null;
   /**
-   * A model the sidecar knows (models.list).
+   * A model the sidecar knows: an id or an alias (models.list); stored as its model's id.
    */
   modelId: string;
   status: "complete" | "cancelled" | "failed";
@@ -871,7 +878,7 @@ export interface ChatRegenerateParams {
    */
   messageId: string;
   /**
-   * Default: the conversation's model, then the message's.
+   * A model id or alias. Default: the conversation's model, then the message's.
    */
   modelId?: string | null;
   /**
@@ -899,7 +906,7 @@ export interface ChatSendParams {
   content: string;
   conversationId: string;
   /**
-   * Default: the conversation's model, then settings.defaultModelId.
+   * A model id or alias (models.list). Default: the conversation's model, then settings.defaultModelId.
    */
   modelId?: string | null;
   /**
@@ -1374,6 +1381,12 @@ export interface ModelIdParams {
  * A model to add or change; `providerModel` and `displayName` default to `id`.
  */
 export interface ModelInput {
+  /**
+   * Other ids for this model. Not another model's id; a built-in model's alias may be taken (the user's alias wins); another user model's may not (CONFLICT).
+   *
+   * @maxItems 50
+   */
+  aliases?: string[];
   capabilities?: ModelCapabilitiesInput | null;
   contextWindow?: number | null;
   displayName?: string | null;
@@ -1549,13 +1562,17 @@ export interface UsageSummaryParams {
    */
   from?: string | null;
   /**
-   * One row per model id, per UTC day (YYYY-MM-DD) or per conversation id.
+   * One row per model (its canonical id: calls recorded under an alias count as its model's), per UTC day (YYYY-MM-DD) or per conversation id.
    */
   groupBy?: "model" | "day" | "conversation";
   /**
    * Only chat replies or only title generations; default both.
    */
   kind?: ("chat" | "title") | null;
+  /**
+   * Only this model's calls: an id or an alias (models.list), counting the calls of the model it names. NOT_FOUND when it names no model and no call has it.
+   */
+  modelId?: string | null;
   /**
    * The last day (UTC, the whole day) or instant included.
    */
@@ -1584,7 +1601,7 @@ export interface UsageSummaryRow {
    */
   inputTokens: number;
   /**
-   * The model id, the UTC day or the conversation id; `total` for the totals. Null groups the calls recorded without one (e.g. a title of a deleted conversation).
+   * The model's canonical id, the UTC day or the conversation id; `total` for the totals. Null groups the calls recorded without one (e.g. a title of a deleted conversation).
    */
   key: string | null;
   /**
@@ -1609,7 +1626,7 @@ export interface UsageSummaryRow1 {
    */
   inputTokens: number;
   /**
-   * The model id, the UTC day or the conversation id; `total` for the totals. Null groups the calls recorded without one (e.g. a title of a deleted conversation).
+   * The model's canonical id, the UTC day or the conversation id; `total` for the totals. Null groups the calls recorded without one (e.g. a title of a deleted conversation).
    */
   key: string | null;
   /**
@@ -1683,7 +1700,7 @@ export interface Methods {
   "providers.remove": { params: ProviderIdParams; result: EmptyResult };
   /** Models, optionally of one provider. */
   "models.list": { params: ModelsListParams; result: ModelsListResult };
-  /** Add or change a model. */
+  /** Add or change a model; the result is the model as models.list shows it (a built-in id's aliases stay with it). CONFLICT when an alias already names another user model. */
   "models.upsert": { params: ModelsUpsertParams; result: ModelResult };
   /** Remove a user model (a built-in one comes back if it was overridden). */
   "models.remove": { params: ModelIdParams; result: EmptyResult };
