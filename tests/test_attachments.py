@@ -209,7 +209,7 @@ def user_message(conversation_id: str, attachments: list[Attachment]) -> Message
 
 def index_rows(path: Path) -> set[tuple[str, str]]:
     with sqlite3.connect(path) as conn:
-        return set(conn.execute("SELECT attachment_id, message_id FROM message_attachments"))
+        return set(conn.execute("SELECT attachment_id, message_id FROM attachment_index"))
 
 
 async def test_the_index_follows_inserts_updates_and_deletes(tmp_path):

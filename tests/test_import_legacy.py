@@ -4,6 +4,7 @@ and looked at through a real sidecar the way a user would."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sqlite3
@@ -25,7 +26,7 @@ ANTHROPIC_KEY = "sk-ant-legacy-DISTINCT-93bc"
 KEYS = (BACKEND_KEY, OPENAI_KEY, ANTHROPIC_KEY)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 OGG = b"OggS" + bytes(range(100))
-LONG = "🌍 долгий текст, 長い文章. " * 6000  # 150k characters
+LONG = ("🌍 долгий текст, 長い文章. " * 7000)[:150_000]  # any Unicode, 150k characters
 NO_ENV_KEYS = {"OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": "", "DEEPSEEK_API_KEY": ""}
 DAY1, DAY2, DAY3 = 1_762_000_000, 1_762_090_000, 1_762_180_000  # Unix seconds, 1 day apart
 VERSIONS = sorted(SCHEMAS)
@@ -108,6 +109,7 @@ def build_app_db(
     add("models", provider="openai", model_name="gpt-4o", enabled=0)
     add("models", provider="anthropic", model_name="claude-sonnet-4-5-20250929", enabled=1)
     add("models", provider="claude_cli", model_name="claude-cli-sonnet", enabled=1)
+    add("models", provider="openai", model_name="whisper-1", enabled=1)
     add("api_keys", provider="openai", key=OPENAI_KEY)
     add("api_keys", provider="anthropic", key=ANTHROPIC_KEY)
     if "custom_backends" in tables:
@@ -166,7 +168,7 @@ def expected_added(version: int) -> dict[str, int]:
         "systemPrompts": 2,
         "providers": 1 if later else 0,
         "apiKeys": 3 if later else 2,
-        "models": 3 if later else 2,  # gpt-4o disabled, the new Claude id, llama3
+        "models": 2 if later else 1,  # gpt-4o disabled, llama3 (the dated Claude id is an alias)
         "preferences": 1 if version >= 43 else 0,
     }
 
@@ -184,7 +186,8 @@ async def test_every_version_imports_what_the_user_saw(tmp_path, version):
     assert done["added"] == expected_added(version)
     assert done["skipped"]["branches"] == {"'Branch 4' shows the same messages as 'Main'": 1}
     assert done["skipped"]["models"] == {
-        "runs a local CLI (claude_cli), which the sidecar does not": 1
+        "runs a local CLI (claude_cli), which the sidecar does not": 1,
+        "whisper-1 is a speech-to-text model (OpenAI's transcription), not a chat model": 1,
     }
     if version >= 43:
         assert done["tablesLeft"]["users"] == {"rows": 1, "why": "not chat history"}
@@ -224,7 +227,8 @@ async def check_history(client: Client, data: Path, version: int) -> None:
         assert call["name"] == "web_search" and call["arguments"] == {"q": "Sintra"}
         assert call["status"] == "completed" and call["result"] == "Sintra: palaces"
         assert path[3]["thinking"] == "They want a day trip."
-        assert path[5]["provider"] == "my-ollama"
+        assert path[5]["provider"] == "my-ollama" and path[5]["modelId"] == "llama3"
+        assert lisbon["modelId"] == "llama3", "the model of its last reply"
     image, text = path[0]["attachments"]
     assert (image["name"], image["mimeType"], image["size"]) == ("fox.png", "image/png", len(PNG))
     assert (data / "attachments" / image["id"]).read_bytes() == PNG
@@ -236,6 +240,10 @@ async def check_history(client: Client, data: Path, version: int) -> None:
     (audio,) = path[2]["attachments"]
     assert (data / "attachments" / audio["id"]).read_bytes() == OGG
     assert audio["transcript"] == ("add Sintra please" if version >= 32 else None)
+    for attachment, expected in ((image, PNG), (audio, OGG), (text, b"pack light\n")):
+        got = await client.request("attachments.get", {"attachmentId": attachment["id"]})
+        assert base64.b64decode(got["data"]) == expected, "the old app's bytes, shown again"
+        assert (got["name"], got["mimeType"]) == (attachment["name"], attachment["mimeType"])
 
     branches = (await client.request("branches.list", {"conversationId": lisbon["id"]}))["branches"]
     by_name = {b["name"]: b for b in branches}

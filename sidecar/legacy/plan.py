@@ -37,7 +37,7 @@ from sidecar.protocol.objects import (
     Usage,
     UsageRecord,
 )
-from sidecar.registry import BUILTIN_PROVIDERS, catalog
+from sidecar.registry import BUILTIN_PROVIDERS, catalog, not_chat_reason, resolve_alias
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine
@@ -92,8 +92,7 @@ class Config:
             return None
         if old in self.model_ids:
             return self.model_ids[old]
-        builtin = catalog().by_id().get(old)
-        return builtin.id if builtin is not None else old
+        return resolve_alias(old) or old
 
     def provider_of(self, old: str | None) -> str | None:
         """The sidecar provider that serves an old model id, as well as it can tell."""
@@ -149,7 +148,10 @@ async def config(engine: Engine, data: read.LegacyData, skips: Skips) -> Config:
         provider_id = _model_provider(legacy, data, out, skips, provide)
         if provider_id is None:
             continue
-        builtin = catalog().by_id().get(legacy.model_name)
+        builtin = catalog().by_id().get(resolve_alias(legacy.model_name) or "")
+        if builtin is None and (why := not_chat_reason(legacy.model_name)):
+            skips.add("models", why)
+            continue
         if builtin is not None and builtin.provider == provider_id:
             model_id = builtin.id
         else:
@@ -175,6 +177,14 @@ async def config(engine: Engine, data: read.LegacyData, skips: Skips) -> Config:
         elif current.source == "builtin" and current.enabled != enabled:
             fields = current.model_dump(by_alias=False, exclude={"source"})
             out.models.append(ModelInput.model_validate(fields | {"enabled": enabled}))
+    for backend in data.backends:  # usage rows name the backend: its one model, if so
+        served = [
+            out.model_ids[m.model_name]
+            for m in data.models
+            if m.custom_backend_id == backend.id and m.model_name in out.model_ids
+        ]
+        if backend.name and len(served) == 1:
+            out.model_ids.setdefault(backend.name, served[0])
     out.settings = await _settings(engine, data, out)
     return out
 

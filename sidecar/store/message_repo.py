@@ -152,12 +152,12 @@ class MessageRepo:
 
     async def attachment(self, attachment_id: str) -> tuple[Attachment, str] | None:
         """An attachment of any stored message (any conversation, any branch) and the id
-        of the conversation holding it, found through the `message_attachments` index."""
+        of the conversation holding it, found through the `attachment_index` index."""
         async with self._db.locked() as db:
             row = await fetch_one(
                 db,
                 "SELECT m.conversation_id, a.value AS attachment "
-                "FROM message_attachments x JOIN messages m ON m.id = x.message_id, "
+                "FROM attachment_index x JOIN messages m ON m.id = x.message_id, "
                 "json_each(m.attachments) a "
                 "WHERE x.attachment_id = ? AND json_extract(a.value, '$.id') = x.attachment_id "
                 "ORDER BY x.message_id LIMIT 1",

@@ -224,35 +224,35 @@ ALTER TABLE providers ADD COLUMN total_timeout REAL;
 # whose triggers fire too), whichever repository wrote the row. Keyed by both ids: an
 # id is new for every attachment, but a store must never refuse a message over it.
 _V4_ATTACHMENT_INDEX = """
-CREATE TABLE message_attachments (
+CREATE TABLE attachment_index (
     attachment_id TEXT NOT NULL,
     message_id    TEXT NOT NULL,
     PRIMARY KEY (attachment_id, message_id)
 ) WITHOUT ROWID;
-CREATE INDEX message_attachments_by_message ON message_attachments (message_id);
+CREATE INDEX attachment_index_by_message ON attachment_index (message_id);
 
 CREATE TRIGGER attachments_added AFTER INSERT ON messages
 WHEN new.attachments <> '[]' BEGIN
-    INSERT OR IGNORE INTO message_attachments (attachment_id, message_id)
+    INSERT OR IGNORE INTO attachment_index (attachment_id, message_id)
     SELECT json_extract(a.value, '$.id'), new.id FROM json_each(new.attachments) a
     WHERE json_extract(a.value, '$.id') IS NOT NULL;
 END;
 
 CREATE TRIGGER attachments_changed AFTER UPDATE OF attachments ON messages
 WHEN old.attachments IS NOT new.attachments BEGIN
-    DELETE FROM message_attachments WHERE message_id = old.id;
-    INSERT OR IGNORE INTO message_attachments (attachment_id, message_id)
+    DELETE FROM attachment_index WHERE message_id = old.id;
+    INSERT OR IGNORE INTO attachment_index (attachment_id, message_id)
     SELECT json_extract(a.value, '$.id'), new.id FROM json_each(new.attachments) a
     WHERE json_extract(a.value, '$.id') IS NOT NULL;
 END;
 
 CREATE TRIGGER attachments_removed AFTER DELETE ON messages
 WHEN old.attachments <> '[]' BEGIN
-    DELETE FROM message_attachments WHERE message_id = old.id;
+    DELETE FROM attachment_index WHERE message_id = old.id;
 END;
 
 -- Backfill what the database already holds.
-INSERT OR IGNORE INTO message_attachments (attachment_id, message_id)
+INSERT OR IGNORE INTO attachment_index (attachment_id, message_id)
 SELECT json_extract(a.value, '$.id'), m.id FROM messages m, json_each(m.attachments) a
 WHERE m.attachments <> '[]' AND json_extract(a.value, '$.id') IS NOT NULL;
 """
