@@ -521,3 +521,25 @@ def test_a_store_that_is_not_a_database_is_one_line(tmp_path):
 )
 def test_backend_urls_become_openai_compatible_base_urls(stored, expected):
     assert openai_base_url(stored) == expected
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="open files are read from /proc")
+def test_refuses_while_the_old_app_has_its_database_open(tmp_path):
+    legacy = build_app_db(tmp_path / "old", 43)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+         "db.execute('SELECT 1 FROM conversations'); print('open', flush=True); sys.stdin.read()",
+         str(legacy)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "open\n"
+        refused = import_legacy(legacy, tmp_path / "data")
+        assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+        assert f"pid {holder.pid}" in refused.stderr and "quit it" in refused.stderr
+        assert not (tmp_path / "data" / "sidecar.db").exists(), "nothing written"
+        assert report(import_legacy(legacy, tmp_path / "data", "--dry-run"))["dryRun"]
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    assert report(import_legacy(legacy, tmp_path / "data"))["added"]["conversations"] == 2

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sqlite3
 import sys
@@ -120,6 +121,7 @@ def run(args: argparse.Namespace, target: Path) -> int:
         raise LegacyError(f"the old app's database is not at {source}: pass its path with --db")
     if not args.dry_run:
         _refuse_if_open(target)
+        _refuse_if_held(source)
     data = read.read(source)
     progress = Progress()
     progress.step(
@@ -284,6 +286,36 @@ def _refuse_if_open(target: Path) -> None:
         # Anything else wrong with the file: opening the store reports it in one line.
     finally:
         db.close()
+
+
+def _refuse_if_held(source: Path) -> None:
+    """Refuse while another process (the old app) has the old database open: what it
+    writes after the import would be left for the next run. Reading is safe either way
+    (one read transaction), so a dry run goes ahead."""
+    pids = holders(source)
+    if pids:
+        raise LegacyError(
+            f"{source} is open in another program (pid {', '.join(map(str, pids))}), "
+            "likely the old app: quit it and import again"
+        )
+
+
+def holders(path: Path) -> list[int]:
+    """The processes other than this one that have `path` or its journal open. Read from
+    Linux's /proc; elsewhere (no /proc) none are known, and the app must be quit first."""
+    base = str(path.resolve())
+    names = {base, base + "-journal", base + "-wal", base + "-shm"}
+    found = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        pid = int(fd_dir.parent.name)
+        if pid == os.getpid():
+            continue
+        try:
+            if any(os.readlink(fd) in names for fd in fd_dir.iterdir()):
+                found.append(pid)
+        except OSError:  # gone meanwhile, or another user's process
+            continue
+    return sorted(found)
 
 
 def _snapshot(source: Path, copy: Path) -> None:
