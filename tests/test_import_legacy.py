@@ -202,6 +202,8 @@ async def test_every_version_imports_what_the_user_saw(tmp_path, version):
         await check_history(client, data, version)
         await check_setup(client, version)
         await client.close()
+        received = "".join(r if isinstance(r, str) else r.decode() for r in client.raw)
+        assert not any(key in received for key in KEYS), "a key reached a result or event"
     finally:
         sc.terminate()
     assert not any(key in sc.stderr() for key in KEYS)
