@@ -306,6 +306,14 @@ async def check_setup(client: Client, version: int) -> None:
         assert models["llama3"]["provider"] == "my-ollama"
 
 
+async def lisbon_branch(client: Client, name: str) -> tuple[str, dict[str, Any]]:
+    """The imported Lisbon conversation's id, and its branch called `name`."""
+    listed = (await client.request("conversations.list", {}))["items"]
+    (cid,) = [c["id"] for c in listed if c["title"] == "Lisbon ✈️ trip"]
+    branches = (await client.request("branches.list", {"conversationId": cid}))["branches"]
+    return cid, next(b for b in branches if b["name"] == name)
+
+
 async def test_a_branch_continues_from_its_end_as_a_real_fork(tmp_path):
     """Open an old branch, send: the reply goes under its end, through the old app's own
     custom backend and key, the name follows the new messages, and Main is unchanged."""
@@ -317,12 +325,7 @@ async def test_a_branch_continues_from_its_end_as_a_real_fork(tmp_path):
         sc = launch(data, env=NO_ENV_KEYS)
         try:
             client = await Client.open(sc)
-            (lisbon,) = [
-                c for c in (await client.request("conversations.list", {}))["items"] if c["title"]
-            ]
-            cid = lisbon["id"]
-            branches = (await client.request("branches.list", {"conversationId": cid}))["branches"]
-            end = next(b for b in branches if b["name"] == "Branch 2")
+            cid, end = await lisbon_branch(client, "Branch 2")
             await client.request(
                 "branches.switch", {"conversationId": cid, "leafId": end["leafId"]}
             )
@@ -368,12 +371,7 @@ async def test_a_branch_that_ends_inside_the_tree_keeps_its_name(tmp_path):
     sc = launch(data, env=NO_ENV_KEYS)
     try:
         client = await Client.open(sc)
-        (lisbon,) = [
-            c for c in (await client.request("conversations.list", {}))["items"] if c["title"]
-        ]
-        cid = lisbon["id"]
-        end = next(b for b in (await client.request("branches.list", {"conversationId": cid}))["branches"]
-                   if b["name"] == "Branch 2")  # fmt: skip
+        cid, end = await lisbon_branch(client, "Branch 2")
         error = await error_of(
             client,
             "branches.rename",
