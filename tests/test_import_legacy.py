@@ -184,6 +184,7 @@ async def test_every_version_imports_what_the_user_saw(tmp_path, version):
 
     done = report(import_legacy(legacy, data))
     assert done["added"] == expected_added(version)
+    assert all(n > 0 for reasons in done["skipped"].values() for n in reasons.values())
     assert done["skipped"]["branches"] == {"'Branch 4' shows the same messages as 'Main'": 1}
     assert done["skipped"]["models"] == {
         "runs a local CLI (claude_cli), which the sidecar does not": 1,

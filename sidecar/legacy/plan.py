@@ -53,7 +53,8 @@ class Skips(Counter[tuple[str, str]]):
     """(kind, why) -> how many rows of that kind the import leaves for that reason."""
 
     def add(self, kind: str, why: str, count: int = 1) -> None:
-        self[(kind, why)] += count
+        if count:
+            self[(kind, why)] += count
 
     def by_kind(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
