@@ -363,6 +363,12 @@ async def test_a_branch_continues_from_its_end_as_a_real_fork(tmp_path):
         finally:
             sc.terminate()
         assert BACKEND_KEY not in sc.stderr()
+        again = report(import_legacy(legacy, data))
+        assert again["added"]["branches"] == 0, "the grown branch took its name along"
+        db = sqlite3.connect(data / "sidecar.db")
+        names = db.execute("SELECT count(*) FROM branch_names WHERE name = 'Branch 2'").fetchone()
+        db.close()
+        assert names == (1,)
 
 
 async def test_a_branch_that_ends_inside_the_tree_keeps_its_name(tmp_path):

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from sidecar.store.database import Database
 
 _BRANCH_NAME_INSERT = "INSERT INTO branch_names (conversation_id, leaf_id, name) VALUES (?, ?, ?)"
+# A name the conversation already has is not added again: a branch that grew in the
+# sidecar took its name along, and the next import must not name its old end too.
+_MISSING_BRANCH_NAME = (
+    "INSERT INTO branch_names (conversation_id, leaf_id, name) SELECT ?1, ?2, ?3 "
+    "WHERE NOT EXISTS (SELECT 1 FROM branch_names WHERE conversation_id = ?1 AND name = ?3)"
+)
 
 
 class TransferRepo:
@@ -63,7 +69,7 @@ class TransferRepo:
                 ("usage", USAGE, usage),
             )
         ]
-        batches.append(("branchNames", _BRANCH_NAME_INSERT, list(branch_names)))
+        batches.append(("branchNames", _MISSING_BRANCH_NAME, list(branch_names)))
         added: dict[str, int] = {}
         async with self._db.transaction(write=True) as db:
             for kind, sql, rows in batches:
