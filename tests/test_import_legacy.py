@@ -550,3 +550,36 @@ def test_refuses_while_the_old_app_has_its_database_open(tmp_path):
         holder.stdin.close()
         holder.wait(10)
     assert report(import_legacy(legacy, tmp_path / "data"))["added"]["conversations"] == 2
+
+
+async def test_what_the_user_deleted_stays_deleted_at_the_next_import(tmp_path):
+    """The app imports at every start: a conversation deleted in the sidecar must not
+    come back, not even when the old app went on with it meanwhile."""
+    legacy = build_app_db(tmp_path / "old", 43)
+    data = tmp_path / "data"
+    report(import_legacy(legacy, data))
+    sc = launch(data, env=NO_ENV_KEYS)
+    try:
+        client = await Client.open(sc)
+        cid, _ = await lisbon_branch(client, "Main")
+        await client.request("conversations.delete", {"conversationId": cid})
+        await client.close()
+    finally:
+        sc.terminate()
+    db = sqlite3.connect(legacy)
+    db.execute("INSERT INTO messages VALUES ('m7', 'Still there?', 'user', 'c1', ?)", (DAY3,))
+    db.commit()
+    db.close()
+    again = report(import_legacy(legacy, data))
+    assert set(again["added"].values()) == {0}, again["added"]
+    assert again["skipped"]["conversations"] == {
+        "deleted in the sidecar since an earlier import": 1
+    }
+    sc = launch(data, env=NO_ENV_KEYS)
+    try:
+        client = await Client.open(sc)
+        titles = [c["title"] for c in (await client.request("conversations.list", {}))["items"]]
+        assert titles == [None], "only the untitled chat is left"
+        await client.close()
+    finally:
+        sc.terminate()

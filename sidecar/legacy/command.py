@@ -181,6 +181,12 @@ async def _import(
     try:
         config = await plan.config(engine, data, skips)
         history = plan.history(data, files_dir=files_dir, planned=config, skips=skips)
+        deleted = await repos.transfer.deleted_since_imported(
+            history.conversations, history.messages
+        )
+        why = "deleted in the sidecar since an earlier import"
+        skips.add("conversations", why, sum(1 for c in history.conversations if c.id in deleted))
+        history.leave_out(deleted)
         stored: set[str] = set()  # messages an earlier import added
         earlier: dict[str, Conversation] = {}  # conversations an earlier import added
         for c in history.conversations:

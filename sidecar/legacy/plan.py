@@ -290,6 +290,19 @@ class History:
     files: list[tuple[Path, str]] = field(default_factory=list)
     """(the old app's file, the sidecar attachment id it is stored under)."""
 
+    def leave_out(self, gone: set[str]) -> None:
+        """Drop what hangs off the conversations and messages in `gone` (deleted in the
+        sidecar since an earlier import), so the import does not bring them back."""
+        dropped = [m for m in self.messages if m.id in gone or m.conversation_id in gone]
+        attachment_ids = {a.id for m in dropped for a in m.attachments}
+        self.conversations = [c for c in self.conversations if c.id not in gone]
+        self.messages = [
+            m for m in self.messages if m.id not in gone and m.conversation_id not in gone
+        ]
+        self.usage = [u for u in self.usage if not {u.conversation_id, u.message_id} & gone]
+        self.branch_names = [n for n in self.branch_names if not {n[0], n[1]} & gone]
+        self.files = [f for f in self.files if f[1] not in attachment_ids]
+
 
 def history(data: read.LegacyData, *, files_dir: Path, planned: Config, skips: Skips) -> History:
     """Every old row as the sidecar object it becomes. `files_dir` is the old app's

@@ -257,7 +257,19 @@ SELECT json_extract(a.value, '$.id'), m.id FROM messages m, json_each(m.attachme
 WHERE m.attachments <> '[]' AND json_extract(a.value, '$.id') IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2_SEARCH, _V3_TOTAL_TIMEOUT, _V4_ATTACHMENT_INDEX)
+# Every id a bulk import (import-legacy) ever added, so that what the user deleted
+# since is not added again by the next import (the app runs one at every start).
+_V5_IMPORTED_IDS = """
+CREATE TABLE imported_ids (id TEXT PRIMARY KEY) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2_SEARCH,
+    _V3_TOTAL_TIMEOUT,
+    _V4_ATTACHMENT_INDEX,
+    _V5_IMPORTED_IDS,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

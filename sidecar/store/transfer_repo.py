@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sidecar.protocol.objects import Conversation, Message, SystemPrompt, UsageRecord
 from sidecar.store.rows import CONVERSATIONS, MESSAGES, SYSTEM_PROMPTS, USAGE
-from sidecar.store.sql import run, run_many
+from sidecar.store.sql import fetch_all, run, run_many
 
 if TYPE_CHECKING:
     from sidecar.store.database import Database
@@ -47,6 +47,22 @@ class TransferRepo:
                 [(conversation.id, leaf, name) for leaf, name in branch_names.items()],
             )
 
+    async def deleted_since_imported(
+        self, conversations: Sequence[Conversation], messages: Sequence[Message]
+    ) -> set[str]:
+        """Conversations and messages an earlier import added that the user deleted since,
+        and the messages below a deleted one (they went with it), so that the next import
+        leaves them deleted. `messages`: parents first."""
+        async with self._db.transaction(write=False) as db:
+            imported = {r["id"] for r in await fetch_all(db, "SELECT id FROM imported_ids")}
+            stored = {r["id"] for r in await fetch_all(db, "SELECT id FROM conversations")}
+            stored |= {r["id"] for r in await fetch_all(db, "SELECT id FROM messages")}
+        gone = {c.id for c in conversations if c.id in imported and c.id not in stored}
+        for m in messages:
+            if {m.conversation_id, m.parent_id} & gone or (m.id in imported and m.id not in stored):
+                gone.add(m.id)
+        return gone
+
     async def add_missing(
         self,
         *,
@@ -58,21 +74,26 @@ class TransferRepo:
     ) -> dict[str, int]:
         """Insert every row whose key is not stored yet, all in one transaction, and leave
         the rows already there as they are, so a bulk import run twice adds nothing the
-        second time (`sidecar import-legacy`). `messages` lists parents before children;
+        second time (`sidecar import-legacy`). The ids of every row given are kept in
+        `imported_ids` (see `deleted_since_imported`). `messages` lists parents before children;
         `branch_names` are (conversation id, leaf id, name). Returns the rows added per kind."""
-        batches: list[tuple[str, str, list[Any]]] = [
-            (kind, mapper.insert_sql, [mapper.params(row) for row in rows])
-            for kind, mapper, rows in (
-                ("systemPrompts", SYSTEM_PROMPTS, system_prompts),
-                ("conversations", CONVERSATIONS, conversations),
-                ("messages", MESSAGES, messages),
-                ("usage", USAGE, usage),
-            )
-        ]
-        batches.append(("branchNames", _MISSING_BRANCH_NAME, list(branch_names)))
-        added: dict[str, int] = {}
         async with self._db.transaction(write=True) as db:
+            batches: list[tuple[str, str, list[Any]]] = [
+                (kind, mapper.insert_sql, [mapper.params(row) for row in rows])
+                for kind, mapper, rows in (
+                    ("systemPrompts", SYSTEM_PROMPTS, system_prompts),
+                    ("conversations", CONVERSATIONS, conversations),
+                    ("messages", MESSAGES, messages),
+                    ("usage", USAGE, usage),
+                )
+            ]
+            batches.append(("branchNames", _MISSING_BRANCH_NAME, list(branch_names)))
+            added: dict[str, int] = {}
             for kind, sql, rows in batches:
                 async with db.executemany(sql.replace("INSERT", "INSERT OR IGNORE", 1), rows) as c:
                     added[kind] = max(c.rowcount, 0)
+            ids = [*system_prompts, *conversations, *messages, *usage]
+            await run_many(
+                db, "INSERT OR IGNORE INTO imported_ids (id) VALUES (?)", [(r.id,) for r in ids]
+            )
         return added
