@@ -43,6 +43,7 @@ MIB = 1024 * 1024
 
 @asynccontextmanager
 async def provider_for(kind: str, **config: Any) -> AsyncIterator[tuple[FakeProvider, Provider]]:
+    config.setdefault("api", "chat")
     async with FakeProvider(kind, api_key=KEY) as fake, httpx.AsyncClient() as http:
         cfg = ProviderConfig(id="p", kind=kind, base_url=fake.base_url, api_key=KEY, **config)  # type: ignore[arg-type]
         yield fake, create_provider(cfg, http)

@@ -257,7 +257,18 @@ SELECT json_extract(a.value, '$.id'), m.id FROM messages m, json_each(m.attachme
 WHERE m.attachments <> '[]' AND json_extract(a.value, '$.id') IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2_SEARCH, _V3_TOTAL_TIMEOUT, _V4_ATTACHMENT_INDEX)
+# The wire API a provider speaks ("responses" or "chat"); NULL: the kind's default.
+_V5_PROVIDER_API = """
+ALTER TABLE providers ADD COLUMN api TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2_SEARCH,
+    _V3_TOTAL_TIMEOUT,
+    _V4_ATTACHMENT_INDEX,
+    _V5_PROVIDER_API,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
