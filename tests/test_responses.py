@@ -247,6 +247,13 @@ async def test_text_reasoning_calls_usage_and_finish():
     ]
 
 
+async def test_a_reasoning_item_without_encrypted_content_is_not_kept():
+    item = {"type": "reasoning", "id": "rs_2", "summary": [{"type": "summary_text", "text": "Hm"}]}
+    body = stream(("response.output_item.done", {"output_index": 0, "item": item}), completed())
+    parts = await collect(responses(Upstream(stream_response(body))))
+    assert parts[0] == ThinkingDelta("Hm") and not any(isinstance(p, ReasoningItem) for p in parts)
+
+
 @pytest.mark.parametrize(
     ("reason", "finish"), [("max_output_tokens", "length"), ("content_filter", "content_filter")]
 )

@@ -51,12 +51,13 @@ def responses_usage(u: dict[str, Any]) -> UsagePart:
 def _kept_reasoning(item: dict[str, Any]) -> dict[str, Any]:
     """What of a reasoning output item goes back as input: its id, summary and encrypted
     content (the status is output-only)."""
-    kept: dict[str, Any] = {"type": "reasoning", "id": item.get("id") or ""}
     summary = item.get("summary")
-    kept["summary"] = summary if type(summary) is list else []
-    if item.get("encrypted_content"):
-        kept["encrypted_content"] = item["encrypted_content"]
-    return kept
+    return {
+        "type": "reasoning",
+        "id": item.get("id") or "",
+        "summary": summary if type(summary) is list else [],
+        "encrypted_content": item["encrypted_content"],
+    }
 
 
 def _summary_text(item: dict[str, Any]) -> str:
@@ -183,7 +184,9 @@ class ResponsesStreamParser(StreamParser):
                 summary = _summary_text(item)
                 if summary:
                     self.out.append(ThinkingDelta(summary))
-            if item.get("id") or item.get("encrypted_content"):
+            # Without its encrypted content (not asked for) an item cannot go back with
+            # `store: false`: the API would look it up by id and not find it.
+            if item.get("encrypted_content"):
                 self.out.append(ReasoningItem(_kept_reasoning(item)))
 
     def _forget(self, call: _Call) -> None:
