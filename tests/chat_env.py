@@ -98,7 +98,10 @@ async def chat_env(
     default: Script | None = None,
     command: Sequence[str] = SIDECAR,
     stdin: int | None = None,
+    api: str | None = "chat",
 ):
+    """`api` is the provider's wire API for the openai kind (the default tests speak chat
+    completions; None leaves the kind's default, the Responses API)."""
     async with FakeProvider(kind, default=default) as fake:
         fake.api_key = API_KEY
         sidecar = launch(
@@ -121,6 +124,7 @@ async def chat_env(
                 "apiKey": API_KEY,
                 "idleTimeoutSeconds": idle_timeout,
                 "maxRetries": max_retries,
+                **({"api": api} if api is not None and kind == "openai" else {}),
             },
         )
         model_id = f"{kind}-model"

@@ -248,6 +248,129 @@ async def test_openai_sdk_api_key_check_and_mid_stream_error():
     assert seen == ["ab"]
 
 
+# --- OpenAI SDK, Responses API ---------------------------------------------------------
+
+RESPONSES_INPUT = [
+    {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Weather?"}]}
+]
+FUNCTION_TOOLS = [
+    {"type": "function", "name": n, "description": "", "parameters": {}, "strict": False}
+    for n in ("get_weather", "get_time")
+]
+
+
+async def test_openai_sdk_responses_stream_text_reasoning_calls_and_usage():
+    async with FakeProvider("openai") as fake, openai_client(fake) as client:
+        fake.enqueue(
+            Script(
+                text="Checking both.",
+                chunk_size=4,
+                thinking="The user wants weather and time.",
+                tool_calls=TOOLS,
+                usage=Usage(50, 30, 20, 0, 12),
+            )
+        )
+        summary: list[str] = []
+        kinds: list[str] = []
+        async with client.responses.stream(
+            model="gpt-5",
+            input=RESPONSES_INPUT,
+            instructions="Be brief.",
+            tools=FUNCTION_TOOLS,
+            reasoning={"summary": "auto"},
+            include=["reasoning.encrypted_content"],
+            store=False,
+        ) as stream:
+            async for event in stream:
+                kinds.append(event.type)
+                if event.type == "response.reasoning_summary_text.delta":
+                    summary.append(event.delta)
+            final = await stream.get_final_response()
+    assert kinds[:2] == ["response.created", "response.in_progress"]
+    assert kinds[-1] == "response.completed"
+    assert "".join(summary) == "The user wants weather and time."
+    assert final.output_text == "Checking both."
+    reasoning = final.output[0]
+    assert reasoning.type == "reasoning" and reasoning.encrypted_content
+    assert reasoning.summary[0].text == "The user wants weather and time."
+    calls = [item for item in final.output if item.type == "function_call"]
+    assert [(c.call_id, c.name, json.loads(c.arguments)) for c in calls] == [
+        ("call_w1", "get_weather", {"city": "Paris", "unit": "celsius"}),
+        ("call_t2", "get_time", {"timezone": "Europe/Paris"}),
+    ]
+    usage = final.usage
+    assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (50, 30, 80)
+    assert usage.input_tokens_details.cached_tokens == 20
+    assert usage.output_tokens_details.reasoning_tokens == 12
+    sent = fake.requests[-1].body
+    assert sent["store"] is False and sent["stream"] is True
+
+
+async def test_openai_sdk_responses_create_stream_and_tool_outputs_back():
+    async with FakeProvider("openai") as fake, openai_client(fake) as client:
+        fake.enqueue(Script(text="Sunny, 21 °C.", finish_reason="length"))
+        stream = await client.responses.create(
+            model="gpt-4.1",
+            input=[
+                *RESPONSES_INPUT,
+                {
+                    "type": "function_call",
+                    "call_id": "call_w1",
+                    "name": "get_weather",
+                    "arguments": "{}",
+                },
+                {"type": "function_call_output", "call_id": "call_w1", "output": "sunny"},
+            ],
+            stream=True,
+        )
+        events = [event async for event in stream]
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == "Sunny, 21 °C."
+    assert events[-1].type == "response.incomplete"
+    assert events[-1].response.incomplete_details.reason == "max_output_tokens"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"extra_body": {"messages": MESSAGES}}, "Unknown parameter: 'messages'."),
+        ({"input": RESPONSES_INPUT, "extra_body": {"bogus": 1}}, "Unknown parameter: 'bogus'."),
+        (
+            {
+                "input": [
+                    *RESPONSES_INPUT,
+                    {"type": "function_call_output", "call_id": "call_x", "output": "?"},
+                ]
+            },
+            "No tool call found for function call output with call_id call_x.",
+        ),
+        (
+            {
+                "input": [
+                    {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "x"}
+                ]
+            },
+            "could not be verified",
+        ),
+    ],
+)
+async def test_openai_sdk_responses_refusals(kwargs, message):
+    async with FakeProvider("openai") as fake, openai_client(fake) as client:
+        with pytest.raises(openai.BadRequestError, match=message) as caught:
+            await client.responses.create(model="gpt-4.1", stream=True, store=False, **kwargs)
+    assert caught.value.status_code == 400
+
+
+async def test_openai_sdk_responses_failed_event():
+    async with FakeProvider("openai-compatible") as fake, openai_client(fake) as client:
+        fake.enqueue(Script(text="abcdef", chunk_size=2, fault="error_event", fault_after=1))
+        stream = await client.responses.create(model="m", input="hi", stream=True)
+        events = [event async for event in stream]
+    assert [e.delta for e in events if e.type == "response.output_text.delta"] == ["ab"]
+    assert events[-1].type == "response.failed"
+    assert events[-1].response.error.code == "server_error"
+
+
 # --- Anthropic SDK -------------------------------------------------------------------
 
 

@@ -157,6 +157,7 @@ def make_provider(
         "openai-compatible": "http://localhost:11434/v1",
     }
     config.setdefault("api_key", KEY)
+    config.setdefault("api", "chat")  # these tests are chat completions'; see test_responses
     cfg = ProviderConfig(id="p1", kind=kind, base_url=base_url or defaults[kind], **config)  # type: ignore[arg-type]
     http = httpx.AsyncClient(transport=httpx.MockTransport(upstream))
     return create_provider(cfg, http)

@@ -231,6 +231,7 @@ def stream_samples(conversation_id: str) -> list[Event]:
         idle_timeout_seconds=120,
         total_timeout_seconds=600,
         max_retries=2,
+        api="chat",
         builtin=False,
     )
     model = Model(

@@ -43,6 +43,9 @@ MIB = 1024 * 1024
 
 @asynccontextmanager
 async def provider_for(kind: str, **config: Any) -> AsyncIterator[tuple[FakeProvider, Provider]]:
+    config.setdefault("api", "chat")
+    if kind == "responses":  # OpenAI's Responses API, on the openai fake
+        kind, config["api"] = "openai", "responses"
     async with FakeProvider(kind, api_key=KEY) as fake, httpx.AsyncClient() as http:
         cfg = ProviderConfig(id="p", kind=kind, base_url=fake.base_url, api_key=KEY, **config)  # type: ignore[arg-type]
         yield fake, create_provider(cfg, http)
@@ -79,7 +82,7 @@ def assert_safe(err: ProviderError) -> None:
 # --- progress is counted in parts ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "responses"])
 @pytest.mark.parametrize("fault", ["keepalive_only", "trickle"])
 async def test_an_upstream_that_sends_no_parts_after_words_times_out_keeping_them(kind, fault):
     script = Script(text=TEXT, chunk_size=5, fault=fault, fault_after=3, keepalive_interval=0.02)
@@ -146,7 +149,7 @@ async def test_the_deadline_bounds_a_non_streamed_call():
 # --- one line or event is capped -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "responses"])
 async def test_a_huge_line_fails_the_reply_without_being_held_in_memory(kind):
     script = Script(
         text=TEXT, chunk_size=5, fault="huge_line", fault_after=1, huge_line_bytes=32 * MIB

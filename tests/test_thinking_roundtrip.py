@@ -55,6 +55,7 @@ async def test_redacted_thinking_goes_back_on_the_next_step_and_the_next_turn(tm
                 "thinkingEnd": 0,
                 "thinkingSignature": None,
                 "redactedThinking": [LATER],
+                "reasoningItems": [],
             }
         ]
         env.fake.enqueue(Script(text="Bye."))

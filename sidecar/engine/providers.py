@@ -15,10 +15,16 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sidecar import logs
-from sidecar.protocol.errors import Reason, RpcError, not_found
+from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
 from sidecar.protocol.events import ProvidersUpdated
-from sidecar.protocol.objects import Provider
-from sidecar.providers.types import DEFAULT_BASE_URLS, KEY_ENV_VARS, ProviderConfig
+from sidecar.protocol.objects import Provider, ProviderApi
+from sidecar.providers.types import (
+    DEFAULT_BASE_URLS,
+    KEY_ENV_VARS,
+    RESPONSES_KINDS,
+    ProviderConfig,
+    default_api,
+)
 from sidecar.store.provider_row import ProviderRow
 
 if TYPE_CHECKING:
@@ -85,6 +91,7 @@ class Providers:
                 ("idle_timeout_seconds", "idle_timeout"),
                 ("total_timeout_seconds", "total_timeout"),
                 ("max_retries", "max_retries"),
+                ("api", "api"),
             ):
                 if field in given:
                     value = getattr(p, field)
@@ -93,6 +100,11 @@ class Providers:
                     setattr(
                         row, column, value.rstrip("/") if field == "base_url" and value else value
                     )
+            if _api(row) == "responses" and row.kind not in RESPONSES_KINDS:
+                raise InvalidParams(
+                    f'a {row.kind} provider speaks no Responses API: `api` must be "chat"',
+                    ("api",),
+                )
             # (An older version's secrets, still in the row, move too.)
             if "api_key" in given or row.api_key != await self._e.keys.get(row.id):
                 await self._e.keys.set(row.id, row.api_key)
@@ -152,6 +164,7 @@ class Providers:
             idle_timeout=row.idle_timeout or DEFAULT_IDLE_TIMEOUT,
             total_timeout=row.total_timeout or DEFAULT_TOTAL_TIMEOUT,
             max_retries=DEFAULT_MAX_RETRIES if row.max_retries is None else row.max_retries,
+            api=_api(row),
         )
 
     async def _publish(self) -> None:
@@ -169,6 +182,10 @@ def _key(row: ProviderRow) -> tuple[str | None, str | None]:
         logs.redact(value)
         return value, "environment"
     return None, None
+
+
+def _api(row: ProviderRow) -> ProviderApi:
+    return row.api if row.api in ("responses", "chat") else default_api(row.kind)  # type: ignore[return-value]
 
 
 def _header_values(row: ProviderRow) -> dict[str, str]:
@@ -195,5 +212,6 @@ def _wire(row: ProviderRow) -> Provider:
         idle_timeout_seconds=row.idle_timeout or DEFAULT_IDLE_TIMEOUT,
         total_timeout_seconds=row.total_timeout or DEFAULT_TOTAL_TIMEOUT,
         max_retries=DEFAULT_MAX_RETRIES if row.max_retries is None else row.max_retries,
+        api=_api(row),
         builtin=row.id in BUILTIN_NAMES,
     )

@@ -34,7 +34,7 @@ def build_request(
 ) -> tuple[ChatRequest, int]:
     """The request for the reply after `path`, and how many path messages were left out."""
     images = images or {}
-    messages = [cm for m in path if _sendable(m) for cm in _messages(m, images)]
+    messages = [cm for m in path if _sendable(m) for cm in _messages(m, images, model.id)]
     settings = conversation.settings
     max_output = settings.max_output_tokens or model.max_output_tokens
     kept = fit(messages, system, model.context_window, max_output)
@@ -46,6 +46,7 @@ def build_request(
         temperature=settings.temperature,
         top_p=settings.top_p,
         send_reasoning_back=model.send_reasoning_back,
+        reasoning=model.capabilities.reasoning,
     )
     return request, len(messages) - len(kept)
 
@@ -56,8 +57,9 @@ def _sendable(message: Message) -> bool:
     return message.role == "user" or bool(message.content or message.tool_calls)
 
 
-def _messages(message: Message, images: dict[str, str]) -> list[ChatMessage]:
-    """A stored message as the provider saw it: a tool loop replays step by step."""
+def _messages(message: Message, images: dict[str, str], model_id: str) -> list[ChatMessage]:
+    """A stored message as the provider saw it: a tool loop replays step by step. Reasoning
+    items go back only to the model that made them (another cannot decrypt them)."""
     if message.role == "user":
         content = message.content
         for a in message.attachments:
@@ -79,6 +81,7 @@ def _messages(message: Message, images: dict[str, str]) -> list[ChatMessage]:
             thinking[thinking_start : step.thinking_end] or None,
             step,
             calls,
+            same_model=message.model_id == model_id,
         )
         content_start, thinking_start = step.content_end, step.thinking_end
     rest = message.content[content_start:]
@@ -90,7 +93,12 @@ def _messages(message: Message, images: dict[str, str]) -> list[ChatMessage]:
 
 
 def step_messages(
-    content: str, thinking: str | None, step: Step, calls: list[ToolCall]
+    content: str,
+    thinking: str | None,
+    step: Step,
+    calls: list[ToolCall],
+    *,
+    same_model: bool = True,
 ) -> list[ChatMessage]:
     """One provider call: the assistant's text, thinking and calls, then each call's result.
 
@@ -103,6 +111,7 @@ def step_messages(
             thinking=thinking,
             thinking_signature=step.thinking_signature,
             redacted_thinking=list(step.redacted_thinking),
+            reasoning_items=list(step.reasoning_items) if same_model else [],
         )
     ]
     out += [

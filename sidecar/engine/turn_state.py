@@ -55,12 +55,18 @@ class StreamingCall:
 @dataclass(slots=True)
 class Thinking:
     """The turn's thinking text, and the current step's parts the provider needs back
-    unchanged on later calls (Anthropic's signature and redacted blocks)."""
+    unchanged on later calls (Anthropic's signature and redacted blocks, OpenAI's
+    reasoning items)."""
 
     text: list[str] = field(default_factory=list)
     open: bool = False  # ThinkingStarted went out, ThinkingCompleted not yet
     signature: str | None = None
     redacted: list[str] = field(default_factory=list)
+    items: list[dict] = field(default_factory=list)
+
+    def kept(self) -> bool:
+        """The current step left something the provider needs back."""
+        return self.signature is not None or bool(self.redacted) or bool(self.items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +194,8 @@ class TurnState:
         elif kind is parts.RedactedThinking:
             if part.data:
                 self.thinking.redacted.append(part.data)
+        elif kind is parts.ReasoningItem:
+            self.thinking.items.append(part.item)
         elif kind is parts.Finish:
             self.finish = part.reason
         elif kind is parts.Retrying:
@@ -236,13 +244,14 @@ class TurnState:
     def end(self, status: MessageStatus, error: ErrorInfo | None) -> Final:
         """The turn is over: the final message, its usage records and every event after
         the last delta. Calls still waiting end failed; a last step with thinking the
-        provider needs back (a signature, redacted blocks) is kept for later turns."""
+        provider needs back (a signature, redacted blocks, reasoning items) is kept for
+        later turns."""
         m = self.message
         events: list[Event] = []
         if self.thinking.open:
             events.append(self._close_thinking())
         self._end_call()
-        if self.thinking.signature is not None or self.thinking.redacted:
+        if self.thinking.kept():
             self._close_step()
         records = [
             usage_record(self.model, u, "chat", m.conversation_id, m.id) for u in self.step_usages
@@ -308,16 +317,17 @@ class TurnState:
 
     def _close_step(self) -> Step:
         """Record where the provider call that just ended stopped, with the thinking the
-        provider needs back unchanged (its signature, its redacted blocks)."""
+        provider needs back unchanged (its signature, redacted blocks, reasoning items)."""
         thinking = self.thinking
         step = Step(
             content_end=sum(map(len, self.content)),
             thinking_end=sum(map(len, thinking.text)),
             thinking_signature=thinking.signature,
             redacted_thinking=thinking.redacted,
+            reasoning_items=thinking.items,
         )
         self.steps.append(step)
-        thinking.signature, thinking.redacted = None, []
+        thinking.signature, thinking.redacted, thinking.items = None, [], []
         return step
 
 

@@ -17,6 +17,7 @@ from sidecar.protocol.objects import (
     Model,
     ModelInput,
     Provider,
+    ProviderApi,
     ProviderKind,
     Settings,
     SystemPrompt,
@@ -423,6 +424,11 @@ class ProvidersConfigureParams(Params):
     idle_timeout_seconds: float | None = Field(default=None, gt=0, le=3600)
     total_timeout_seconds: float | None = Field(default=None, gt=0, le=86_400)
     max_retries: int | None = Field(default=None, ge=0, le=10)
+    api: ProviderApi | None = Field(
+        default=None,
+        description="The wire API: `responses` (openai and openai-compatible kinds only) or "
+        "`chat`. Null: the kind's default (`responses` for openai, `chat` for the others).",
+    )
 
 
 class ProviderResult(Wire):

@@ -95,6 +95,11 @@ class Step(Wire):
         description="Anthropic's encrypted thinking blocks of this step: opaque, never shown, "
         "sent back unchanged.",
     )
+    reasoning_items: list[dict[str, JsonValue]] = Field(
+        default_factory=list,
+        description="OpenAI Responses reasoning items of this step (id, summary, encrypted "
+        "content): opaque, never shown, sent back unchanged to the same model.",
+    )
 
 
 class Tool(Wire):
@@ -130,8 +135,8 @@ class Message(Wire):
     steps: list[Step] = Field(
         default_factory=list,
         description="Tool-loop steps that called tools, then the last provider call when it "
-        "left thinking the provider needs back (a signature, redacted blocks); empty for a "
-        "plain reply.",
+        "left reasoning the provider needs back (a signature, redacted blocks, reasoning "
+        "items); empty for a plain reply.",
     )
     attachments: list[Attachment] = Field(default_factory=list)
     usage: Usage | None = None
@@ -234,6 +239,7 @@ class UsageRecord(Usage):
 
 
 ProviderKind = Literal["openai", "anthropic", "deepseek", "openai-compatible"]
+ProviderApi = Literal["responses", "chat"]
 
 
 class Provider(Wire):
@@ -258,6 +264,11 @@ class Provider(Wire):
         description="The longest one provider call may take, retries included."
     )
     max_retries: int
+    api: ProviderApi = Field(
+        description="The wire API: `responses` (OpenAI's Responses API, POST /responses) or "
+        "`chat` (chat completions; Anthropic's Messages API for the anthropic kind). Default: "
+        "`responses` for the openai kind, `chat` for the others."
+    )
     builtin: bool = Field(
         description="openai, anthropic and deepseek always exist; others are custom backends."
     )

@@ -16,8 +16,10 @@ import httpx
 from .anthropic import AnthropicProvider
 from .base import Provider
 from .openai_chat import DIALECTS, Dialect, OpenAIChatProvider
+from .openai_responses import OpenAIResponsesProvider
 from .types import (
     KINDS,
+    RESPONSES_KINDS,
     ChatMessage,
     ChatRequest,
     Finish,
@@ -25,6 +27,7 @@ from .types import (
     ProviderConfig,
     ProviderError,
     ProviderKind,
+    ReasoningItem,
     RedactedThinking,
     Retrying,
     TextDelta,
@@ -36,13 +39,18 @@ from .types import (
     ToolCallStart,
     ToolSpec,
     UsagePart,
+    default_api,
 )
 
 
 def create_provider(config: ProviderConfig, http: httpx.AsyncClient) -> Provider:
-    """The adapter for `config.kind`. Cheap: make one per call or keep it, either is fine."""
+    """The adapter for `config.kind` and `config.api`. Cheap: make one per call or keep it,
+    either is fine."""
     if config.kind == "anthropic":
         return AnthropicProvider(config, http)
+    api = config.api or default_api(config.kind)
+    if api == "responses" and config.kind in RESPONSES_KINDS:
+        return OpenAIResponsesProvider(config, http)
     if config.kind in DIALECTS:
         return OpenAIChatProvider(config, http, DIALECTS[config.kind])
     raise ValueError(f"unknown provider kind {config.kind!r} (expected one of {', '.join(KINDS)})")
@@ -57,11 +65,13 @@ __all__ = [
     "Finish",
     "KINDS",
     "OpenAIChatProvider",
+    "OpenAIResponsesProvider",
     "Part",
     "Provider",
     "ProviderConfig",
     "ProviderError",
     "ProviderKind",
+    "ReasoningItem",
     "RedactedThinking",
     "Retrying",
     "TextDelta",

@@ -48,6 +48,7 @@ from .types import (
     Part,
     ProviderConfig,
     ProviderError,
+    ReasoningItem,
     RedactedThinking,
     Retrying,
     TextDelta,
@@ -74,6 +75,7 @@ CONTENT_PARTS = frozenset(
         ThinkingDelta,
         ThinkingSignature,
         RedactedThinking,
+        ReasoningItem,
         ToolCallStart,
         ToolCallDelta,
         ToolCallEnd,
@@ -97,6 +99,16 @@ def as_int(value: Any) -> int:
         return int(value) if value is not None else 0
     except (TypeError, ValueError):
         return 0
+
+
+def bearer_auth(api_key: str | None) -> dict[str, str]:
+    """`Authorization: Bearer` (OpenAI and everything that imitates it), when there is a key."""
+    return {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def data_url(mime: str, data: str) -> str:
+    """An image (base64 `data`) inline, as the OpenAI APIs take it."""
+    return f"data:{mime};base64,{data}"
 
 
 def is_error_payload(obj: Any) -> bool:

@@ -72,6 +72,7 @@ _TYPE_CODES: dict[str, str] = {
     "tokens": "rate_limited",
     "invalid_api_key": "auth",
     "context_length_exceeded": "context_length",
+    "invalid_prompt": "bad_request",  # Responses API: response.failed's error.code
     "BadRequestError": "bad_request",  # vLLM
     "InternalServerError": "server_error",  # vLLM
 }

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from .base import Provider, StreamParser, as_int, loads
+from .base import Provider, StreamParser, as_int, bearer_auth, data_url, loads
 from .errors import error_from_payload
 from .think import ThinkSplitter
 from .types import (
@@ -340,7 +340,7 @@ def _message(m: ChatMessage, send_reasoning: bool) -> dict[str, Any]:
         return {"role": "user", "content": m.content}
     parts: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
     for mime, data in m.images:
-        parts.append({"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}})
+        parts.append({"type": "image_url", "image_url": {"url": data_url(mime, data)}})
     return {"role": "user", "content": parts}
 
 
@@ -355,8 +355,7 @@ class OpenAIChatProvider(Provider):
 
     def _auth_headers(self) -> dict[str, str]:
         # Also for openai-compatible: the old app forgot it, and OpenRouter/vLLM need it.
-        key = self.config.api_key
-        return {"authorization": f"Bearer {key}"} if key else {}
+        return bearer_auth(self.config.api_key)
 
     def _body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         messages: list[dict[str, Any]] = []

@@ -10,9 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from sidecar.protocol.objects import ProviderKind
+from sidecar.protocol.objects import ProviderApi, ProviderKind
 
 KINDS: tuple[str, ...] = get_args(ProviderKind)
+APIS: tuple[str, ...] = get_args(ProviderApi)
+# The kinds whose servers may speak OpenAI's Responses API (`api: "responses"`).
+RESPONSES_KINDS = frozenset({"openai", "openai-compatible"})
+
+
+def default_api(kind: str) -> ProviderApi:
+    """The wire API a provider speaks when its `api` setting is not given."""
+    return "responses" if kind == "openai" else "chat"
+
 
 DEFAULT_BASE_URLS: dict[str, str] = {
     "openai": "https://api.openai.com/v1",
@@ -51,6 +60,8 @@ class ChatMessage:
     images: list[tuple[str, str]] = field(default_factory=list)  # (mime type, base64 data)
     # Anthropic redacted_thinking blocks (their opaque `data`), sent back unchanged like thinking.
     redacted_thinking: list[str] = field(default_factory=list)
+    # OpenAI Responses `reasoning` output items (opaque JSON objects), sent back as input items.
+    reasoning_items: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -73,6 +84,9 @@ class ChatRequest:
     # OpenAI-style dialects: send assistant `thinking` back as `reasoning_content` (a model
     # option: DeepSeek's legacy reasoner rejects it, its newer thinking modes need it on tool turns).
     send_reasoning_back: bool = False
+    # The model reasons (capabilities.reasoning): the Responses API asks for reasoning
+    # summaries and encrypted reasoning, and sends no sampling parameters.
+    reasoning: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +105,7 @@ class ProviderConfig:
     total_timeout: float = 600.0  # one call, retries included
     max_event_bytes: int = 8 * 1024 * 1024  # one SSE line or event; a chat reply needs far less
     max_retries: int = 2
+    api: ProviderApi | None = None  # None: the kind's default (`default_api`)
 
     def __repr__(self) -> str:  # never print the key
         return f"ProviderConfig(id={self.id!r}, kind={self.kind!r}, base_url={self.base_url!r}, has_key={self.api_key is not None})"
@@ -121,6 +136,14 @@ class RedactedThinking:
     """Anthropic's encrypted thinking block: opaque, kept only to send back on later turns."""
 
     data: str
+
+
+@dataclass(slots=True)
+class ReasoningItem:
+    """An OpenAI Responses `reasoning` output item (id, summary, encrypted_content):
+    opaque, kept only to send back on later calls to the same model."""
+
+    item: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -175,6 +198,7 @@ Part = (
     | ThinkingDelta
     | ThinkingSignature
     | RedactedThinking
+    | ReasoningItem
     | ToolCallStart
     | ToolCallDelta
     | ToolCallEnd

@@ -34,6 +34,7 @@ _PROVIDER_FIELDS = (
     "idle_timeout",
     "total_timeout",
     "max_retries",
+    "api",
     "created_at",
     "updated_at",
 )

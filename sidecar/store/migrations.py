@@ -263,12 +263,18 @@ _V5_IMPORTED_IDS = """
 CREATE TABLE imported_ids (id TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
+# The wire API a provider speaks ("responses" or "chat"); NULL: the kind's default.
+_V6_PROVIDER_API = """
+ALTER TABLE providers ADD COLUMN api TEXT;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1,
     _V2_SEARCH,
     _V3_TOTAL_TIMEOUT,
     _V4_ATTACHMENT_INDEX,
     _V5_IMPORTED_IDS,
+    _V6_PROVIDER_API,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

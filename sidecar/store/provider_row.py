@@ -26,6 +26,7 @@ class ProviderRow:
     idle_timeout: float | None = None
     total_timeout: float | None = None
     max_retries: int | None = None
+    api: str | None = None  # "responses" | "chat"; None: the kind's default
     created_at: str = ""
     updated_at: str = ""
 

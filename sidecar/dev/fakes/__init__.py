@@ -9,6 +9,11 @@ sockets, exactly as they call the real APIs (see /work/shared/PROVIDERS.md):
 
 Kinds and where requests go (`base_url` is what the sidecar's provider config expects):
 "openai", "deepseek", "openai-compatible": base ".../v1", POST {base}/chat/completions;
+"openai" and "openai-compatible" also answer OpenAI's Responses API, POST {base}/responses
+(`dialects/responses.py`: the documented event sequence; `thinking` becomes a reasoning
+item with its summary and encrypted content when the request asks for them; it refuses
+unknown parameters, `messages`, unpaired `function_call_output` items and reasoning
+items it never issued; `responses_error` picks what `error_event` sends there);
 "anthropic": base "http://127.0.0.1:PORT", POST {base}/v1/messages (the
 `anthropic-version` header is required; the key may come as x-api-key or as a bearer
 token, as the 2.x SDK sends it). GET /v1/models lists a few model names.

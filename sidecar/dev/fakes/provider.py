@@ -9,7 +9,15 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from sidecar.dev.fakes.dialects import KEEPALIVE, PACED, FakeDialect, dialect_for, split_awkwardly
+from sidecar.dev.fakes.dialects import (
+    KEEPALIVE,
+    PACED,
+    RESPONSES_KINDS,
+    FakeDialect,
+    ResponsesDialect,
+    dialect_for,
+    split_awkwardly,
+)
 from sidecar.dev.fakes.dialects.common import Frame, HttpError, dumps
 from sidecar.dev.fakes.http import Exchange, HttpRequest, HttpServer
 from sidecar.dev.fakes.reply import Reply, echo_script
@@ -63,6 +71,7 @@ class FakeProvider:
         self.disconnects: list[float] = []
         self._queue: deque[Script] = deque()
         self._dialect = dialect_for(kind)
+        self._responses = ResponsesDialect(kind) if kind in RESPONSES_KINDS else None
         self._server: HttpServer | None = None
         self._base_url: str | None = None
         self._disconnects_taken = 0
@@ -166,6 +175,8 @@ class FakeProvider:
             RecordedRequest(request.method, request.path, headers, body, time.monotonic())
         )
         dialect = self._dialect
+        if self._responses is not None and request.path in self._responses.paths:
+            dialect = self._responses
         if self.api_key is not None and not dialect.authorized(headers, self.api_key):
             return await _send_error(exchange, dialect.http_error("http_401", Script()))
         if request.method == "GET" and request.path in dialect.models_paths:
@@ -183,7 +194,7 @@ class FakeProvider:
         if refused is not None:
             return await _send_error(exchange, refused)
         script = self._next_script(body)
-        if script.quirk is not None:
+        if script.quirk is not None and dialect is self._dialect:
             dialect = dialect_for(self.kind, script.quirk)
         extra = list(script.headers.items())
         if script.fault in HTTP_FAULTS:

@@ -33,6 +33,7 @@ class Reply:
     tool_calls: list[ToolCallReply]
     usage: Usage
     finish_reason: str | None  # None: the dialect's default
+    body: dict[str, Any]  # the request's
 
     @classmethod
     def resolve(cls, script: Script, body: dict[str, Any]) -> Reply:
@@ -67,6 +68,7 @@ class Reply:
             tool_calls=tools,
             usage=usage,
             finish_reason=script.finish_reason,
+            body=body,
         )
 
 
@@ -93,22 +95,33 @@ def _text_of(content: Any) -> str:
         return "".join(
             part.get("text", "")
             for part in content
-            if isinstance(part, dict) and part.get("type") in ("text", "input_text")
+            if isinstance(part, dict) and part.get("type") in ("text", "input_text", "output_text")
         )
     return ""
 
 
+def _conversation(body: dict[str, Any]) -> list[Any]:
+    """The messages (chat completions, Anthropic) or the input items (Responses)."""
+    given = body.get("input")
+    if isinstance(given, str):
+        return [{"role": "user", "content": given}]
+    if isinstance(given, list):
+        return given
+    return body.get("messages") or []
+
+
 def last_user_text(body: dict[str, Any]) -> str:
-    for message in reversed(body.get("messages") or []):
+    for message in reversed(_conversation(body)):
         if isinstance(message, dict) and message.get("role") == "user":
             return _text_of(message.get("content"))
     return ""
 
 
 def prompt_text(body: dict[str, Any]) -> str:
-    """All the prompt's text (system and messages), for computed input token counts."""
-    parts = [_text_of(body.get("system"))]
-    for message in body.get("messages") or []:
+    """All the prompt's text (system or instructions, and messages or input items), for
+    computed input token counts."""
+    parts = [_text_of(body.get("system")), _text_of(body.get("instructions"))]
+    for message in _conversation(body):
         if isinstance(message, dict):
             parts.append(_text_of(message.get("content")))
     return "".join(parts)

@@ -70,6 +70,9 @@ class Script:
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
     signature: str | None = None  # Anthropic thinking signature; None: derived from `thinking`
     redacted_thinking: list[str] = field(default_factory=list)  # Anthropic: opaque blocks' data
+    # Responses API: what the `error_event` fault sends, a `response.failed` event ("failed")
+    # or an `error` event ("error").
+    responses_error: str = "failed"
 
     def __post_init__(self) -> None:
         if self.fault is not None and self.fault not in FAULTS:
@@ -80,6 +83,8 @@ class Script:
             raise ValueError("chunk_size must be at least 1")
         if self.rate is not None and self.rate <= 0:
             raise ValueError("rate must be positive")
+        if self.responses_error not in ("failed", "error"):
+            raise ValueError('responses_error must be "failed" or "error"')
         if self.huge_line_bytes < 1:
             raise ValueError("huge_line_bytes must be at least 1")
 

@@ -220,7 +220,7 @@ export interface Message {
   role: "user" | "assistant";
   status: "pending" | "streaming" | "complete" | "cancelled" | "failed" | "interrupted";
   /**
-   * Tool-loop steps that called tools, then the last provider call when it left thinking the provider needs back (a signature, redacted blocks); empty for a plain reply.
+   * Tool-loop steps that called tools, then the last provider call when it left reasoning the provider needs back (a signature, redacted blocks, reasoning items); empty for a plain reply.
    */
   steps: Step[];
   thinking: string | null;
@@ -259,6 +259,12 @@ export interface ErrorInfoOutput {
  */
 export interface Step {
   contentEnd: number;
+  /**
+   * OpenAI Responses reasoning items of this step (id, summary, encrypted content): opaque, never shown, sent back unchanged to the same model.
+   */
+  reasoningItems: {
+    [k: string]: JsonValue | undefined;
+  }[];
   /**
    * Anthropic's encrypted thinking blocks of this step: opaque, never shown, sent back unchanged.
    */
@@ -415,7 +421,7 @@ export interface Message1 {
   role: "user" | "assistant";
   status: "pending" | "streaming" | "complete" | "cancelled" | "failed" | "interrupted";
   /**
-   * Tool-loop steps that called tools, then the last provider call when it left thinking the provider needs back (a signature, redacted blocks); empty for a plain reply.
+   * Tool-loop steps that called tools, then the last provider call when it left reasoning the provider needs back (a signature, redacted blocks, reasoning items); empty for a plain reply.
    */
   steps: Step[];
   thinking: string | null;
@@ -614,6 +620,10 @@ export interface ProvidersUpdated {
  * A provider as clients see it: never the key, never header values (they may hold secrets).
  */
 export interface Provider {
+  /**
+   * The wire API: `responses` (OpenAI's Responses API, POST /responses) or `chat` (chat completions; Anthropic's Messages API for the anthropic kind). Default: `responses` for the openai kind, `chat` for the others.
+   */
+  api: "responses" | "chat";
   baseUrl: string;
   /**
    * openai, anthropic and deepseek always exist; others are custom backends.
@@ -744,7 +754,7 @@ export interface BranchMessage {
   siblingIds: string[];
   status: "pending" | "streaming" | "complete" | "cancelled" | "failed" | "interrupted";
   /**
-   * Tool-loop steps that called tools, then the last provider call when it left thinking the provider needs back (a signature, redacted blocks); empty for a plain reply.
+   * Tool-loop steps that called tools, then the last provider call when it left reasoning the provider needs back (a signature, redacted blocks, reasoning items); empty for a plain reply.
    */
   steps: Step[];
   thinking: string | null;
@@ -1042,6 +1052,12 @@ export interface DocumentErrorInput {
 export interface DocumentStepInput {
   contentEnd: number;
   /**
+   * OpenAI Responses reasoning items of this step (id, summary, encrypted content): opaque, never shown, sent back unchanged to the same model.
+   */
+  reasoningItems?: {
+    [k: string]: JsonValue | undefined;
+  }[];
+  /**
    * Anthropic's encrypted thinking blocks of this step: opaque, never shown, sent back unchanged.
    */
   redactedThinking?: string[];
@@ -1179,6 +1195,12 @@ export interface DocumentErrorOutput {
 }
 export interface DocumentStepOutput {
   contentEnd: number;
+  /**
+   * OpenAI Responses reasoning items of this step (id, summary, encrypted content): opaque, never shown, sent back unchanged to the same model.
+   */
+  reasoningItems: {
+    [k: string]: JsonValue | undefined;
+  }[];
   /**
    * Anthropic's encrypted thinking blocks of this step: opaque, never shown, sent back unchanged.
    */
@@ -1429,6 +1451,10 @@ export interface ProviderResult {
  * Add a custom backend (a new `id`, `kind` required) or change a provider; only fields present change.
  */
 export interface ProvidersConfigureParams {
+  /**
+   * The wire API: `responses` (openai and openai-compatible kinds only) or `chat`. Null: the kind's default (`responses` for openai, `chat` for the others).
+   */
+  api?: ("responses" | "chat") | null;
   /**
    * Null removes the stored key.
    */

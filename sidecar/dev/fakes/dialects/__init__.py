@@ -5,6 +5,10 @@ from __future__ import annotations
 from sidecar.dev.fakes.dialects.anthropic import MessagesDialect
 from sidecar.dev.fakes.dialects.common import KEEPALIVE, PACED, FakeDialect, Frame, split_awkwardly
 from sidecar.dev.fakes.dialects.openai import ChatCompletionsDialect
+from sidecar.dev.fakes.dialects.responses import ResponsesDialect
+
+# The kinds whose fakes answer the Responses API too (on its own paths).
+RESPONSES_KINDS = ("openai", "openai-compatible")
 
 
 def dialect_for(kind: str, quirk: str | None = None) -> FakeDialect:
@@ -13,4 +17,13 @@ def dialect_for(kind: str, quirk: str | None = None) -> FakeDialect:
     return ChatCompletionsDialect(kind, quirk)
 
 
-__all__ = ["KEEPALIVE", "PACED", "FakeDialect", "Frame", "dialect_for", "split_awkwardly"]
+__all__ = [
+    "KEEPALIVE",
+    "PACED",
+    "RESPONSES_KINDS",
+    "FakeDialect",
+    "Frame",
+    "ResponsesDialect",
+    "dialect_for",
+    "split_awkwardly",
+]
