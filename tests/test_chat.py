@@ -103,7 +103,10 @@ async def test_stream_round_trip(tmp_path, kind, quirk, split):
                 request.headers["x-api-key"] == API_KEY
                 and request.headers["anthropic-version"] == "2023-06-01"
             )
-            assert body["system"] == "Be brief."
+            # promptCaching (on by default) sends the system prompt as a cached block
+            assert body["system"] == [
+                {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}
+            ]
             assert (
                 body["messages"] == [{"role": "user", "content": "Tell me about foxes"}]
                 or body["messages"][0]["content"][0]["text"] == "Tell me about foxes"

@@ -47,6 +47,7 @@ def build_request(
         top_p=settings.top_p,
         send_reasoning_back=model.send_reasoning_back,
         reasoning=model.capabilities.reasoning,
+        prompt_caching=settings.prompt_caching,
     )
     return request, len(messages) - len(kept)
 

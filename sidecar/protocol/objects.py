@@ -25,6 +25,11 @@ class ConversationSettings(Params):
     system_prompt_id: str | None = Field(
         default=None, description="A saved system prompt used when `systemPrompt` is null."
     )
+    prompt_caching: bool = Field(
+        default=True,
+        description="Ask the provider to cache the prompt's stable prefix (Anthropic "
+        "`cache_control` breakpoints; providers that cache automatically ignore it).",
+    )
 
 
 class Conversation(Wire):

@@ -31,6 +31,9 @@ from .types import (
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
+MAX_CACHE_BREAKPOINTS = 4  # the API refuses a request with more blocks carrying cache_control
+# Blocks that cannot carry cache_control themselves (they are cached as part of the prefix).
+_UNMARKABLE = frozenset({"thinking", "redacted_thinking"})
 
 _STOP = {
     "end_turn": "stop",
@@ -252,6 +255,49 @@ def anthropic_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
     return out
 
 
+def _last_markable(content: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for block in reversed(content):
+        if block.get("type") not in _UNMARKABLE:
+            return block
+    return None
+
+
+def mark_cache_breakpoints(body: dict[str, Any]) -> int:
+    """Put `cache_control: {"type": "ephemeral"}` breakpoints on the request's stable parts;
+    returns how many were placed (never more than MAX_CACHE_BREAKPOINTS).
+
+    The prompt is cached in the API's order, tools -> system -> messages, and a breakpoint
+    caches everything up to and including its block. Candidates, most valuable first:
+    1. the newest user message's last block (the next turn reads the whole prompt from there);
+    2. the last block of the message before it (this turn reads the previous turn's prefix);
+    3. the system prompt (survives edits and branches of the conversation);
+    4. the last tool definition (survives a changed system prompt).
+    Beyond the limit the least valuable go first: the tools one, then the system one.
+    Thinking blocks cannot carry a breakpoint; the nearest earlier block does instead."""
+    candidates: list[dict[str, Any]] = []
+    messages = body.get("messages") or []
+    newest = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
+    if newest is not None:
+        block = _last_markable(messages[newest]["content"])
+        if block is not None:
+            candidates.append(block)
+        if newest > 0:
+            block = _last_markable(messages[newest - 1]["content"])
+            if block is not None:
+                candidates.append(block)
+    system = body.get("system")
+    if isinstance(system, str) and system:
+        body["system"] = [{"type": "text", "text": system}]
+    if body.get("system"):
+        candidates.append(body["system"][-1])
+    if body.get("tools"):
+        candidates.append(body["tools"][-1])
+    kept = candidates[:MAX_CACHE_BREAKPOINTS]
+    for block in kept:
+        block["cache_control"] = {"type": "ephemeral"}
+    return len(kept)
+
+
 class AnthropicProvider(Provider):
     path = "/v1/messages"
 
@@ -289,6 +335,8 @@ class AnthropicProvider(Provider):
                 {"name": t.name, "description": t.description, "input_schema": t.input_schema}
                 for t in request.tools
             ]
+        if request.prompt_caching:
+            mark_cache_breakpoints(body)
         if stream:
             body["stream"] = True
         return body

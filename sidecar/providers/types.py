@@ -87,6 +87,9 @@ class ChatRequest:
     # The model reasons (capabilities.reasoning): the Responses API asks for reasoning
     # summaries and encrypted reasoning, and sends no sampling parameters.
     reasoning: bool = False
+    # Anthropic: mark prompt-cache breakpoints (conversation setting `promptCaching`). Other
+    # adapters ignore it (OpenAI-style APIs cache prefixes automatically).
+    prompt_caching: bool = False
 
 
 @dataclass(frozen=True, slots=True)

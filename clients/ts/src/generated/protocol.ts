@@ -72,6 +72,10 @@ export interface Conversation {
 export interface ConversationSettingsOutput {
   maxOutputTokens: number | null;
   /**
+   * Ask the provider to cache the prompt's stable prefix (Anthropic `cache_control` breakpoints; providers that cache automatically ignore it).
+   */
+  promptCaching: boolean;
+  /**
    * A saved system prompt used when `systemPrompt` is null.
    */
   systemPromptId: string | null;
@@ -988,6 +992,10 @@ export interface DocumentConversationInput {
  */
 export interface ConversationSettingsInput {
   maxOutputTokens?: number | null;
+  /**
+   * Ask the provider to cache the prompt's stable prefix (Anthropic `cache_control` breakpoints; providers that cache automatically ignore it).
+   */
+  promptCaching?: boolean;
   /**
    * A saved system prompt used when `systemPrompt` is null.
    */

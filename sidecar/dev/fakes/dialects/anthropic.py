@@ -1,15 +1,21 @@
-"""Anthropic Messages: `event:` + `data:` SSE, content blocks, cumulative usage."""
+"""Anthropic Messages: `event:` + `data:` SSE, content blocks, cumulative usage, and a
+prompt cache: `cache_control` breakpoints (at most 4, type "ephemeral") on tool
+definitions, system text blocks and message content blocks; a prefix is written at a
+breakpoint when it reaches the model's minimum (1024 tokens, 2048 for Haiku models) and
+read back when a later breakpoint sits at, or up to 20 blocks after, a prefix seen before."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sidecar.dev.fakes.dialects.common import FakeDialect, Frame, HttpError, event_frame, random_id
 from sidecar.dev.fakes.reply import Reply
-from sidecar.dev.fakes.script import Script
+from sidecar.dev.fakes.script import Script, Usage
 
 _HTTP_ERRORS: dict[str, tuple[int, str, str]] = {
     "http_400": (400, "invalid_request_error", "max_tokens: Field required"),
@@ -45,6 +51,10 @@ _HTTP_ERRORS: dict[str, tuple[int, str, str]] = {
     "http_529": (529, "overloaded_error", "Overloaded"),
 }
 
+MAX_BREAKPOINTS = 4
+CACHE_TTLS = ("5m", "1h")
+LOOKBACK_BLOCKS = 20  # how far before a breakpoint the API looks for an earlier cached prefix
+
 
 class MessagesDialect(FakeDialect):
     kind = "anthropic"
@@ -57,6 +67,7 @@ class MessagesDialect(FakeDialect):
     def __init__(self) -> None:
         self._issued: dict[str, list[dict[str, Any]]] = {}  # tool_use id -> its thinking blocks
         self._redacted: set[str] = set()  # every redacted_thinking data sent
+        self._cache: dict[str, int] = {}  # hash of a cached prompt prefix -> its tokens
 
     # --- requests and errors ---------------------------------------------------
 
@@ -78,6 +89,9 @@ class MessagesDialect(FakeDialect):
     def refuse(self, body: dict[str, Any]) -> HttpError | None:
         """As the API does: redacted data it never issued, and a tool-use turn whose
         thinking blocks did not come back exactly as they were sent."""
+        refused = self._refuse_cache_control(body)
+        if refused is not None:
+            return refused
         messages = body.get("messages")
         if type(messages) is not list:
             return None
@@ -108,6 +122,70 @@ class MessagesDialect(FakeDialect):
                             "must remain as they were in the original response."
                         )
         return None
+
+    def _refuse_cache_control(self, body: dict[str, Any]) -> HttpError | None:
+        found = 0
+        for where, block in _prompt_blocks(body):
+            control = block.get("cache_control")
+            if control is None:
+                continue
+            if (
+                type(control) is not dict
+                or control.get("type") != "ephemeral"
+                or control.get("ttl", "5m") not in CACHE_TTLS
+            ):
+                return self.bad_request(
+                    f"{where}.cache_control.type: Input tag {control.get('type') if type(control) is dict else control!r} "
+                    "found using 'type' does not match any of the expected tags: 'ephemeral'"
+                )
+            if block.get("type") in ("thinking", "redacted_thinking"):
+                return self.bad_request(
+                    f"{where}.cache_control: cache_control cannot be set for {block['type']} blocks"
+                )
+            found += 1
+        if found > MAX_BREAKPOINTS:
+            return self.bad_request(
+                f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
+                f"Found {found}."
+            )
+        return None
+
+    def _cached_usage(self, reply: Reply) -> Usage:
+        """The reply's usage with the prompt cache applied (only when the usage was computed,
+        not scripted, and the request carries breakpoints)."""
+        usage = reply.usage
+        if reply.script.usage is not None:
+            return usage
+        blocks = [block for _, block in _prompt_blocks(reply.body)]
+        marks = [i for i, block in enumerate(blocks) if block.get("cache_control") is not None]
+        if not marks:
+            return usage
+        model = str(reply.body.get("model") or "")
+        minimum = 2048 if "haiku" in model else 1024
+        digest = hashlib.sha256(model.encode())
+        keys: list[str] = []
+        tokens: list[int] = []
+        chars = 0
+        for block in blocks:  # the prefix hash and token count at every block
+            plain = {k: v for k, v in block.items() if k != "cache_control"}
+            digest.update(json.dumps(plain, sort_keys=True).encode())
+            keys.append(digest.copy().hexdigest())
+            chars += len(_block_text(block))
+            tokens.append(chars // 4)
+        read = 0
+        for mark in marks:
+            for i in range(mark, max(mark - LOOKBACK_BLOCKS, -1), -1):
+                if keys[i] in self._cache:
+                    read = max(read, self._cache[keys[i]])
+                    break
+        written = 0
+        for mark in marks:
+            if tokens[mark] >= minimum:
+                self._cache[keys[mark]] = tokens[mark]
+                written = max(written, tokens[mark])
+        write = max(written - read, 0)
+        total = max(tokens[-1], 12)
+        return replace(usage, input_tokens=total, cached_tokens=read, cache_write_tokens=write)
 
     def new_request_id(self) -> str:
         return random_id("req_011C", 20)
@@ -251,9 +329,8 @@ class MessagesDialect(FakeDialect):
 
     # --- shared ----------------------------------------------------------------------
 
-    @staticmethod
-    def _envelope(reply: Reply) -> dict[str, Any]:
-        u = reply.usage
+    def _envelope(self, reply: Reply) -> dict[str, Any]:
+        u = self._cached_usage(reply)
         return {
             "id": random_id("msg_01", 22),
             "type": "message",
@@ -294,6 +371,44 @@ class MessagesDialect(FakeDialect):
         if reply.finish_reason is not None:
             return reply.finish_reason
         return "tool_use" if reply.tool_calls else "end_turn"
+
+
+def _prompt_blocks(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The prompt's blocks in the order the API caches them: tools, system, messages
+    (a string system or message content counts as one text block)."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    tools = body.get("tools")
+    if type(tools) is list:
+        out += [(f"tools.{i}", t) for i, t in enumerate(tools) if type(t) is dict]
+    system = body.get("system")
+    if isinstance(system, str) and system:
+        out.append(("system", {"type": "text", "text": system}))
+    elif type(system) is list:
+        out += [(f"system.{i}", b) for i, b in enumerate(system) if type(b) is dict]
+    messages = body.get("messages")
+    for i, message in enumerate(messages if type(messages) is list else ()):
+        content = message.get("content") if type(message) is dict else None
+        if isinstance(content, str):
+            out.append((f"messages.{i}.content", {"type": "text", "text": content}))
+        elif type(content) is list:
+            out += [
+                (f"messages.{i}.content.{j}", b) for j, b in enumerate(content) if type(b) is dict
+            ]
+    return out
+
+
+def _block_text(block: dict[str, Any]) -> str:
+    """What a block weighs in the token estimate (4 characters a token)."""
+    if block.get("type") == "text":
+        return str(block.get("text") or "")
+    if "input_schema" in block:  # a tool definition
+        return json.dumps({k: v for k, v in block.items() if k != "cache_control"})
+    if block.get("type") == "tool_use":
+        return json.dumps(block.get("input"))
+    if block.get("type") == "tool_result":
+        content = block.get("content")
+        return content if isinstance(content, str) else json.dumps(content)
+    return str(block.get("thinking") or "")
 
 
 def _is_thinking(block: Any) -> bool:
