@@ -10,6 +10,8 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import pytest
 from sidecar.dev.fakes import FakeProvider
 from sidecar.legacy.plan import openai_base_url
 from sidecar.legacy.schema import SCHEMAS
-from tests.harness import Client, launch
+from tests.harness import Client, Sidecar, launch
 
 BACKEND_KEY = "sk-legacy-backend-DISTINCT-7d1e"
 OPENAI_KEY = "sk-legacy-openai-DISTINCT-42aa"
@@ -197,16 +199,11 @@ async def test_every_version_imports_what_the_user_saw(tmp_path, version):
     again = report(import_legacy(legacy, data))
     assert set(again["added"].values()) == {0}, again["added"]
 
-    sc = launch(data, env=NO_ENV_KEYS)
-    try:
-        client = await Client.open(sc)
+    async with sidecar_over(data) as (sc, client):
         await check_history(client, data, version)
         await check_setup(client, version)
-        await client.close()
-        received = "".join(r if isinstance(r, str) else r.decode() for r in client.raw)
-        assert not any(key in received for key in KEYS), "a key reached a result or event"
-    finally:
-        sc.terminate()
+    received = "".join(r if isinstance(r, str) else r.decode() for r in client.raw)
+    assert not any(key in received for key in KEYS), "a key reached a result or event"
     assert not any(key in sc.stderr() for key in KEYS)
     stored = (data / "sidecar.db").read_bytes()
     assert not any(key.encode() in stored for key in KEYS), "a key reached the database"
@@ -307,6 +304,18 @@ async def check_setup(client: Client, version: int) -> None:
         assert models["llama3"]["provider"] == "my-ollama"
 
 
+@asynccontextmanager
+async def sidecar_over(data: Path) -> AsyncIterator[tuple[Sidecar, Client]]:
+    """A sidecar on the imported store, and a client of it; stopped on the way out."""
+    sc = launch(data, env=NO_ENV_KEYS)
+    try:
+        client = await Client.open(sc)
+        yield sc, client
+        await client.close()
+    finally:
+        sc.terminate()
+
+
 async def lisbon_branch(client: Client, name: str) -> tuple[str, dict[str, Any]]:
     """The imported Lisbon conversation's id, and its branch called `name`."""
     listed = (await client.request("conversations.list", {}))["items"]
@@ -323,9 +332,7 @@ async def test_a_branch_continues_from_its_end_as_a_real_fork(tmp_path):
         legacy = build_app_db(tmp_path / "old", 43, backend_url=url)
         data = tmp_path / "data"
         report(import_legacy(legacy, data))
-        sc = launch(data, env=NO_ENV_KEYS)
-        try:
-            client = await Client.open(sc)
+        async with sidecar_over(data) as (sc, client):
             cid, end = await lisbon_branch(client, "Branch 2")
             await client.request(
                 "branches.switch", {"conversationId": cid, "leafId": end["leafId"]}
@@ -359,9 +366,6 @@ async def test_a_branch_continues_from_its_end_as_a_real_fork(tmp_path):
             )
             assert after["Main"]["messageCount"] == 6 and not after["Main"]["active"]
             assert not after["Packing list"]["endsAtLeaf"]
-            await client.close()
-        finally:
-            sc.terminate()
         assert BACKEND_KEY not in sc.stderr()
         again = report(import_legacy(legacy, data))
         assert again["added"]["branches"] == 0, "the grown branch took its name along"
@@ -375,9 +379,7 @@ async def test_a_branch_that_ends_inside_the_tree_keeps_its_name(tmp_path):
     legacy = build_app_db(tmp_path / "old", 26)
     data = tmp_path / "data"
     report(import_legacy(legacy, data))
-    sc = launch(data, env=NO_ENV_KEYS)
-    try:
-        client = await Client.open(sc)
+    async with sidecar_over(data) as (sc, client):
         cid, end = await lisbon_branch(client, "Branch 2")
         error = await error_of(
             client,
@@ -402,9 +404,6 @@ async def test_a_branch_that_ends_inside_the_tree_keeps_its_name(tmp_path):
             {"conversationId": cid, "leafId": first["id"], "messageId": first["id"]},
         )
         assert both["code"] == -32602
-        await client.close()
-    finally:
-        sc.terminate()
 
 
 def test_the_default_location_is_the_old_apps_data_folder(tmp_path):
@@ -434,9 +433,7 @@ async def test_importing_again_follows_where_the_old_app_went_on(tmp_path):
     db.close()
     again = report(import_legacy(legacy, data))
     assert again["added"]["messages"] == 2 and again["continued"] == 1
-    sc = launch(data, env=NO_ENV_KEYS)
-    try:
-        client = await Client.open(sc)
+    async with sidecar_over(data) as (sc, client):
         (lisbon,) = [
             c
             for c in (await client.request("conversations.list", {}))["items"]
@@ -448,9 +445,6 @@ async def test_importing_again_follows_where_the_old_app_went_on(tmp_path):
             "And Porto?",
             "Take the train.",
         ]
-        await client.close()
-    finally:
-        sc.terminate()
 
 
 def test_refusals_are_one_line_and_name_what_is_missing(tmp_path):
@@ -486,18 +480,13 @@ def test_refusals_are_one_line_and_name_what_is_missing(tmp_path):
 async def test_refuses_while_a_sidecar_has_the_store_open_and_never_overwrites(tmp_path):
     legacy = build_app_db(tmp_path / "old", 43)
     data = tmp_path / "data"
-    sc = launch(data, env=NO_ENV_KEYS)
-    try:
-        client = await Client.open(sc)
+    async with sidecar_over(data) as (sc, client):
         await client.request("settings.update", {"preferences": {"theme": "light"}})
-        await client.close()
         refused = import_legacy(legacy, data)
         assert refused.returncode == 1 and refused.stdout == ""
         assert refused.stderr.startswith("sidecar: error: ") and "running sidecar" in refused.stderr
         assert refused.stderr.count("\n") == 1
         assert report(import_legacy(legacy, data, "--dry-run"))["added"]["conversations"] == 2
-    finally:
-        sc.terminate()
     assert report(import_legacy(legacy, data))["added"]["preferences"] == 0
     db = sqlite3.connect(data / "sidecar.db")
     theme = db.execute("SELECT value FROM settings WHERE key = 'preferences'").fetchone()[0]
@@ -558,14 +547,9 @@ async def test_what_the_user_deleted_stays_deleted_at_the_next_import(tmp_path):
     legacy = build_app_db(tmp_path / "old", 43)
     data = tmp_path / "data"
     report(import_legacy(legacy, data))
-    sc = launch(data, env=NO_ENV_KEYS)
-    try:
-        client = await Client.open(sc)
+    async with sidecar_over(data) as (sc, client):
         cid, _ = await lisbon_branch(client, "Main")
         await client.request("conversations.delete", {"conversationId": cid})
-        await client.close()
-    finally:
-        sc.terminate()
     db = sqlite3.connect(legacy)
     db.execute("INSERT INTO messages VALUES ('m7', 'Still there?', 'user', 'c1', ?)", (DAY3,))
     db.commit()
@@ -575,11 +559,6 @@ async def test_what_the_user_deleted_stays_deleted_at_the_next_import(tmp_path):
     assert again["skipped"]["conversations"] == {
         "deleted in the sidecar since an earlier import": 1
     }
-    sc = launch(data, env=NO_ENV_KEYS)
-    try:
-        client = await Client.open(sc)
+    async with sidecar_over(data) as (sc, client):
         titles = [c["title"] for c in (await client.request("conversations.list", {}))["items"]]
         assert titles == [None], "only the untitled chat is left"
-        await client.close()
-    finally:
-        sc.terminate()

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from .base import Provider, StreamParser, as_int, loads
+from .base import Provider, StreamParser, as_int, loads, sampling
 from .errors import error_from_payload
 from .types import (
     ChatMessage,
@@ -326,10 +326,7 @@ class AnthropicProvider(Provider):
             if request.top_p is not None and request.top_p >= 0.95:
                 body["top_p"] = request.top_p
         else:
-            if request.temperature is not None:
-                body["temperature"] = request.temperature
-            if request.top_p is not None:
-                body["top_p"] = request.top_p
+            body |= sampling(request)
         if request.tools:
             body["tools"] = [
                 {"name": t.name, "description": t.description, "input_schema": t.input_schema}

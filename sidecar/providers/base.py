@@ -106,6 +106,12 @@ def bearer_auth(api_key: str | None) -> dict[str, str]:
     return {"authorization": f"Bearer {api_key}"} if api_key else {}
 
 
+def sampling(request: ChatRequest) -> dict[str, float]:
+    """The sampling parameters the request sets (temperature, top_p), for a body."""
+    values = {"temperature": request.temperature, "top_p": request.top_p}
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def data_url(mime: str, data: str) -> str:
     """An image (base64 `data`) inline, as the OpenAI APIs take it."""
     return f"data:{mime};base64,{data}"

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from .base import Provider, StreamParser, as_int, bearer_auth, data_url, loads
+from .base import Provider, StreamParser, as_int, bearer_auth, data_url, loads, sampling
 from .errors import error_from_payload
 from .think import ThinkSplitter
 from .types import (
@@ -369,10 +369,7 @@ class OpenAIChatProvider(Provider):
             body["stream_options"] = {"include_usage": True}
         if request.max_output_tokens is not None:
             body[self.dialect.max_tokens_field] = request.max_output_tokens
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.top_p is not None:
-            body["top_p"] = request.top_p
+        body |= sampling(request)
         if request.tools:
             body["tools"] = [
                 {

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Provider, StreamParser, as_int, bearer_auth, data_url, loads
+from .base import Provider, StreamParser, as_int, bearer_auth, data_url, loads, sampling
 from .errors import error_from_payload
 from .types import (
     ChatMessage,
@@ -303,10 +303,7 @@ class OpenAIResponsesProvider(Provider):
             body["reasoning"] = {"summary": "auto"}
             body["include"] = ["reasoning.encrypted_content"]
         else:  # reasoning models refuse sampling parameters
-            if request.temperature is not None:
-                body["temperature"] = request.temperature
-            if request.top_p is not None:
-                body["top_p"] = request.top_p
+            body |= sampling(request)
         if request.tools:
             body["tools"] = [
                 {
