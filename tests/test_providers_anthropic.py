@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sidecar.protocol.objects import ModelProfile
+
 from sidecar.providers import (
     ChatMessage,
     Finish,
@@ -435,18 +437,78 @@ async def test_tool_turns_alternate_and_pass_thinking_back():
 
 
 async def test_thinking_budget_request():
+    """A budget-style model thinks only when an effort is set, with a budget that fits
+    under max_tokens; sampling parameters the API refuses with thinking are left out."""
     up = Upstream(stream_response(TEXT_STREAM))
+    budget = ModelProfile(thinking="budget")
+    await collect(make_provider("anthropic", up), request(profile=budget, temperature=0.5))
+    assert "thinking" not in up.body() and up.body()["temperature"] == 0.5, "auto: no thinking"
     await collect(
-        make_provider("anthropic", up), request(thinking_budget=2048, temperature=0.5, top_p=0.5)
+        make_provider("anthropic", up),
+        request(profile=budget, effort="low", temperature=0.5, top_p=0.5),
     )
     body = up.body()
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     assert body["max_tokens"] == 4096 + 2048
     assert "temperature" not in body and "top_p" not in body  # rejected by the API with thinking
+    assert "output_config" not in body
     await collect(
-        make_provider("anthropic", up), request(thinking_budget=1024, max_output_tokens=8000)
+        make_provider("anthropic", up),
+        request(profile=budget, effort="max", max_output_tokens=8000, top_p=0.97),
     )
-    assert up.body()["max_tokens"] == 8000
+    body = up.body()
+    assert body["max_tokens"] == 8000 and body["thinking"]["budget_tokens"] == 7999
+    assert body["top_p"] == 0.97, "top_p of 0.95 and above is allowed with thinking"
+    await collect(
+        make_provider("anthropic", up),
+        request(profile=budget, effort="high", max_output_tokens=1000),
+    )
+    assert "thinking" not in up.body(), "no room for the API's minimum budget"
+
+
+@pytest.mark.parametrize(
+    ("profile", "effort", "thinking", "output_config", "sampling"),
+    [
+        (
+            ModelProfile(thinking="adaptive", efforts=["low", "medium", "high", "max"]),
+            "auto",
+            {"type": "adaptive"},
+            None,
+            {},
+        ),
+        (
+            ModelProfile(thinking="adaptive", efforts=["low", "medium", "high"]),
+            "max",
+            {"type": "adaptive"},
+            {"effort": "high"},
+            {},
+        ),
+        (
+            ModelProfile(
+                thinking="adaptive-only",
+                efforts=["low", "medium", "high", "xhigh", "max"],
+                sampling=[],
+            ),
+            "medium",
+            {"type": "adaptive", "display": "summarized"},
+            {"effort": "medium"},
+            {},
+        ),
+        (ModelProfile(), "high", None, None, {"temperature": 0.5, "top_p": 0.5}),
+        (ModelProfile(sampling=["top_p"]), "high", None, None, {"top_p": 0.5}),
+    ],
+)
+async def test_adaptive_thinking_and_effort_follow_the_profile(
+    profile, effort, thinking, output_config, sampling
+):
+    up = Upstream(stream_response(TEXT_STREAM))
+    req = request(profile=profile, effort=effort, temperature=0.5, top_p=0.5)
+    await collect(make_provider("anthropic", up), req)
+    body = up.body()
+    assert body.get("thinking") == thinking
+    assert body.get("output_config") == output_config
+    assert {k: body[k] for k in ("temperature", "top_p") if k in body} == sampling
+    assert body["max_tokens"] == 4096, "adaptive thinking has no budget to add"
 
 
 async def test_config_headers_are_added():

@@ -84,7 +84,7 @@ def test_the_data_file_is_dated_sourced_and_complete():
         assert entry["providerModel"] and entry["displayName"]
         assert entry["contextWindow"] > 0 and entry["maxOutputTokens"] > 0
         assert entry["maxOutputTokens"] <= entry["contextWindow"]
-        assert set(entry["capabilities"]) == {"tools", "vision", "reasoning"}
+        assert set(entry["capabilities"]) == {"tools", "vision", "reasoning", "audio"}
         prices = entry["pricing"]
         if entry["id"] in UNPRICED:
             assert prices is None and entry["id"] in data["source"][entry["provider"]]
@@ -108,6 +108,11 @@ def test_the_data_file_ships_as_package_data():
     assert '"registry/*.json"' in (REPO / "pyproject.toml").read_text()
 
 
+def _retired(model_id: str, replaced_by: str | None = None) -> dict:
+    entry = {"id": model_id, "provider": "openai", "retiredOn": "2026-01-01", "note": "gone"}
+    return entry if replaced_by is None else {**entry, "replacedBy": replaced_by}
+
+
 def _mutations() -> list[tuple[str, object]]:
     def edit(fn):
         data = copy.deepcopy(data_file())
@@ -128,7 +133,23 @@ def _mutations() -> list[tuple[str, object]]:
         ("negative price", edit(lambda d: d["models"][0]["pricing"].update(input=-1))),
         ("custom provider", edit(lambda d: d["models"][0].update(provider="local"))),
         ("zero context", edit(lambda d: d["models"][0].update(contextWindow=0))),
-        ("unknown capability", edit(lambda d: d["models"][0]["capabilities"].update(audio=True))),
+        ("unknown capability", edit(lambda d: d["models"][0]["capabilities"].update(video=True))),
+        ("no profile", edit(lambda d: d["models"][0].pop("profile"))),
+        ("unknown thinking", edit(lambda d: d["models"][0]["profile"].update(thinking="deep"))),
+        (
+            "reasoning without thinking",
+            edit(lambda d: d["models"][0]["profile"].update(thinking="none")),
+        ),
+        ("no price source", edit(lambda d: d["models"][0].pop("priceSource"))),
+        ("bad price date", edit(lambda d: d["models"][0].update(pricesTakenOn="May 2026"))),
+        (
+            "retired id of a model",
+            edit(lambda d: d.setdefault("retired", []).append(_retired(d["models"][0]["id"]))),
+        ),
+        (
+            "retired replaced by nothing known",
+            edit(lambda d: d.setdefault("retired", []).append(_retired("old", "nope"))),
+        ),
         ("no source note", edit(lambda d: d["source"].pop("deepseek"))),
         ("pricing left out", edit(lambda d: d["models"][0].pop("pricing"))),
         ("alias not a list", edit(lambda d: d["models"][0].update(aliases="gpt-5x"))),

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from sidecar.dev.fakes import Script, Usage
+from sidecar.protocol.objects import ModelProfile
 from sidecar.providers import (
     ChatMessage,
     Finish,
@@ -101,7 +102,8 @@ async def test_request_body_input_items_tools_and_reasoning():
     ]
     tool = ToolSpec("calc", "Computes.", {"type": "object"})
     req = request(messages=messages, system="Be brief.", max_output_tokens=99, tools=[tool])
-    req.temperature, req.top_p, req.reasoning = 0.5, 0.9, True
+    req.temperature, req.top_p = 0.5, 0.9
+    req.profile = ModelProfile(thinking="summaries", efforts=["low", "medium", "high"], sampling=[])
     await collect(responses(up), req)
     assert str(up.requests[0].url) == "https://api.openai.com/v1/responses"
     assert up.requests[0].headers["authorization"].startswith("Bearer ")
@@ -147,7 +149,10 @@ async def test_request_body_input_items_tools_and_reasoning():
             }
         ],
     }
-    req.reasoning = False
+    req.effort = "max"
+    await collect(responses(up), req)
+    assert up.body()["reasoning"] == {"summary": "auto", "effort": "high"}, "max: the highest"
+    req.profile = ModelProfile()
     await collect(responses(up), req)
     body = up.body()
     assert body["temperature"] == 0.5 and body["top_p"] == 0.9

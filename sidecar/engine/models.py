@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
 from sidecar.protocol.events import ModelsUpdated
-from sidecar.protocol.objects import Model, ModelCapabilities, Pricing
+from sidecar.protocol.objects import Model, ModelCapabilities, ModelProfile, Pricing
 from sidecar.registry import builtin_ids, merged, not_chat_reason, resolve_model
 
 if TYPE_CHECKING:
@@ -69,19 +69,22 @@ class Models:
         known = {p.id for p in await self._e.providers.list()}
         if given.provider not in known:
             raise not_found("provider", given.provider)
+        capabilities, profile = _capabilities_and_profile(given)
         model = Model(
             id=given.id,
             provider=given.provider,
             provider_model=given.provider_model or given.id,
             display_name=given.display_name or given.id,
             aliases=list(dict.fromkeys(given.aliases)),
+            alias_notes={a: n for a, n in given.alias_notes.items() if a in given.aliases},
             enabled=given.enabled,
             context_window=given.context_window,
             max_output_tokens=given.max_output_tokens,
-            capabilities=ModelCapabilities.model_validate(given.capabilities.model_dump())
-            if given.capabilities
-            else ModelCapabilities(),
+            capabilities=capabilities,
+            profile=profile,
             pricing=Pricing.model_validate(given.pricing.model_dump()) if given.pricing else None,
+            prices_taken_on=given.prices_taken_on,
+            price_source=given.price_source,
             send_reasoning_back=given.send_reasoning_back,
             source="user",
         )
@@ -134,6 +137,28 @@ class Models:
         models = await self._merged()
         self._e.bus.publish(ModelsUpdated(models=models))
         return models
+
+
+def _capabilities_and_profile(given: ModelInput) -> tuple[ModelCapabilities, ModelProfile]:
+    """A user model's capabilities and profile, agreeing: `reasoning` is true exactly when
+    the profile thinks. Without a profile, a reasoning model is one that thinks with no
+    control (`always`); a contradiction is INVALID_PARAMS."""
+    capabilities = (
+        ModelCapabilities.model_validate(given.capabilities.model_dump())
+        if given.capabilities
+        else ModelCapabilities()
+    )
+    if given.profile is None:
+        return capabilities, ModelProfile(thinking="always" if capabilities.reasoning else "none")
+    profile = ModelProfile.model_validate(given.profile.model_dump())
+    thinks = profile.thinking != "none"
+    if given.capabilities is not None and capabilities.reasoning is not thinks:
+        raise InvalidParams(
+            f"capabilities.reasoning is {str(capabilities.reasoning).lower()} but the profile's "
+            f"thinking is {profile.thinking}: reasoning is true exactly when the model thinks",
+            ("model", "capabilities", "reasoning"),
+        )
+    return capabilities.model_copy(update={"reasoning": thinks}), profile
 
 
 def unknown_model(models: list[Model], model_id: str) -> RpcError:

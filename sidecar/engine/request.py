@@ -46,7 +46,8 @@ def build_request(
         temperature=settings.temperature,
         top_p=settings.top_p,
         send_reasoning_back=model.send_reasoning_back,
-        reasoning=model.capabilities.reasoning,
+        profile=model.profile,
+        effort=settings.effort,
         prompt_caching=settings.prompt_caching,
     )
     return request, len(messages) - len(kept)

@@ -175,8 +175,9 @@ class Titles:
             system=SYSTEM_PROMPT,
             messages=[ChatMessage(role="user", content=text)],
             max_output_tokens=MAX_OUTPUT_TOKENS,
+            profile=model.profile,
         )
-        return await create_provider(config, self._http.get()).complete(request)
+        return await create_provider(config, self._http.get(), model.profile.api).complete(request)
 
     async def _model(self, chat_model_id: str | None) -> Model | None:
         """settings.titleModelId when usable, else the cheapest (input + output price)

@@ -320,7 +320,7 @@ class Turns:
                 raise asyncio.CancelledError
             from sidecar.providers import create_provider  # start-up time: it imports httpx
 
-            provider = create_provider(config, self._http.get())
+            provider = create_provider(config, self._http.get(), request.profile.api)
             publish, feed = self._e.bus.publish, state.feed
             publish(state.start())
             self._writer.watch(state)

@@ -12,6 +12,7 @@ Role = Literal["user", "assistant"]
 MessageStatus = Literal["pending", "streaming", "complete", "cancelled", "failed", "interrupted"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"complete", "cancelled", "failed", "interrupted"})
 Route = Literal["sidecar", "frontend"]
+Effort = Literal["low", "medium", "high", "max", "auto"]
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful AI assistant."
 
@@ -29,6 +30,14 @@ class ConversationSettings(Params):
         default=True,
         description="Ask the provider to cache the prompt's stable prefix (Anthropic "
         "`cache_control` breakpoints; providers that cache automatically ignore it).",
+    )
+    effort: Effort = Field(
+        default="auto",
+        description="How hard a reasoning model thinks. Each adapter maps it onto what the "
+        "model's profile accepts: the nearest level the model takes (never a lower one, "
+        "`max` its highest), a thinking budget for budget-style models; `auto` sends none "
+        "(the model's default; budget-style models then do not think). Ignored by models "
+        "that do not reason.",
     )
 
 
@@ -283,6 +292,45 @@ class ModelCapabilities(Wire):
     tools: bool = False
     vision: bool = False
     reasoning: bool = False
+    audio: bool = Field(default=False, description="Takes audio input in a chat.")
+
+
+ThinkingStyle = Literal[
+    "none", "always", "budget", "adaptive", "adaptive-only", "summaries", "effort"
+]
+SamplingParam = Literal["temperature", "top_p"]
+EffortLevel = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[a-z]+$")]
+
+
+class ModelProfile(Wire):
+    """What a model's API accepts. The adapters decide every request field from it, never
+    from the model's name, so a new release is a catalog entry (or a models.upsert)."""
+
+    api: ProviderApi | None = Field(
+        default=None,
+        description="The API the model needs (`responses`: served only there); null: the "
+        "provider's `api` setting decides. Anthropic models always use the Messages API.",
+    )
+    thinking: ThinkingStyle = Field(
+        default="none",
+        description="none: does not reason. always: reasons, with no control. budget: "
+        "Anthropic manual thinking (`budget_tokens`), off unless an effort is set. adaptive: "
+        "Anthropic adaptive thinking with `output_config.effort` (budgets deprecated). "
+        "adaptive-only: adaptive thinking only, thinking text asked for as summaries. "
+        "summaries: OpenAI reasoning (effort; summaries and encrypted reasoning on the "
+        "Responses API). effort: DeepSeek V4 (thinks by default, `reasoning_effort`).",
+    )
+    efforts: list[EffortLevel] = Field(
+        default_factory=list,
+        max_length=10,
+        description="The effort values the model takes, as sent upstream, lowest first.",
+    )
+    sampling: list[SamplingParam] = Field(
+        default_factory=lambda: ["temperature", "top_p"],
+        description="Sampling parameters the model accepts (none: the API refuses them). "
+        "Adapters also leave them out while the model thinks, where the API ignores or "
+        "refuses them then.",
+    )
 
 
 class Pricing(Wire):
@@ -308,6 +356,11 @@ class Model(Wire):
         "app's ids such as gpt-4-1, dated snapshots such as claude-sonnet-4-5-20250929); "
         "never the id of another model, and each listed on one model only.",
     )
+    alias_notes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Why an alias names this model, where that needs saying: a retired "
+        "model's id that this one answers for now.",
+    )
     enabled: bool = True
     context_window: int | None = None
     max_output_tokens: int | None = None
@@ -317,6 +370,13 @@ class Model(Wire):
         default=False,
         description="Send a reply's reasoning back upstream on later turns (DeepSeek's newer "
         "thinking modes require it on tool-call turns; its legacy reasoner refuses it).",
+    )
+    profile: ModelProfile = Field(default_factory=ModelProfile)
+    prices_taken_on: str | None = Field(
+        default=None, description="The day (YYYY-MM-DD) the prices were checked; null: unknown."
+    )
+    price_source: str | None = Field(
+        default=None, description="Where the prices come from, and what could not be confirmed."
     )
     source: Literal["builtin", "user"] = Field(
         default="user",
@@ -337,16 +397,35 @@ class ModelInput(Params):
         description="Other ids for this model. Not another model's id; a built-in model's "
         "alias may be taken (the user's alias wins); another user model's may not (CONFLICT).",
     )
+    alias_notes: dict[ModelAlias, Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="A note per alias (as models.list shows them); notes for ids not in "
+        "`aliases` are dropped.",
+    )
     enabled: bool = True
     context_window: int | None = Field(default=None, gt=0)
     max_output_tokens: int | None = Field(default=None, gt=0)
     capabilities: ModelCapabilitiesInput | None = None
     pricing: PricingInput | None = None
     send_reasoning_back: bool = False
+    profile: ModelProfileInput | None = Field(
+        default=None,
+        description="What the model's API accepts; left out: a model that does not reason "
+        "(`thinking: always` when capabilities.reasoning is true), sampling accepted.",
+    )
+    prices_taken_on: str | None = Field(
+        default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD."
+    )
+    price_source: str | None = Field(default=None, max_length=2000)
 
 
 class ModelCapabilitiesInput(ModelCapabilities, Params):
     """Capabilities as given to models.upsert (strict, no unknown fields)."""
+
+
+class ModelProfileInput(ModelProfile, Params):
+    """A profile as given to models.upsert (strict, no unknown fields)."""
 
 
 class PricingInput(Pricing, Params):

@@ -18,6 +18,7 @@ from .base import Provider
 from .openai_chat import DIALECTS, Dialect, OpenAIChatProvider
 from .openai_responses import OpenAIResponsesProvider
 from .types import (
+    ProviderApi,
     KINDS,
     RESPONSES_KINDS,
     ChatMessage,
@@ -43,12 +44,15 @@ from .types import (
 )
 
 
-def create_provider(config: ProviderConfig, http: httpx.AsyncClient) -> Provider:
-    """The adapter for `config.kind` and `config.api`. Cheap: make one per call or keep it,
+def create_provider(
+    config: ProviderConfig, http: httpx.AsyncClient, api: ProviderApi | None = None
+) -> Provider:
+    """The adapter for `config.kind` and the API: `api` (a model whose profile needs one),
+    else `config.api`, else the kind's default. Cheap: make one per call or keep it,
     either is fine."""
     if config.kind == "anthropic":
         return AnthropicProvider(config, http)
-    api = config.api or default_api(config.kind)
+    api = api or config.api or default_api(config.kind)
     if api == "responses" and config.kind in RESPONSES_KINDS:
         return OpenAIResponsesProvider(config, http)
     if config.kind in DIALECTS:

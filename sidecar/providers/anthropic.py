@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from .base import Provider, StreamParser, as_int, loads, sampling
+from .base import Provider, StreamParser, as_int, effort_level, loads, sampling
 from .errors import error_from_payload
 from .types import (
     ChatMessage,
@@ -31,6 +31,11 @@ from .types import (
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
+# Effort -> budget_tokens for models with manual thinking only (`budget` profiles); `auto`
+# leaves thinking off there, as the API's default is.
+THINKING_BUDGETS = {"low": 2_048, "medium": 8_192, "high": 16_384, "max": 32_000}
+MIN_THINKING_BUDGET = 1_024  # the API's minimum
+_ADAPTIVE = frozenset({"adaptive", "adaptive-only"})
 MAX_CACHE_BREAKPOINTS = 4  # the API refuses a request with more blocks carrying cache_control
 # Blocks that cannot carry cache_control themselves (they are cached as part of the prefix).
 _UNMARKABLE = frozenset({"thinking", "redacted_thinking"})
@@ -298,6 +303,19 @@ def mark_cache_breakpoints(body: dict[str, Any]) -> int:
     return len(kept)
 
 
+def _thinking(style: str, budget: int | None) -> dict[str, Any] | None:
+    """The `thinking` parameter for the model's profile: adaptive models always think
+    (the model decides how much); adaptive-only ones omit the thinking text unless asked,
+    so summaries are asked for; budget models think only with a budget."""
+    if style == "adaptive":
+        return {"type": "adaptive"}
+    if style == "adaptive-only":
+        return {"type": "adaptive", "display": "summarized"}
+    if budget is not None:
+        return {"type": "enabled", "budget_tokens": budget}
+    return None
+
+
 class AnthropicProvider(Provider):
     path = "/v1/messages"
 
@@ -308,11 +326,16 @@ class AnthropicProvider(Provider):
         return headers
 
     def _body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
-        budget = request.thinking_budget
+        style = request.profile.thinking
+        budget = THINKING_BUDGETS.get(request.effort) if style == "budget" else None
         max_tokens = request.max_output_tokens
         if max_tokens is None:
-            # Required by the API; with thinking, the budget counts against it.
+            # Required by the API; a thinking budget counts against it.
             max_tokens = DEFAULT_MAX_TOKENS + (budget or 0)
+        if budget is not None:
+            budget = min(budget, max_tokens - 1)  # the API wants max_tokens > budget_tokens
+            if budget < MIN_THINKING_BUDGET:
+                budget = None
         body: dict[str, Any] = {
             "model": request.model,
             "max_tokens": max_tokens,
@@ -320,11 +343,15 @@ class AnthropicProvider(Provider):
         }
         if request.system:
             body["system"] = request.system
-        if budget:
-            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
-            # The API rejects temperature with thinking, and top_p below 0.95.
+        thinking = _thinking(style, budget)
+        if thinking is not None:
+            body["thinking"] = thinking
+            effort = effort_level(request) if style in _ADAPTIVE else None
+            if effort is not None:
+                body["output_config"] = {"effort": effort}
+            # The API refuses temperature with thinking, and top_p below 0.95.
             if request.top_p is not None and request.top_p >= 0.95:
-                body["top_p"] = request.top_p
+                body |= {k: v for k, v in sampling(request).items() if k == "top_p"}
         else:
             body |= sampling(request)
         if request.tools:

@@ -107,9 +107,33 @@ def bearer_auth(api_key: str | None) -> dict[str, str]:
 
 
 def sampling(request: ChatRequest) -> dict[str, float]:
-    """The sampling parameters the request sets (temperature, top_p), for a body."""
+    """The sampling parameters the request sets (temperature, top_p) that the model's
+    profile accepts, for a body."""
     values = {"temperature": request.temperature, "top_p": request.top_p}
-    return {k: v for k, v in values.items() if v is not None}
+    accepted = request.profile.sampling
+    return {k: v for k, v in values.items() if v is not None and k in accepted}
+
+
+# Effort values as providers name them, lowest first ("none" and "minimal" are OpenAI's,
+# "xhigh" OpenAI's and Anthropic's): how a conversation's effort finds the model's level.
+_EFFORT_RANK = {"none": 0, "minimal": 1, "low": 2, "medium": 3, "high": 4, "xhigh": 5, "max": 6}
+
+
+def effort_level(request: ChatRequest) -> str | None:
+    """The effort value to send for the conversation's `effort`: the same level when the
+    model takes it, else the lowest level above it (a model that merges levels rounds up,
+    as DeepSeek's API does), `max` the model's highest; None for `auto` or a model with
+    no levels (nothing sent: the model's default)."""
+    wanted, levels = request.effort, request.profile.efforts
+    if wanted == "auto" or not levels:
+        return None
+    if wanted in levels:
+        return wanted
+    if wanted == "max":
+        return levels[-1]
+    rank = _EFFORT_RANK[wanted]
+    above = [lv for lv in levels if _EFFORT_RANK.get(lv, -1) >= rank]
+    return min(above, key=_EFFORT_RANK.__getitem__) if above else levels[-1]
 
 
 def data_url(mime: str, data: str) -> str:

@@ -17,7 +17,16 @@ from typing import Any
 
 import orjson
 
-from .base import Provider, StreamParser, as_int, bearer_auth, data_url, loads, sampling
+from .base import (
+    Provider,
+    StreamParser,
+    as_int,
+    bearer_auth,
+    data_url,
+    effort_level,
+    loads,
+    sampling,
+)
 from .errors import error_from_payload
 from .think import ThinkSplitter
 from .types import (
@@ -333,8 +342,10 @@ def _message(m: ChatMessage, send_reasoning: bool) -> dict[str, Any]:
                 }
                 for c in m.tool_calls
             ]
-        if send_reasoning and m.thinking:
-            msg["reasoning_content"] = m.thinking
+        if send_reasoning and (m.thinking or m.tool_calls):
+            # DeepSeek's thinking modes answer 400 when a tool-call turn comes back
+            # without the field, even when that turn's reasoning was empty.
+            msg["reasoning_content"] = m.thinking or ""
         return msg
     if not m.images:
         return {"role": "user", "content": m.content}
@@ -369,7 +380,11 @@ class OpenAIChatProvider(Provider):
             body["stream_options"] = {"include_usage": True}
         if request.max_output_tokens is not None:
             body[self.dialect.max_tokens_field] = request.max_output_tokens
-        body |= sampling(request)
+        effort = effort_level(request)
+        if effort is not None:
+            body["reasoning_effort"] = effort
+        if request.profile.thinking != "effort":  # DeepSeek ignores them while it thinks
+            body |= sampling(request)
         if request.tools:
             body["tools"] = [
                 {

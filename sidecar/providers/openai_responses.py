@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Provider, StreamParser, as_int, bearer_auth, data_url, loads, sampling
+from .base import (
+    Provider,
+    StreamParser,
+    as_int,
+    bearer_auth,
+    data_url,
+    effort_level,
+    loads,
+    sampling,
+)
 from .errors import error_from_payload
 from .types import (
     ChatMessage,
@@ -299,11 +308,14 @@ class OpenAIResponsesProvider(Provider):
             body["instructions"] = request.system
         if request.max_output_tokens is not None:
             body["max_output_tokens"] = request.max_output_tokens
-        if request.reasoning:
-            body["reasoning"] = {"summary": "auto"}
+        if request.profile.thinking != "none":
+            reasoning = {"summary": "auto"}
+            effort = effort_level(request)
+            if effort is not None:
+                reasoning["effort"] = effort
+            body["reasoning"] = reasoning
             body["include"] = ["reasoning.encrypted_content"]
-        else:  # reasoning models refuse sampling parameters
-            body |= sampling(request)
+        body |= sampling(request)  # the profile knows the reasoning models that refuse them
         if request.tools:
             body["tools"] = [
                 {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from sidecar.protocol.objects import ProviderApi, ProviderKind
+from sidecar.protocol.objects import Effort, ModelProfile, ProviderApi, ProviderKind
 
 KINDS: tuple[str, ...] = get_args(ProviderKind)
 APIS: tuple[str, ...] = get_args(ProviderApi)
@@ -80,13 +80,13 @@ class ChatRequest:
     temperature: float | None = None
     top_p: float | None = None
     tools: list[ToolSpec] = field(default_factory=list)
-    thinking_budget: int | None = None  # Anthropic extended thinking, when the model supports it
     # OpenAI-style dialects: send assistant `thinking` back as `reasoning_content` (a model
     # option: DeepSeek's legacy reasoner rejects it, its newer thinking modes need it on tool turns).
     send_reasoning_back: bool = False
-    # The model reasons (capabilities.reasoning): the Responses API asks for reasoning
-    # summaries and encrypted reasoning, and sends no sampling parameters.
-    reasoning: bool = False
+    # What the model's API accepts (thinking style, effort levels, sampling): adapters
+    # decide every request field from it, never from the model's name.
+    profile: ModelProfile = field(default_factory=ModelProfile)
+    effort: Effort = "auto"  # the conversation's setting, mapped by each adapter
     # Anthropic: mark prompt-cache breakpoints (conversation setting `promptCaching`). Other
     # adapters ignore it (OpenAI-style APIs cache prefixes automatically).
     prompt_caching: bool = False

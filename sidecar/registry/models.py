@@ -7,10 +7,20 @@ The file's shape:
       "notes": "...",                       what the prices mean and how sure they are
       "source": {"openai": "...", ...},     where each provider's figures come from
       "models": [ {id, provider, providerModel, displayName, aliases?, contextWindow,
-                   maxOutputTokens, capabilities {tools, vision, reasoning},
-                   pricing {input, output, cacheRead, cacheWrite} | null}, ... ],
+                   maxOutputTokens, capabilities {tools, vision, reasoning, audio},
+                   profile {api, thinking, efforts, sampling}, sendReasoningBack?,
+                   pricing {input, output, cacheRead, cacheWrite} | null,
+                   pricesTakenOn?, priceSource}, ... ],
+      "retired": [ {id, provider, retiredOn, replacedBy?, note}, ... ],
       "notChat": [ {id | prefix, reason}, ... ]   ids that name no chat model, and why
     }
+
+Every model has a profile (what its API accepts: `ModelProfile`), and the adapters build
+requests from it alone; `capabilities.reasoning` is true exactly when the profile's
+thinking is not "none". A model's prices carry the day they were taken (its own
+`pricesTakenOn`, else the file's) and their source. A retired model's id keeps old
+conversations working: with `replacedBy` it becomes an alias of that model (with a note
+saying so in `aliasNotes`); without, it is refused with the note.
 
 Prices are USD per million tokens, like `Pricing` on the wire; `"pricing": null` (said
 outright, never left out) is a model whose price could not be confirmed: its calls
@@ -51,8 +61,8 @@ from sidecar.protocol.objects import Model
 DATA_FILE = "models.json"
 BUILTIN_PROVIDERS = ("openai", "anthropic", "deepseek")
 
-_TOP_KEYS = frozenset({"pricesTakenOn", "notes", "source", "models", "notChat"})
-_REQUIRED_TOP_KEYS = _TOP_KEYS - {"notChat"}
+_TOP_KEYS = frozenset({"pricesTakenOn", "notes", "source", "models", "notChat", "retired"})
+_REQUIRED_TOP_KEYS = _TOP_KEYS - {"notChat", "retired"}
 _MODEL_KEYS = frozenset(
     {
         "id",
@@ -64,11 +74,20 @@ _MODEL_KEYS = frozenset(
         "contextWindow",
         "maxOutputTokens",
         "capabilities",
+        "profile",
+        "sendReasoningBack",
         "pricing",
+        "pricesTakenOn",
+        "priceSource",
     }
 )
-_REQUIRED_MODEL_KEYS = frozenset({"id", "provider", "providerModel", "displayName", "pricing"})
-_CAPABILITY_KEYS = frozenset({"tools", "vision", "reasoning"})
+_REQUIRED_MODEL_KEYS = frozenset(
+    {"id", "provider", "providerModel", "displayName", "capabilities", "profile", "pricing"}
+    | {"priceSource"}
+)
+_CAPABILITY_KEYS = frozenset({"tools", "vision", "reasoning", "audio"})
+_PROFILE_KEYS = frozenset({"api", "thinking", "efforts", "sampling"})
+_RETIRED_KEYS = frozenset({"id", "provider", "retiredOn", "replacedBy", "note"})
 _PRICE_KEYS = frozenset({"input", "output", "cacheRead", "cacheWrite"})
 _NOT_CHAT_KEYS = frozenset({"id", "prefix", "reason"})
 MAX_ID = 200  # like ModelInput.id
@@ -94,12 +113,27 @@ class NotChat:
 
 
 @dataclass(frozen=True, slots=True)
+class Retired:
+    """A model its provider shut down: `replaced_by` answers for it, else it is refused."""
+
+    id: str
+    provider: str
+    retired_on: dt.date
+    replaced_by: str | None
+    note: str
+
+    def reason(self) -> str:
+        return f"was retired by {self.provider} on {self.retired_on.isoformat()}: {self.note}"
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
     prices_taken_on: dt.date
     notes: str
     source: dict[str, str]
     models: tuple[Model, ...]
     not_chat: tuple[NotChat, ...] = ()
+    retired: tuple[Retired, ...] = ()
 
     def by_id(self) -> dict[str, Model]:
         return {m.id: m for m in self.models}
@@ -154,6 +188,9 @@ def not_chat_reason(model_id: str) -> str | None:
     for entry in catalog().not_chat:
         if entry.matches(model_id):
             return f"{model_id} {entry.reason}"
+    for retired in catalog().retired:
+        if retired.id == model_id and retired.replaced_by is None:
+            return f"{model_id} {retired.reason()}"
     return None
 
 
@@ -175,13 +212,21 @@ def merged(user_models: Iterable[Model]) -> list[Model]:
     aliases: dict[str, list[str]] = {}
     for alias, model_id in owner.items():
         aliases.setdefault(model_id, []).append(alias)
-    models = [
-        m
-        if m.aliases == aliases.get(m.id, [])
-        else m.model_copy(update={"aliases": aliases.get(m.id, [])})
-        for m in by_id.values()
-    ]
+    notes = {
+        alias: note
+        for model in (*builtin.values(), *users.values())
+        for alias, note in model.alias_notes.items()
+    }
+    models = [_with_aliases(m, aliases.get(m.id, []), notes) for m in by_id.values()]
     return sorted(models, key=lambda m: (m.provider, m.id))
+
+
+def _with_aliases(model: Model, aliases: list[str], notes: dict[str, str]) -> Model:
+    """`model` listing exactly `aliases`, each with its note if it has one."""
+    alias_notes = {a: notes[a] for a in aliases if a in notes}
+    if model.aliases == aliases and model.alias_notes == alias_notes:
+        return model
+    return model.model_copy(update={"aliases": aliases, "alias_notes": alias_notes})
 
 
 def parse(data: Any) -> Catalog:
@@ -205,7 +250,7 @@ def parse(data: Any) -> Catalog:
     models: list[Model] = []
     seen: set[str] = set()
     for index, entry in enumerate(data["models"]):
-        model = _model(entry, f"models[{index}]")
+        model = _model(entry, f"models[{index}]", taken_on)
         if model.id in seen:
             raise CatalogError(f"models[{index}]: duplicate id {model.id!r}")
         if model.provider not in source:
@@ -218,6 +263,8 @@ def parse(data: Any) -> Catalog:
             if alias in names:
                 raise CatalogError(f"models[{index}]: alias {alias!r} is already {names[alias]}")
             names[alias] = f"an alias of {model.id}"
+    retired = _retired(data.get("retired", []), names)
+    models = [_answering_for(m, retired) for m in models]
     not_chat = _not_chat(data.get("notChat", []), names)
     return Catalog(
         prices_taken_on=taken_on,
@@ -225,6 +272,51 @@ def parse(data: Any) -> Catalog:
         source=dict(source),
         models=tuple(models),
         not_chat=not_chat,
+        retired=retired,
+    )
+
+
+def _retired(entries: Any, names: dict[str, str]) -> tuple[Retired, ...]:
+    """The `retired` list: ids no model has, each replaced by a catalog model or refused.
+    Adds each id to `names` (so notChat cannot refuse it)."""
+    if not isinstance(entries, list):
+        raise CatalogError("retired must be a list")
+    out: list[Retired] = []
+    for index, entry in enumerate(entries):
+        where = f"retired[{index}]"
+        _keys(entry, _RETIRED_KEYS, _RETIRED_KEYS - {"replacedBy"}, where)
+        model_id, note = entry["id"], entry["note"]
+        if not isinstance(model_id, str) or not 0 < len(model_id) <= MAX_ID:
+            raise CatalogError(f"{where}.id must be a non-empty string")
+        if model_id in names:
+            raise CatalogError(f"{where}: {model_id!r} is already {names[model_id]}")
+        if entry["provider"] not in BUILTIN_PROVIDERS:
+            raise CatalogError(f"{where}.provider must be one of {', '.join(BUILTIN_PROVIDERS)}")
+        if not isinstance(note, str) or not note.strip():
+            raise CatalogError(f"{where}.note must be a non-empty string")
+        try:
+            retired_on = dt.date.fromisoformat(entry["retiredOn"])
+        except (TypeError, ValueError):
+            raise CatalogError(f"{where}.retiredOn must be a YYYY-MM-DD date") from None
+        replaced_by = entry.get("replacedBy")
+        if replaced_by is not None and not names.get(replaced_by, "").startswith("the id of"):
+            raise CatalogError(f"{where}.replacedBy must be the id of a model in the catalog")
+        names[model_id] = f"the retired {model_id}"
+        out.append(Retired(model_id, entry["provider"], retired_on, replaced_by, note.strip()))
+    return tuple(out)
+
+
+def _answering_for(model: Model, retired: tuple[Retired, ...]) -> Model:
+    """`model` with the retired ids it replaces as aliases, each with its note."""
+    mine = [r for r in retired if r.replaced_by == model.id]
+    if not mine:
+        return model
+    notes = {r.id: f"{r.id} {r.reason()}; {model.display_name} answers for it" for r in mine}
+    return model.model_copy(
+        update={
+            "aliases": [*model.aliases, *(r.id for r in mine)],
+            "alias_notes": {**model.alias_notes, **notes},
+        }
     )
 
 
@@ -257,7 +349,7 @@ def _not_chat(entries: Any, names: dict[str, str]) -> tuple[NotChat, ...]:
     return tuple(out)
 
 
-def _model(entry: Any, where: str) -> Model:
+def _model(entry: Any, where: str, taken_on: dt.date) -> Model:
     if not isinstance(entry, dict):
         raise CatalogError(f"{where}: a model must be an object")
     _keys(entry, _MODEL_KEYS, _REQUIRED_MODEL_KEYS, where)
@@ -266,8 +358,22 @@ def _model(entry: Any, where: str) -> Model:
             f"{where}: provider must be one of {', '.join(BUILTIN_PROVIDERS)} "
             "(custom backends' models come from models.upsert)"
         )
-    if "capabilities" in entry:
-        _keys(entry["capabilities"], _CAPABILITY_KEYS, _CAPABILITY_KEYS, f"{where}.capabilities")
+    _keys(entry["capabilities"], _CAPABILITY_KEYS, _CAPABILITY_KEYS, f"{where}.capabilities")
+    _keys(entry["profile"], _PROFILE_KEYS, _PROFILE_KEYS, f"{where}.profile")
+    thinks = entry["profile"]["thinking"] != "none"
+    if entry["capabilities"]["reasoning"] is not thinks:
+        raise CatalogError(
+            f"{where}: capabilities.reasoning must be {str(thinks).lower()} for thinking "
+            f"{entry['profile']['thinking']!r}"
+        )
+    source = entry["priceSource"]
+    if not isinstance(source, str) or not source.strip():
+        raise CatalogError(f"{where}.priceSource must be a non-empty string")
+    if "pricesTakenOn" in entry:
+        try:
+            taken_on = dt.date.fromisoformat(entry["pricesTakenOn"])
+        except (TypeError, ValueError):
+            raise CatalogError(f"{where}.pricesTakenOn must be a YYYY-MM-DD date") from None
     if entry["pricing"] is not None:  # null: said outright, the price is unknown
         _keys(entry["pricing"], _PRICE_KEYS, _PRICE_KEYS, f"{where}.pricing")
         if not all(
@@ -287,8 +393,9 @@ def _model(entry: Any, where: str) -> Model:
         value = entry.get(limit)
         if value is not None and (type(value) is not int or value <= 0):
             raise CatalogError(f"{where}.{limit} must be a positive integer")
+    fields = {**entry, "pricesTakenOn": taken_on.isoformat(), "source": "builtin"}
     try:
-        return Model.model_validate({**entry, "source": "builtin"}, strict=True)
+        return Model.model_validate(fields, strict=True)
     except ValidationError as exc:
         raise CatalogError(f"{where}: {exc}") from None
 

@@ -70,6 +70,10 @@ export interface Conversation {
  * Per-conversation generation settings; unset fields fall back to the model's defaults.
  */
 export interface ConversationSettingsOutput {
+  /**
+   * How hard a reasoning model thinks. Each adapter maps it onto what the model's profile accepts: the nearest level the model takes (never a lower one, `max` its highest), a thinking budget for budget-style models; `auto` sends none (the model's default; budget-style models then do not think). Ignored by models that do not reason.
+   */
+  effort: "low" | "medium" | "high" | "max" | "auto";
   maxOutputTokens: number | null;
   /**
    * Ask the provider to cache the prompt's stable prefix (Anthropic `cache_control` breakpoints; providers that cache automatically ignore it).
@@ -668,6 +672,12 @@ export interface ModelsUpdated {
 }
 export interface Model {
   /**
+   * Why an alias names this model, where that needs saying: a retired model's id that this one answers for now.
+   */
+  aliasNotes: {
+    [k: string]: string | undefined;
+  };
+  /**
    * Other ids that name this model wherever a model id is taken (the old app's ids such as gpt-4-1, dated snapshots such as claude-sonnet-4-5-20250929); never the id of another model, and each listed on one model only.
    */
   aliases: string[];
@@ -680,7 +690,16 @@ export interface Model {
    */
   id: string;
   maxOutputTokens: number | null;
+  /**
+   * Where the prices come from, and what could not be confirmed.
+   */
+  priceSource: string | null;
+  /**
+   * The day (YYYY-MM-DD) the prices were checked; null: unknown.
+   */
+  pricesTakenOn: string | null;
   pricing: Pricing | null;
+  profile: ModelProfile;
   provider: string;
   /**
    * The model name sent upstream.
@@ -696,6 +715,10 @@ export interface Model {
   source: "builtin" | "user";
 }
 export interface ModelCapabilities {
+  /**
+   * Takes audio input in a chat.
+   */
+  audio: boolean;
   reasoning: boolean;
   tools: boolean;
   vision: boolean;
@@ -708,6 +731,30 @@ export interface Pricing {
   cacheWrite: number | null;
   input: number | null;
   output: number | null;
+}
+/**
+ * What a model's API accepts. The adapters decide every request field from it, never
+ * from the model's name, so a new release is a catalog entry (or a models.upsert).
+ */
+export interface ModelProfile {
+  /**
+   * The API the model needs (`responses`: served only there); null: the provider's `api` setting decides. Anthropic models always use the Messages API.
+   */
+  api: ("responses" | "chat") | null;
+  /**
+   * The effort values the model takes, as sent upstream, lowest first.
+   *
+   * @maxItems 10
+   */
+  efforts: string[];
+  /**
+   * Sampling parameters the model accepts (none: the API refuses them). Adapters also leave them out while the model thinks, where the API ignores or refuses them then.
+   */
+  sampling: ("temperature" | "top_p")[];
+  /**
+   * none: does not reason. always: reasons, with no control. budget: Anthropic manual thinking (`budget_tokens`), off unless an effort is set. adaptive: Anthropic adaptive thinking with `output_config.effort` (budgets deprecated). adaptive-only: adaptive thinking only, thinking text asked for as summaries. summaries: OpenAI reasoning (effort; summaries and encrypted reasoning on the Responses API). effort: DeepSeek V4 (thinks by default, `reasoning_effort`).
+   */
+  thinking: "none" | "always" | "budget" | "adaptive" | "adaptive-only" | "summaries" | "effort";
 }
 /**
  * A file sent with a message: `text` for text and JSON (inlined into the prompt),
@@ -991,6 +1038,10 @@ export interface DocumentConversationInput {
  * Per-conversation generation settings; unset fields fall back to the model's defaults.
  */
 export interface ConversationSettingsInput {
+  /**
+   * How hard a reasoning model thinks. Each adapter maps it onto what the model's profile accepts: the nearest level the model takes (never a lower one, `max` its highest), a thinking budget for budget-style models; `auto` sends none (the model's default; budget-style models then do not think). Ignored by models that do not reason.
+   */
+  effort?: "low" | "medium" | "high" | "max" | "auto";
   maxOutputTokens?: number | null;
   /**
    * Ask the provider to cache the prompt's stable prefix (Anthropic `cache_control` breakpoints; providers that cache automatically ignore it).
@@ -1400,6 +1451,10 @@ export interface MessageIdParams {
  * Capabilities as given to models.upsert (strict, no unknown fields).
  */
 export interface ModelCapabilitiesInput {
+  /**
+   * Takes audio input in a chat.
+   */
+  audio?: boolean;
   reasoning?: boolean;
   tools?: boolean;
   vision?: boolean;
@@ -1412,6 +1467,12 @@ export interface ModelIdParams {
  */
 export interface ModelInput {
   /**
+   * A note per alias (as models.list shows them); notes for ids not in `aliases` are dropped.
+   */
+  aliasNotes?: {
+    [k: string]: string | undefined;
+  };
+  /**
    * Other ids for this model. Not another model's id; a built-in model's alias may be taken (the user's alias wins); another user model's may not (CONFLICT).
    *
    * @maxItems 50
@@ -1423,7 +1484,16 @@ export interface ModelInput {
   enabled?: boolean;
   id: string;
   maxOutputTokens?: number | null;
+  priceSource?: string | null;
+  /**
+   * YYYY-MM-DD.
+   */
+  pricesTakenOn?: string | null;
   pricing?: PricingInput | null;
+  /**
+   * What the model's API accepts; left out: a model that does not reason (`thinking: always` when capabilities.reasoning is true), sampling accepted.
+   */
+  profile?: ModelProfileInput | null;
   provider: string;
   providerModel?: string | null;
   sendReasoningBack?: boolean;
@@ -1436,6 +1506,29 @@ export interface PricingInput {
   cacheWrite?: number | null;
   input?: number | null;
   output?: number | null;
+}
+/**
+ * A profile as given to models.upsert (strict, no unknown fields).
+ */
+export interface ModelProfileInput {
+  /**
+   * The API the model needs (`responses`: served only there); null: the provider's `api` setting decides. Anthropic models always use the Messages API.
+   */
+  api?: ("responses" | "chat") | null;
+  /**
+   * The effort values the model takes, as sent upstream, lowest first.
+   *
+   * @maxItems 10
+   */
+  efforts?: string[];
+  /**
+   * Sampling parameters the model accepts (none: the API refuses them). Adapters also leave them out while the model thinks, where the API ignores or refuses them then.
+   */
+  sampling?: ("temperature" | "top_p")[];
+  /**
+   * none: does not reason. always: reasons, with no control. budget: Anthropic manual thinking (`budget_tokens`), off unless an effort is set. adaptive: Anthropic adaptive thinking with `output_config.effort` (budgets deprecated). adaptive-only: adaptive thinking only, thinking text asked for as summaries. summaries: OpenAI reasoning (effort; summaries and encrypted reasoning on the Responses API). effort: DeepSeek V4 (thinks by default, `reasoning_effort`).
+   */
+  thinking?: "none" | "always" | "budget" | "adaptive" | "adaptive-only" | "summaries" | "effort";
 }
 export interface ModelResult {
   model: Model;
