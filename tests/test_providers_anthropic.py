@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from sidecar.protocol.objects import ModelProfile
-
 from sidecar.providers import (
     ChatMessage,
     Finish,

@@ -18,13 +18,13 @@ from .base import Provider
 from .openai_chat import DIALECTS, Dialect, OpenAIChatProvider
 from .openai_responses import OpenAIResponsesProvider
 from .types import (
-    ProviderApi,
     KINDS,
     RESPONSES_KINDS,
     ChatMessage,
     ChatRequest,
     Finish,
     Part,
+    ProviderApi,
     ProviderConfig,
     ProviderError,
     ProviderKind,
