@@ -391,7 +391,7 @@ async def test_anthropic_sdk_stream_final_message():
         texts = []
         async with client.messages.stream(
             model="claude-sonnet-fake",
-            max_tokens=1024,
+            max_tokens=2048,  # the API wants it above the thinking budget
             messages=MESSAGES,
             thinking={"type": "enabled", "budget_tokens": 1024},
         ) as stream:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sidecar.dev.fakes.dialects.common import FakeDialect, Frame, HttpError, event_frame, random_id
+from sidecar.dev.fakes.model_rules import refuse_claude
 from sidecar.dev.fakes.reply import Reply
 from sidecar.dev.fakes.script import Script, Usage
 
@@ -88,7 +89,11 @@ class MessagesDialect(FakeDialect):
 
     def refuse(self, body: dict[str, Any]) -> HttpError | None:
         """As the API does: redacted data it never issued, and a tool-use turn whose
-        thinking blocks did not come back exactly as they were sent."""
+        thinking blocks did not come back exactly as they were sent; what the model's
+        rules refuse (`model_rules`: thinking types, efforts, sampling)."""
+        rule = refuse_claude(body)
+        if rule is not None:
+            return self.bad_request(rule)
         refused = self._refuse_cache_control(body)
         if refused is not None:
             return refused

@@ -20,6 +20,7 @@ from sidecar.dev.fakes.dialects.common import (
     data_frame,
     random_id,
 )
+from sidecar.dev.fakes.model_rules import refuse_deepseek, refuse_openai
 from sidecar.dev.fakes.reply import Reply
 from sidecar.dev.fakes.script import Script
 
@@ -214,6 +215,17 @@ class ChatCompletionsDialect(FakeDialect):
 
     def authorized(self, headers: dict[str, str], api_key: str) -> bool:
         return headers.get("authorization") == f"Bearer {api_key}"
+
+    def refuse(self, body: dict[str, Any]) -> HttpError | None:
+        """What the named model refuses (`model_rules`); OpenAI-compatible servers vary too
+        much to hold to one rule."""
+        if self.kind == "deepseek":
+            message = refuse_deepseek(body)
+        elif self.kind == "openai":
+            message = refuse_openai(body, body.get("reasoning_effort"), "reasoning_effort")
+        else:
+            message = None
+        return None if message is None else self.bad_request(message)
 
     def http_error(self, fault: str, script: Script) -> HttpError:
         table = _DEEPSEEK_HTTP_ERRORS if self.flavor.deepseek_errors else _HTTP_ERRORS

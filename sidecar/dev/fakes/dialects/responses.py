@@ -26,6 +26,7 @@ from typing import Any
 
 from sidecar.dev.fakes.dialects.common import Frame, HttpError, event_frame, random_id
 from sidecar.dev.fakes.dialects.openai import ChatCompletionsDialect, _error
+from sidecar.dev.fakes.model_rules import refuse_openai
 from sidecar.dev.fakes.reply import Reply
 
 # ResponseCreateParams' fields (openai-python, types/responses/response_create_params.py).
@@ -87,6 +88,12 @@ class ResponsesDialect(ChatCompletionsDialect):
         for name in body:
             if name not in PARAMS:
                 return self._bad(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
+        if self.kind == "openai":
+            reasoning = body.get("reasoning")
+            effort = reasoning.get("effort") if isinstance(reasoning, dict) else None
+            rule = refuse_openai(body, effort, "reasoning.effort")
+            if rule is not None:
+                return self._bad(rule, "reasoning.effort" if "effort" in rule else None)
         if "input" not in body and not body.get("previous_response_id") and not body.get("prompt"):
             return self._bad(
                 "Missing required parameter: 'input'.", "input", "missing_required_parameter"
