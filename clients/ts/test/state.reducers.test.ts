@@ -45,6 +45,7 @@ function conversation(
       temperature: null,
       topP: null,
       promptCaching: true,
+      effort: "auto",
     },
     activeLeafId: null,
     createdAt: at(0),
