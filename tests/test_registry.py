@@ -23,7 +23,7 @@ from sidecar.engine.usage import cost_usd
 from sidecar.protocol.objects import Pricing
 from sidecar.protocol.objects import Usage as WireUsage
 from sidecar.registry import catalog, load_catalog
-from sidecar.registry.models import CatalogError, parse
+from sidecar.registry.models import CatalogError, merged, parse, resolve_model
 from tests.chat_env import PRICING, chat_env
 from tests.harness import RpcFailure
 
@@ -370,3 +370,28 @@ async def test_a_builtin_model_chats_through_its_provider_at_catalog_prices(
         assert recorded["costUsd"] == cost_usd(
             WireUsage.model_validate(recorded), Pricing.model_validate(p.model_dump())
         )
+
+
+def test_retired_ids_resolve_to_their_replacement_or_are_refused_with_the_date():
+    data = copy.deepcopy(data_file())
+    first = data["models"][0]
+    data["retired"] = [
+        _retired("old-with-successor", first["id"]),
+        {**_retired("old-gone"), "note": "no successor; choose another model"},
+    ]
+    parsed = parse(data)
+    model = parsed.by_id()[first["id"]]
+    assert "old-with-successor" in model.aliases
+    assert model.alias_notes["old-with-successor"].startswith(
+        "old-with-successor was retired by openai on 2026-01-01"
+    )
+    assert resolve_model(parsed.models, "old-with-successor") is model
+    assert resolve_model(parsed.models, "old-gone") is None
+    [gone] = [r for r in parsed.retired if r.replaced_by is None]
+    assert (
+        gone.reason() == "was retired by openai on 2026-01-01: no successor; choose another model"
+    )
+    shown = {m.id: m for m in merged([])}  # the shipped catalog, as models.list shows it
+    assert all(m.prices_taken_on and m.price_source for m in shown.values()), (
+        "every built-in price has its date and source"
+    )
