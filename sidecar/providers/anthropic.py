@@ -350,8 +350,9 @@ class AnthropicProvider(Provider):
             if effort is not None:
                 body["output_config"] = {"effort": effort}
             # The API refuses temperature with thinking, and top_p below 0.95.
-            if request.top_p is not None and request.top_p >= 0.95:
-                body |= {k: v for k, v in sampling(request).items() if k == "top_p"}
+            top_p = sampling(request).get("top_p")
+            if top_p is not None and top_p >= 0.95:
+                body["top_p"] = top_p
         else:
             body |= sampling(request)
         if request.tools:

@@ -81,10 +81,10 @@ _MODEL_KEYS = frozenset(
         "priceSource",
     }
 )
-_REQUIRED_MODEL_KEYS = frozenset(
-    {"id", "provider", "providerModel", "displayName", "capabilities", "profile", "pricing"}
-    | {"priceSource"}
+_OPTIONAL_MODEL_KEYS = frozenset(
+    {"aliases", "enabled", "contextWindow", "maxOutputTokens", "sendReasoningBack", "pricesTakenOn"}
 )
+_REQUIRED_MODEL_KEYS = _MODEL_KEYS - _OPTIONAL_MODEL_KEYS
 _CAPABILITY_KEYS = frozenset({"tools", "vision", "reasoning", "audio"})
 _PROFILE_KEYS = frozenset({"api", "thinking", "efforts", "sampling"})
 _RETIRED_KEYS = frozenset({"id", "provider", "retiredOn", "replacedBy", "note"})
@@ -263,7 +263,7 @@ def parse(data: Any) -> Catalog:
             if alias in names:
                 raise CatalogError(f"models[{index}]: alias {alias!r} is already {names[alias]}")
             names[alias] = f"an alias of {model.id}"
-    retired = _retired(data.get("retired", []), names)
+    retired = _retired(data.get("retired", []), names, seen)
     models = [_answering_for(m, retired) for m in models]
     not_chat = _not_chat(data.get("notChat", []), names)
     return Catalog(
@@ -276,7 +276,7 @@ def parse(data: Any) -> Catalog:
     )
 
 
-def _retired(entries: Any, names: dict[str, str]) -> tuple[Retired, ...]:
+def _retired(entries: Any, names: dict[str, str], ids: set[str]) -> tuple[Retired, ...]:
     """The `retired` list: ids no model has, each replaced by a catalog model or refused.
     Adds each id to `names` (so notChat cannot refuse it)."""
     if not isinstance(entries, list):
@@ -299,7 +299,7 @@ def _retired(entries: Any, names: dict[str, str]) -> tuple[Retired, ...]:
         except (TypeError, ValueError):
             raise CatalogError(f"{where}.retiredOn must be a YYYY-MM-DD date") from None
         replaced_by = entry.get("replacedBy")
-        if replaced_by is not None and not names.get(replaced_by, "").startswith("the id of"):
+        if replaced_by is not None and replaced_by not in ids:
             raise CatalogError(f"{where}.replacedBy must be the id of a model in the catalog")
         names[model_id] = f"the retired {model_id}"
         out.append(Retired(model_id, entry["provider"], retired_on, replaced_by, note.strip()))
