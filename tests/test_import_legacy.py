@@ -170,7 +170,7 @@ def expected_added(version: int) -> dict[str, int]:
         "systemPrompts": 2,
         "providers": 1 if later else 0,
         "apiKeys": 3 if later else 2,
-        "models": 2 if later else 1,  # gpt-4o disabled, llama3 (the dated Claude id is an alias)
+        "models": 2 if later else 1,  # gpt-4o disabled, llama3 (Claude Sonnet 4.5 is retired)
         "preferences": 1 if version >= 43 else 0,
     }
 
@@ -191,6 +191,7 @@ async def test_every_version_imports_what_the_user_saw(tmp_path, version):
     assert done["skipped"]["models"] == {
         "runs a local CLI (claude_cli), which the sidecar does not": 1,
         "whisper-1 is a speech-to-text model (OpenAI's transcription), not a chat model": 1,
+        "a retired model (its id now names the model that replaced it)": 1,
     }
     if version >= 43:
         assert done["tablesLeft"]["users"] == {"rows": 1, "why": "not chat history"}

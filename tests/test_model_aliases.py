@@ -25,32 +25,47 @@ from tests.chat_env import chat_env
 from tests.harness import RpcFailure
 from tests.seed import open_repos
 
-# Every id the old app's UI sends: (old id, provider, canonical id, name sent upstream).
-OLD_APP_IDS: list[tuple[str, str, str, str]] = [
-    ("gpt-5", "openai", "gpt-5", "gpt-5"),
-    ("gpt-5-mini", "openai", "gpt-5-mini", "gpt-5-mini"),
-    ("gpt-5-nano", "openai", "gpt-5-nano", "gpt-5-nano"),
-    ("gpt-4-1", "openai", "gpt-4.1", "gpt-4.1"),
-    ("gpt-4-1-mini", "openai", "gpt-4.1-mini", "gpt-4.1-mini"),
-    ("gpt-4-1-nano", "openai", "gpt-4.1-nano", "gpt-4.1-nano"),
-    ("gpt-4o", "openai", "gpt-4o", "gpt-4o"),
-    ("gpt-4o-mini", "openai", "gpt-4o-mini", "gpt-4o-mini"),
-    ("o3", "openai", "o3", "o3"),
-    ("o3-mini", "openai", "o3-mini", "o3-mini"),
-    ("o1", "openai", "o1", "o1"),
-    ("o1-mini", "openai", "o1-mini", "o1-mini"),
-    ("gpt-4-turbo", "openai", "gpt-4-turbo", "gpt-4-turbo"),
-    ("gpt-3.5-turbo", "openai", "gpt-3.5-turbo", "gpt-3.5-turbo"),
+# Every id the old app's UI sends: (old id, provider, the id its past calls are kept
+# under, the model that answers a new call, the name sent upstream). A retired model's
+# replacement answers for it, but its own calls stay its own.
+OLD_APP_IDS: list[tuple[str, str, str, str, str]] = [
+    ("gpt-5", "openai", "gpt-5", "gpt-5", "gpt-5"),
+    ("gpt-5-mini", "openai", "gpt-5-mini", "gpt-5-mini", "gpt-5-mini"),
+    ("gpt-5-nano", "openai", "gpt-5-nano", "gpt-5-nano", "gpt-5-nano"),
+    ("gpt-4-1", "openai", "gpt-4.1", "gpt-4.1", "gpt-4.1"),
+    ("gpt-4-1-mini", "openai", "gpt-4.1-mini", "gpt-4.1-mini", "gpt-4.1-mini"),
+    ("gpt-4-1-nano", "openai", "gpt-4.1-nano", "gpt-5.6-luna", "gpt-5.6-luna"),
+    ("gpt-4o", "openai", "gpt-4o", "gpt-4o", "gpt-4o"),
+    ("gpt-4o-mini", "openai", "gpt-4o-mini", "gpt-4o-mini", "gpt-4o-mini"),
+    ("o3", "openai", "o3", "o3", "o3"),
+    ("o3-mini", "openai", "o3-mini", "gpt-5.6-sol", "gpt-5.6-sol"),
+    ("o1", "openai", "o1", "gpt-5.6-sol", "gpt-5.6-sol"),
+    ("o1-mini", "openai", "o1-mini", "gpt-5.6-sol", "gpt-5.6-sol"),
+    ("gpt-4-turbo", "openai", "gpt-4-turbo", "gpt-5.6-sol", "gpt-5.6-sol"),
+    ("gpt-3.5-turbo", "openai", "gpt-3.5-turbo", "gpt-5.6-terra", "gpt-5.6-terra"),
     (
         "claude-sonnet-4-5-20250929",
         "anthropic",
         "claude-sonnet-4-5",
-        "claude-sonnet-4-5-20250929",
+        "claude-sonnet-5-5",
+        "claude-sonnet-5-5",
     ),
-    ("claude-haiku-4-5-20251001", "anthropic", "claude-haiku-4-5", "claude-haiku-4-5-20251001"),
-    ("claude-opus-4-5-20251101", "anthropic", "claude-opus-4-5", "claude-opus-4-5-20251101"),
-    ("deepseek-chat", "deepseek", "deepseek-chat", "deepseek-chat"),
-    ("deepseek-reasoner", "deepseek", "deepseek-reasoner", "deepseek-reasoner"),
+    (
+        "claude-haiku-4-5-20251001",
+        "anthropic",
+        "claude-haiku-4-5",
+        "claude-haiku-4-5",
+        "claude-haiku-4-5-20251001",
+    ),
+    (
+        "claude-opus-4-5-20251101",
+        "anthropic",
+        "claude-opus-4-5",
+        "claude-opus-4-5",
+        "claude-opus-4-5-20251101",
+    ),
+    ("deepseek-chat", "deepseek", "deepseek-chat", "deepseek-flash", "deepseek-flash"),
+    ("deepseek-reasoner", "deepseek", "deepseek-reasoner", "deepseek-flash", "deepseek-flash"),
 ]
 # The old app's ids that name no chat model, and what the error must say.
 NOT_CHAT_IDS: list[tuple[str, str]] = [
@@ -60,8 +75,8 @@ NOT_CHAT_IDS: list[tuple[str, str]] = [
     ("claude-cli-", "claude-cli- runs a local CLI"),
 ]
 TYPO = ("gpt-4-1x", "no model has the id or alias gpt-4-1x (see models.list); did you mean gpt-4-1")
-ALL_IDS = [(i, p, c, u, None) for i, p, c, u in OLD_APP_IDS] + [
-    (i, None, None, None, why) for i, why in [*NOT_CHAT_IDS, TYPO]
+ALL_IDS = [(i, p, k, c, u, None) for i, p, k, c, u in OLD_APP_IDS] + [
+    (i, None, None, None, None, why) for i, why in [*NOT_CHAT_IDS, TYPO]
 ]
 
 
@@ -78,14 +93,15 @@ async def messages_of(env) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "old_id, provider, canonical, upstream, why", ALL_IDS, ids=[c[0] for c in ALL_IDS]
+    "old_id, provider, kept_as, canonical, upstream, why", ALL_IDS, ids=[c[0] for c in ALL_IDS]
 )
 async def test_every_old_app_id_resolves_or_is_refused_precisely(
-    tmp_path, old_id, provider, canonical, upstream, why
+    tmp_path, old_id, provider, kept_as, canonical, upstream, why
 ):
     """chat.send with the old app's id: the right provider gets the API's model name and
-    the stored reply names the canonical model; an id of no chat model stores nothing."""
-    assert resolve_alias(old_id) == canonical  # the importer's resolver agrees
+    the stored reply names the model that answered (a retired model's replacement); an
+    id of no chat model stores nothing. The importer keeps past calls under `kept_as`."""
+    assert resolve_alias(old_id) == kept_as
     async with chat_env(tmp_path, provider or "openai") as env:
         await titled(env)
         if why is not None:
@@ -142,28 +158,48 @@ async def test_models_list_carries_the_aliases(tmp_path):
     async with chat_env(tmp_path) as env:
         models = {m["id"]: m for m in (await env.client.request("models.list"))["models"]}
         assert models["gpt-4.1"]["aliases"] == ["gpt-4-1"]
-        assert models["claude-sonnet-4-5"]["aliases"] == ["claude-sonnet-4-5-20250929"]
+        assert models["claude-haiku-4-5"]["aliases"] == [
+            "claude-haiku-4-5-20251001",
+            "claude-3-5-haiku",
+            "claude-3-5-haiku-20241022",
+        ]
+        assert models["claude-sonnet-5-5"]["aliases"] == [
+            "claude-sonnet-4-5",
+            "claude-sonnet-4-5-20250929",
+        ], "a retired model's names, answered by its replacement"
+        notes = models["claude-sonnet-5-5"]["aliasNotes"]
+        assert notes["claude-sonnet-4-5-20250929"].startswith(
+            "claude-sonnet-4-5-20250929 (a name of claude-sonnet-4-5) was retired by anthropic "
+            "on 2026-11-30"
+        )
+        assert notes["claude-sonnet-4-5"].endswith("; Claude Sonnet 5.5 answers for it")
         assert models["gpt-4o"]["aliases"] == [] and models[env.model_id]["aliases"] == []
         names = [n for m in models.values() for n in (m["id"], *m["aliases"])]
         assert len(names) == len(set(names)), "each name resolves to one model"
 
 
+async def record_reply(env, model_id: str, output_tokens: int = 0) -> dict[str, Any]:
+    """chat.record of a finished reply by `model_id` using a million input tokens; the
+    stored reply."""
+    recorded = await env.client.request(
+        "chat.record",
+        {
+            "conversationId": env.conversation_id,
+            "content": "Hi",
+            "reply": {
+                "content": "Hello",
+                "modelId": model_id,
+                "status": "complete",
+                "usage": {"inputTokens": 1_000_000, "outputTokens": output_tokens},
+            },
+        },
+    )
+    return await env.stored(recorded["assistantMessageId"])
+
+
 async def test_chat_record_with_an_old_id_stores_the_canonical_model(tmp_path):
     async with chat_env(tmp_path) as env:
-        recorded = await env.client.request(
-            "chat.record",
-            {
-                "conversationId": env.conversation_id,
-                "content": "Hi",
-                "reply": {
-                    "content": "Hello",
-                    "modelId": "gpt-4-1-mini",
-                    "status": "complete",
-                    "usage": {"inputTokens": 1_000_000, "outputTokens": 0},
-                },
-            },
-        )
-        reply = await env.stored(recorded["assistantMessageId"])
+        reply = await record_reply(env, "gpt-4-1-mini")
         assert reply["modelId"] == "gpt-4.1-mini" and reply["provider"] == "openai"
         assert reply["usage"]["costUsd"] == pytest.approx(0.4), "gpt-4.1-mini's input price"
         with pytest.raises(RpcFailure) as err:
@@ -177,6 +213,42 @@ async def test_chat_record_with_an_old_id_stores_the_canonical_model(tmp_path):
             )
         assert err.value.reason == "NOT_FOUND"
         assert "whisper-1 is a speech-to-text model" in err.value.error["message"]
+
+
+async def test_chat_record_keeps_a_retired_models_reply_its_own_at_its_prices(tmp_path):
+    """An old reply of a retired model is recorded under that model at the prices it had
+    (never its replacement's), or with no cost when the catalog never knew them; a new
+    chat with its id goes to the replacement at the replacement's prices."""
+    async with chat_env(tmp_path) as env:
+        await titled(env)
+
+        async def record(model_id: str) -> dict[str, Any]:
+            return await record_reply(env, model_id, output_tokens=1_000_000)
+
+        old = await record("gpt-3.5-turbo")
+        assert old["modelId"] == "gpt-3.5-turbo" and old["provider"] == "openai"
+        assert old["usage"]["costUsd"] == pytest.approx(0.5 + 1.5), "its own prices"
+        snapshot = await record("gpt-4-1-nano")
+        assert snapshot["modelId"] == "gpt-4.1-nano"
+        assert snapshot["usage"]["costUsd"] == pytest.approx(0.1 + 0.4)
+        unpriced = await record("claude-3-5-haiku-20241022")
+        assert unpriced["modelId"] == "claude-3-5-haiku" and unpriced["provider"] == "anthropic"
+        assert unpriced["usage"]["costUsd"] is None, "never priced here: no cost, not Haiku 4.5's"
+
+        terra = catalog().by_id()["gpt-5.6-terra"]
+        assert terra.pricing is not None
+        env.fake.enqueue(Script(text="New.", usage=Usage(input_tokens=1_000_000, output_tokens=0)))
+        ids = await env.send("And now?", modelId="gpt-3.5-turbo")
+        new = await env.settled(ids["assistantMessageId"])
+        assert new["modelId"] == "gpt-5.6-terra"
+        assert new["usage"]["costUsd"] == pytest.approx(terra.pricing.input)
+        grouped = await env.client.request("usage.summary", {"groupBy": "model"})
+        assert {r["key"]: r["calls"] for r in grouped["rows"]} == {
+            "gpt-3.5-turbo": 1,
+            "gpt-4.1-nano": 1,
+            "claude-3-5-haiku": 1,
+            "gpt-5.6-terra": 1,
+        }
 
 
 # --- usage.summary ---------------------------------------------------------------------
@@ -223,7 +295,8 @@ def usage_row(model_id: str, cost: float | None) -> UsageRecord:
 
 async def test_rows_kept_under_an_old_id_count_as_the_canonical_model(tmp_path):
     """Usage an importer kept under the old app's id: grouped and filtered with its model;
-    a removed model's rows stay countable under their own id."""
+    a retired model's rows stay its own, apart from its replacement's; a removed model's
+    rows stay countable under their own id."""
     repos = await open_repos(tmp_path / "usage.db")
     try:
         for row in (
@@ -231,6 +304,7 @@ async def test_rows_kept_under_an_old_id_count_as_the_canonical_model(tmp_path):
             usage_row("gpt-4.1", 0.5),
             usage_row("gpt-4.1", None),
             usage_row("claude-sonnet-4-5-20250929", 1.0),
+            usage_row("claude-sonnet-5-5", 4.0),
             usage_row("removed-model", 2.0),
         ):
             await repos.usage.add(row)
@@ -242,15 +316,19 @@ async def test_rows_kept_under_an_old_id_count_as_the_canonical_model(tmp_path):
         grouped = await summary(groupBy="model")
         assert [(r["key"], r["calls"], r["costUsd"]) for r in grouped["rows"]] == [
             ("claude-sonnet-4-5", 1, 1.0),
+            ("claude-sonnet-5-5", 1, 4.0),
             ("gpt-4.1", 3, 0.75),
             ("removed-model", 1, 2.0),
         ]
-        assert grouped["totals"]["calls"] == 5 and grouped["totals"]["inputTokens"] == 500
+        assert grouped["totals"]["calls"] == 6 and grouped["totals"]["inputTokens"] == 600
         for name in ("gpt-4.1", "gpt-4-1"):
             only = await summary(modelId=name)
             assert [(r["key"], r["calls"]) for r in only["rows"]] == [("gpt-4.1", 3)]
-        only = await summary(modelId="claude-sonnet-4-5", groupBy="conversation")
-        assert [(r["key"], r["calls"]) for r in only["rows"]] == [("c1", 1)]
+        for name in ("claude-sonnet-4-5", "claude-sonnet-4-5-20250929"):
+            only = await summary(modelId=name, groupBy="conversation")
+            assert [(r["key"], r["calls"], r["costUsd"]) for r in only["rows"]] == [("c1", 1, 1.0)]
+        only = await summary(modelId="claude-sonnet-5-5")
+        assert [(r["key"], r["calls"]) for r in only["rows"]] == [("claude-sonnet-5-5", 1)]
         assert (await summary(modelId="removed-model"))["totals"]["calls"] == 1
         assert (await summary(modelId="o1"))["rows"] == [], "a known model without calls"
     finally:

@@ -20,15 +20,16 @@ import pytest
 from sidecar.dev.fakes import Script, Usage
 from sidecar.engine.providers import BUILTIN_NAMES
 from sidecar.engine.usage import cost_usd
-from sidecar.protocol.objects import Pricing
+from sidecar.protocol.objects import Model, Pricing
 from sidecar.protocol.objects import Usage as WireUsage
 from sidecar.registry import catalog, load_catalog
-from sidecar.registry.models import CatalogError, merged, parse, resolve_model
+from sidecar.registry.models import CatalogError, merged, parse, recorded_model, resolve_model
 from tests.chat_env import PRICING, chat_env
 from tests.harness import RpcFailure
 
 REPO = Path(__file__).resolve().parents[1]
-# What the catalog must always offer (the ids clients and docs may rely on).
+# Ids clients and docs may rely on: each names a model, as its id or alias, or as a
+# retired model's name that its replacement answers.
 REQUIRED_IDS = {
     "gpt-4o",
     "gpt-4o-mini",
@@ -47,7 +48,7 @@ REQUIRED_IDS = {
 PRICE_KEYS = ("input", "output", "cacheRead", "cacheWrite")
 # Built-in models whose price could not be confirmed (`"pricing": null`, see the source
 # note): adding one is a decision, so it is listed here.
-UNPRICED = {"o1-mini"}
+UNPRICED: set[str] = set()
 
 
 def data_file() -> dict:
@@ -78,7 +79,7 @@ def test_the_data_file_is_dated_sourced_and_complete():
     assert set(data["source"]) == set(BUILTIN_NAMES), "one source note per built-in provider"
     ids = [m["id"] for m in data["models"]]
     assert len(ids) == len(set(ids))
-    assert REQUIRED_IDS <= set(ids)
+    assert all(resolve_model(load_catalog(), i) is not None for i in REQUIRED_IDS)
     for entry in data["models"]:
         assert entry["provider"] in BUILTIN_NAMES
         assert entry["providerModel"] and entry["displayName"]
@@ -106,6 +107,9 @@ def test_load_catalog_gives_builtin_models_and_reads_the_file_once():
 
 def test_the_data_file_ships_as_package_data():
     assert '"registry/*.json"' in (REPO / "pyproject.toml").read_text()
+
+
+PRICES = {"input": 1.0, "output": 2.0, "cacheRead": 0.1, "cacheWrite": 1.0}
 
 
 def _retired(model_id: str, replaced_by: str | None = None) -> dict:
@@ -149,6 +153,31 @@ def _mutations() -> list[tuple[str, object]]:
         (
             "retired replaced by nothing known",
             edit(lambda d: d.setdefault("retired", []).append(_retired("old", "nope"))),
+        ),
+        (
+            "retired alias of a model",
+            edit(lambda d: d["retired"].append({**_retired("old"), "aliases": ["gpt-4-1"]})),
+        ),
+        (
+            "retired prices without a source",
+            edit(lambda d: d["retired"].append({**_retired("old"), "pricing": PRICES})),
+        ),
+        (
+            "retired prices without their date",
+            edit(
+                lambda d: d["retired"].append(
+                    {**_retired("old"), "pricing": PRICES, "priceSource": "a page"}
+                )
+            ),
+        ),
+        (
+            "retired negative price",
+            edit(
+                lambda d: d["retired"].append(
+                    {**_retired("old"), "pricing": {**PRICES, "input": -1}}
+                    | {"priceSource": "a page", "pricesTakenOn": "2025-01-01"}
+                )
+            ),
         ),
         ("no source note", edit(lambda d: d["source"].pop("deepseek"))),
         ("pricing left out", edit(lambda d: d["models"][0].pop("pricing"))),
@@ -314,7 +343,7 @@ CHATS = [
     ("openai", "gpt-4.1-mini", Usage(input_tokens=1200, output_tokens=40, cached_tokens=1000)),
     (
         "openai",
-        "o4-mini",
+        "gpt-5.6-terra",
         Usage(input_tokens=5000, output_tokens=700, cached_tokens=4096, reasoning_tokens=512),
     ),
     (
@@ -322,7 +351,7 @@ CHATS = [
         "claude-haiku-4-5",
         Usage(input_tokens=3000, output_tokens=50, cached_tokens=1000, cache_write_tokens=1500),
     ),
-    ("deepseek", "deepseek-chat", Usage(input_tokens=2000, output_tokens=60, cached_tokens=1536)),
+    ("deepseek", "deepseek-flash", Usage(input_tokens=2000, output_tokens=60, cached_tokens=1536)),
 ]
 
 
@@ -372,6 +401,37 @@ async def test_a_builtin_model_chats_through_its_provider_at_catalog_prices(
         )
 
 
+def test_a_retired_models_names_go_to_its_replacement_but_its_calls_stay_its_own():
+    """New calls under any of a retired model's names go to its replacement; its past
+    calls are recorded under its id, at the prices it had, unless a user model took
+    the name."""
+    data = copy.deepcopy(data_file())
+    first = data["models"][0]
+    data["retired"] = [
+        {
+            **_retired("old", first["id"]),
+            "aliases": ["old-2024-01-01"],
+            "pricing": PRICES,
+            "pricesTakenOn": "2025-06-01",
+            "priceSource": "a page",
+        }
+    ]
+    parsed = parse(data)
+    model = parsed.by_id()[first["id"]]
+    assert model.aliases[-2:] == ["old", "old-2024-01-01"]
+    assert model.alias_notes["old-2024-01-01"].startswith("old-2024-01-01 (a name of old) was")
+    for name in ("old", "old-2024-01-01"):
+        assert resolve_model(parsed.models, name) is model
+        kept = recorded_model(parsed.models, name, parsed.retired)
+        assert kept is not None and kept.id == "old" and kept.provider == "openai"
+        assert kept.pricing == Pricing.model_validate(PRICES) and not kept.enabled
+        assert (kept.prices_taken_on, kept.price_source) == ("2025-06-01", "a page")
+    assert recorded_model(parsed.models, first["id"], parsed.retired) is model
+    user = Model(id="mine", provider="openai", provider_model="x", display_name="x")
+    taken = [user.model_copy(update={"aliases": ["old"]}), *parsed.models]
+    assert recorded_model(taken, "old", parsed.retired) is taken[0], "the user's alias wins"
+
+
 def test_retired_ids_resolve_to_their_replacement_or_are_refused_with_the_date():
     data = copy.deepcopy(data_file())
     first = data["models"][0]
@@ -391,7 +451,51 @@ def test_retired_ids_resolve_to_their_replacement_or_are_refused_with_the_date()
     assert (
         gone.reason() == "was retired by openai on 2026-01-01: no successor; choose another model"
     )
+    assert gone.as_recorded().pricing is None, "prices it never had here: none"
     shown = {m.id: m for m in merged([])}  # the shipped catalog, as models.list shows it
     assert all(m.prices_taken_on and m.price_source for m in shown.values()), (
         "every built-in price has its date and source"
     )
+
+
+def _table(text: str, header: str) -> list[list[str]]:
+    """The rows of the markdown table whose header line starts with `header`."""
+    lines = text[text.index(header) :].splitlines()
+    rows = []
+    for line in lines[2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip().strip("`") for cell in line.strip("|").split("|")])
+    return rows
+
+
+def _dollars(price: float) -> set[str]:
+    return {f"${price:.2f}", f"${price:g}", f"${price}"}
+
+
+def test_docs_models_md_lists_the_catalog_as_it_is():
+    """docs/models.md's tables say what models.json says: every model with its profile
+    and prices, every retired model with its names, date, replacement and prices."""
+    text = (REPO / "docs" / "models.md").read_text()
+    data = data_file()
+    rows = _table(text, "| id | provider | thinking |")
+    assert [r[0] for r in rows] == [m["id"] for m in data["models"]]
+    for row, model in zip(rows, data["models"], strict=True):
+        profile, pricing = model["profile"], model["pricing"]
+        assert row[1] == model["provider"] and row[2] == profile["thinking"], model["id"]
+        assert row[3] == (", ".join(profile["efforts"]) or "—"), model["id"]
+        for cell, key in zip(row[5:9], PRICE_KEYS, strict=True):
+            assert cell in _dollars(pricing[key]), (model["id"], key, cell)
+        assert row[9] == model.get("pricesTakenOn", data["pricesTakenOn"]), model["id"]
+    retired = _table(text, "| retired id |")
+    assert [r[0] for r in retired] == [r["id"] for r in data["retired"]]
+    for row, entry in zip(retired, data["retired"], strict=True):
+        names = [n.strip().strip("`") for n in row[1].split(",")] if row[1] != "—" else []
+        assert names == entry.get("aliases", []), entry["id"]
+        assert row[2:5] == [entry["provider"], entry["retiredOn"], entry["replacedBy"]]
+        prices = entry.get("pricing")
+        if prices is None:
+            assert row[5] == "—", entry["id"]
+        else:
+            given, taken = row[5].split(" / ")
+            assert given in _dollars(prices["input"]) and taken in _dollars(prices["output"])

@@ -22,9 +22,9 @@ import tempfile
 from websockets.asyncio.client import connect
 
 REAL = (  # (env var, provider id, model sent upstream)
-    ("OPENAI_API_KEY", "openai", "gpt-4o-mini"),
-    ("ANTHROPIC_API_KEY", "anthropic", "claude-3-5-haiku-latest"),
-    ("DEEPSEEK_API_KEY", "deepseek", "deepseek-chat"),
+    ("OPENAI_API_KEY", "openai", "gpt-6-luna"),
+    ("ANTHROPIC_API_KEY", "anthropic", "claude-haiku-4-5"),
+    ("DEEPSEEK_API_KEY", "deepseek", "deepseek-flash"),
 )
 
 

@@ -43,7 +43,7 @@ class ExternalTurns:
             if p.content is None:
                 await self._answers_user_message(parent_id)
             reply = p.reply
-            model = await e.models.require(reply.model_id)  # an id or an alias
+            model = await e.models.recorded(reply.model_id)  # an id, an alias, a retired id
             reply_id = new_id()
             records = []
             usage = None

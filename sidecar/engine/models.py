@@ -6,10 +6,11 @@ of the built-in providers with their prices) and the user's models from the stor
 built-in id replaces the built-in one entirely; removing it brings the built-in
 one back. Built-in models themselves cannot be removed, only disabled.
 
-Every path that takes a model id (chat.send, regenerate, edit, chat.record, titles,
-usage.summary) resolves it with `resolve`: an id, or an alias (`Model.aliases`, the
-rules in `sidecar.registry.models`). An id that resolves to nothing is NOT_FOUND with
-a message that says why (`unknown_model`).
+Every path that takes a model id resolves it: a new call (chat.send, regenerate, edit,
+titles) with `resolve`, an id or an alias (`Model.aliases`, the rules in
+`sidecar.registry.models`); a call already made (chat.record) with `recorded`, which
+keeps a retired model's calls its own rather than its replacement's. An id that
+resolves to nothing is NOT_FOUND with a message that says why (`unknown_model`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
 from sidecar.protocol.events import ModelsUpdated
 from sidecar.protocol.objects import Model, ModelCapabilities, ModelProfile, Pricing
-from sidecar.registry import builtin_ids, merged, not_chat_reason, resolve_model
+from sidecar.registry import builtin_ids, merged, not_chat_reason, recorded_model, resolve_model
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine
@@ -50,6 +51,16 @@ class Models:
         """The model `model_id` names; NOT_FOUND saying why when none does."""
         models = await self._merged()
         model = resolve_model(models, model_id)
+        if model is None:
+            raise unknown_model(models, model_id)
+        return model
+
+    async def recorded(self, model_id: str) -> Model:
+        """The model a call already made under `model_id` is recorded as: as `require`,
+        except that a retired model's name stays that model, at its own prices
+        (`sidecar.registry.recorded_model`); NOT_FOUND saying why when none is."""
+        models = await self._merged()
+        model = recorded_model(models, model_id)
         if model is None:
             raise unknown_model(models, model_id)
         return model

@@ -10,10 +10,11 @@ plain strings:
 
 Models are counted by their canonical id: `modelId` may be an alias (the calls of its
 model are counted, under every id it has, so rows an older importer kept under the
-old app's id count too), and `groupBy: model` adds up the rows whose ids resolve to
-one model under that model's id. An id that resolves to nothing is taken as it is
-(a removed model's calls stay countable), and is NOT_FOUND, saying why, when no call
-was ever recorded under it either.
+old app's id count too), and `groupBy: model` adds up the rows whose ids name one
+model under that model's id. A retired model's calls stay its own, never added to the
+model that answers for it now (`recorded_model`). An id that names nothing is taken
+as it is (a removed model's calls stay countable), and is NOT_FOUND, saying why, when
+no call was ever recorded under it either.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from typing import TYPE_CHECKING
 from sidecar.engine.models import unknown_model
 from sidecar.protocol.errors import InvalidParams
 from sidecar.protocol.reports import UsageSummaryResult
-from sidecar.registry import merged, resolve_model
+from sidecar.registry import catalog, merged, recorded_model
 from sidecar.store.usage import regroup, totals
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine
+    from sidecar.protocol.objects import Model
     from sidecar.protocol.reports import UsageSummaryParams
 
 _MS = dt.timedelta(milliseconds=1)
@@ -44,10 +46,10 @@ class Reports:
         models = merged(await repos.catalog.list_models())
         model_ids = None
         if p.model_id is not None:
-            wanted = resolve_model(models, p.model_id)
+            wanted = recorded_model(models, p.model_id)
             if wanted is None and not await repos.usage.has_model(p.model_id):
                 raise unknown_model(models, p.model_id)
-            model_ids = [p.model_id] if wanted is None else [wanted.id, *wanted.aliases]
+            model_ids = [p.model_id] if wanted is None else _names(models, wanted.id)
         rows = await repos.usage.summary(
             group_by=p.group_by,
             conversation_id=p.conversation_id,
@@ -57,9 +59,21 @@ class Reports:
             model_ids=model_ids,
         )
         if p.group_by == "model":
-            canonical = {n: m.id for m in models for n in (m.id, *m.aliases)}
+            canonical = _canonical(models)
             rows = regroup(rows, lambda key: canonical.get(key, key) if key else key)
         return UsageSummaryResult(rows=rows, totals=totals(rows))
+
+
+def _canonical(models: list[Model]) -> dict[str, str]:
+    """Every name a call may be kept under -> the id its calls are counted as."""
+    names = {n for m in models for n in (m.id, *m.aliases)}
+    names |= {n for r in catalog().retired for n in r.names()}
+    return {n: model.id for n in names if (model := recorded_model(models, n)) is not None}
+
+
+def _names(models: list[Model], model_id: str) -> list[str]:
+    """The names whose calls count as `model_id`'s."""
+    return [n for n, owner in _canonical(models).items() if owner == model_id]
 
 
 def time_range(from_: str | None, to: str | None) -> tuple[str | None, str | None]:

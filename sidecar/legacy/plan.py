@@ -37,7 +37,13 @@ from sidecar.protocol.objects import (
     Usage,
     UsageRecord,
 )
-from sidecar.registry import BUILTIN_PROVIDERS, catalog, not_chat_reason, resolve_alias
+from sidecar.registry import (
+    BUILTIN_PROVIDERS,
+    catalog,
+    not_chat_reason,
+    resolve_alias,
+    retired_model,
+)
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine
@@ -101,7 +107,7 @@ class Config:
             return None
         if old in self.model_providers:
             return self.model_providers[old]
-        builtin = catalog().by_id().get(self.model_of(old) or "")
+        builtin = catalog().by_id().get(self.model_of(old) or "") or retired_model(old)
         return builtin.provider if builtin is not None else None
 
 
@@ -152,6 +158,9 @@ async def config(engine: Engine, data: read.LegacyData, skips: Skips) -> Config:
         builtin = catalog().by_id().get(resolve_alias(legacy.model_name) or "")
         if builtin is None and (why := not_chat_reason(legacy.model_name)):
             skips.add("models", why)
+            continue
+        if builtin is None and retired_model(legacy.model_name) is not None:
+            skips.add("models", "a retired model (its id now names the model that replaced it)")
             continue
         if builtin is not None and builtin.provider == provider_id:
             model_id = builtin.id

@@ -6,8 +6,9 @@ so the engine can import this module without slowing startup.
 
 `resolve_alias(model_id) -> str | None` maps any id the built-in catalog answers to
 (an id, or an alias such as the old app's `gpt-4-1`) to its canonical id;
-`resolve_model(models, model_id)` does the same over a merged list (`merged`) that
-includes the user's models.
+`resolve_model(models, model_id)` finds the model a new call goes to over a merged list
+(`merged`) that includes the user's models; `recorded_model` the model a past call is
+recorded as (a retired model's name stays that model, not its replacement).
 """
 
 from sidecar.registry.models import (
@@ -15,13 +16,16 @@ from sidecar.registry.models import (
     Catalog,
     CatalogError,
     NotChat,
+    Retired,
     builtin_ids,
     catalog,
     load_catalog,
     merged,
     not_chat_reason,
+    recorded_model,
     resolve_alias,
     resolve_model,
+    retired_model,
 )
 
 __all__ = [
@@ -29,11 +33,14 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "NotChat",
+    "Retired",
     "builtin_ids",
     "catalog",
     "load_catalog",
     "merged",
     "not_chat_reason",
+    "recorded_model",
     "resolve_alias",
     "resolve_model",
+    "retired_model",
 ]

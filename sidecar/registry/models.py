@@ -11,16 +11,18 @@ The file's shape:
                    profile {api, thinking, efforts, sampling}, sendReasoningBack?,
                    pricing {input, output, cacheRead, cacheWrite} | null,
                    pricesTakenOn?, priceSource}, ... ],
-      "retired": [ {id, provider, retiredOn, replacedBy?, note}, ... ],
+      "retired": [ {id, provider, aliases?, retiredOn, replacedBy?, note,
+                    pricing?, pricesTakenOn?, priceSource?}, ... ],
       "notChat": [ {id | prefix, reason}, ... ]   ids that name no chat model, and why
     }
 
 Every model has a profile (what its API accepts: `ModelProfile`), and the adapters build
 requests from it alone; `capabilities.reasoning` is true exactly when the profile's
 thinking is not "none". A model's prices carry the day they were taken (its own
-`pricesTakenOn`, else the file's) and their source. A retired model's id keeps old
-conversations working: with `replacedBy` it becomes an alias of that model (with a note
-saying so in `aliasNotes`); without, it is refused with the note.
+`pricesTakenOn`, else the file's) and their source. A retired model's names keep old
+conversations working: with `replacedBy` they become aliases of that model (with a note
+saying so in `aliasNotes`); without, a chat with them is refused with the note. Either
+way its past calls stay its own (see `recorded_model`), at the prices it had.
 
 Prices are USD per million tokens, like `Pricing` on the wire; `"pricing": null` (said
 outright, never left out) is a model whose price could not be confirmed: its calls
@@ -39,6 +41,10 @@ usage.summary, the TypeScript router, the legacy importer):
   between aliases, a user model's win over built-in ones. A user model that overrides
   a built-in id keeps that id's built-in aliases. Each alias is listed once, on the
   model it resolves to, so clients can resolve with the list alone.
+- a retired model's names (its id and aliases) send a new call to its replacement, but
+  what it answered before is recorded under its own id at its own prices: a chat.record
+  of an old reply, the importer's rows and usage.summary's groups never move its calls
+  to the replacement or re-price them (`recorded_model`).
 - `resolve_model` answers from such a list; `resolve_alias` from the built-in catalog
   alone (no store, no I/O). `not_chat_reason` says why an id that resolves to nothing
   cannot chat (an image or speech model, the old app's local CLI).
@@ -56,7 +62,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sidecar.protocol.objects import Model
+from sidecar.protocol.objects import Model, Pricing
 
 DATA_FILE = "models.json"
 BUILTIN_PROVIDERS = ("openai", "anthropic", "deepseek")
@@ -87,7 +93,11 @@ _OPTIONAL_MODEL_KEYS = frozenset(
 _REQUIRED_MODEL_KEYS = _MODEL_KEYS - _OPTIONAL_MODEL_KEYS
 _CAPABILITY_KEYS = frozenset({"tools", "vision", "reasoning", "audio"})
 _PROFILE_KEYS = frozenset({"api", "thinking", "efforts", "sampling"})
-_RETIRED_KEYS = frozenset({"id", "provider", "retiredOn", "replacedBy", "note"})
+_RETIRED_KEYS = frozenset(
+    {"id", "provider", "aliases", "retiredOn", "replacedBy", "note"}
+    | {"pricing", "pricesTakenOn", "priceSource"}
+)
+_REQUIRED_RETIRED_KEYS = frozenset({"id", "provider", "retiredOn", "note"})
 _PRICE_KEYS = frozenset({"input", "output", "cacheRead", "cacheWrite"})
 _NOT_CHAT_KEYS = frozenset({"id", "prefix", "reason"})
 MAX_ID = 200  # like ModelInput.id
@@ -114,16 +124,40 @@ class NotChat:
 
 @dataclass(frozen=True, slots=True)
 class Retired:
-    """A model its provider shut down: `replaced_by` answers for it, else it is refused."""
+    """A model its provider shut down: `replaced_by` answers new calls for it, else they
+    are refused. Its past calls stay its own: `as_recorded` is the model they were made
+    with, at the prices it had (`pricing`; None when the catalog never knew them)."""
 
     id: str
     provider: str
     retired_on: dt.date
     replaced_by: str | None
     note: str
+    aliases: tuple[str, ...] = ()
+    pricing: Pricing | None = None
+    prices_taken_on: dt.date | None = None
+    price_source: str | None = None
+
+    def names(self) -> tuple[str, ...]:
+        return (self.id, *self.aliases)
 
     def reason(self) -> str:
         return f"was retired by {self.provider} on {self.retired_on.isoformat()}: {self.note}"
+
+    def as_recorded(self) -> Model:
+        """The retired model as records of its calls name and price it; it cannot chat."""
+        return Model(
+            id=self.id,
+            provider=self.provider,
+            provider_model=self.id,
+            display_name=self.id,
+            aliases=list(self.aliases),
+            enabled=False,
+            pricing=self.pricing,
+            prices_taken_on=None if self.prices_taken_on is None else str(self.prices_taken_on),
+            price_source=self.price_source,
+            source="builtin",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,13 +205,38 @@ def resolve_model(models: Iterable[Model], model_id: str) -> Model | None:
     return by_alias
 
 
+def retired_model(model_id: str, retired: Iterable[Retired] | None = None) -> Retired | None:
+    """The retired model `model_id` names (its id or one of its aliases), among `retired`
+    (the built-in catalog's unless given)."""
+    among = catalog().retired if retired is None else retired
+    return next((r for r in among if model_id in r.names()), None)
+
+
+def recorded_model(
+    models: Iterable[Model], model_id: str, retired: Iterable[Retired] | None = None
+) -> Model | None:
+    """The model a call made under `model_id` is recorded as: the one it names, except a
+    retired model's name, whose replacement answers new calls but whose own calls stay
+    its own (under its id, at its prices: `Retired.as_recorded`). None: nothing names it.
+
+    For what was answered before (chat.record, the importer, usage.summary); a new call
+    goes to `resolve_model`."""
+    model = resolve_model(models, model_id)
+    gone = retired_model(model_id, retired)
+    if gone is not None and (model is None or model.id != model_id):
+        if model is None or model.id == gone.replaced_by:  # not a user model's alias
+            return gone.as_recorded()
+    return model
+
+
 def resolve_alias(model_id: str) -> str | None:
-    """The canonical built-in id that `model_id` names (itself for a built-in id, the
-    model's id for one of its aliases), or None when no built-in model answers to it.
+    """The canonical built-in id that history keeps for `model_id` (itself for a built-in
+    id, the model's id for one of its aliases, a retired model's id for its names), or
+    None when no built-in model answers to it.
 
     The built-in catalog alone: user models are the store's (`Engine.models.resolve`
     answers with both). Synchronous, no I/O, safe to call per row."""
-    model = resolve_model(catalog().models, model_id)
+    model = recorded_model(catalog().models, model_id)
     return None if model is None else model.id
 
 
@@ -188,9 +247,9 @@ def not_chat_reason(model_id: str) -> str | None:
     for entry in catalog().not_chat:
         if entry.matches(model_id):
             return f"{model_id} {entry.reason}"
-    for retired in catalog().retired:
-        if retired.id == model_id and retired.replaced_by is None:
-            return f"{model_id} {retired.reason()}"
+    retired = retired_model(model_id)
+    if retired is not None and retired.replaced_by is None:
+        return f"{_called(model_id, retired)} {retired.reason()}"
     return None
 
 
@@ -277,19 +336,23 @@ def parse(data: Any) -> Catalog:
 
 
 def _retired(entries: Any, names: dict[str, str], ids: set[str]) -> tuple[Retired, ...]:
-    """The `retired` list: ids no model has, each replaced by a catalog model or refused.
-    Adds each id to `names` (so notChat cannot refuse it)."""
+    """The `retired` list: names no model has, each replaced by a catalog model or refused,
+    with the prices the model had where the catalog knew them. Adds each name to `names`
+    (so notChat cannot refuse it)."""
     if not isinstance(entries, list):
         raise CatalogError("retired must be a list")
     out: list[Retired] = []
     for index, entry in enumerate(entries):
         where = f"retired[{index}]"
-        _keys(entry, _RETIRED_KEYS, _RETIRED_KEYS - {"replacedBy"}, where)
+        _keys(entry, _RETIRED_KEYS, _REQUIRED_RETIRED_KEYS, where)
         model_id, note = entry["id"], entry["note"]
         if not isinstance(model_id, str) or not 0 < len(model_id) <= MAX_ID:
             raise CatalogError(f"{where}.id must be a non-empty string")
-        if model_id in names:
-            raise CatalogError(f"{where}: {model_id!r} is already {names[model_id]}")
+        aliases = _aliases(entry, where)
+        for name in (model_id, *aliases):
+            if name in names:
+                raise CatalogError(f"{where}: {name!r} is already {names[name]}")
+            names[name] = f"a name of the retired {model_id}"
         if entry["provider"] not in BUILTIN_PROVIDERS:
             raise CatalogError(f"{where}.provider must be one of {', '.join(BUILTIN_PROVIDERS)}")
         if not isinstance(note, str) or not note.strip():
@@ -301,8 +364,24 @@ def _retired(entries: Any, names: dict[str, str], ids: set[str]) -> tuple[Retire
         replaced_by = entry.get("replacedBy")
         if replaced_by is not None and replaced_by not in ids:
             raise CatalogError(f"{where}.replacedBy must be the id of a model in the catalog")
-        names[model_id] = f"the retired {model_id}"
-        out.append(Retired(model_id, entry["provider"], retired_on, replaced_by, note.strip()))
+        pricing, taken_on = None, None
+        if entry.get("pricing") is not None:
+            _keys(entry, _RETIRED_KEYS, frozenset({"pricesTakenOn", "priceSource"}), where)
+            taken_on = _prices_taken_on(entry, where, retired_on)
+            pricing = Pricing.model_validate(entry["pricing"])
+        out.append(
+            Retired(
+                model_id,
+                entry["provider"],
+                retired_on,
+                replaced_by,
+                note.strip(),
+                tuple(aliases),
+                pricing,
+                taken_on,
+                entry.get("priceSource") if pricing is not None else None,
+            )
+        )
     return tuple(out)
 
 
@@ -311,13 +390,21 @@ def _answering_for(model: Model, retired: tuple[Retired, ...]) -> Model:
     mine = [r for r in retired if r.replaced_by == model.id]
     if not mine:
         return model
-    notes = {r.id: f"{r.id} {r.reason()}; {model.display_name} answers for it" for r in mine}
+    notes = {
+        name: f"{_called(name, r)} {r.reason().rstrip('.')}; {model.display_name} answers for it"
+        for r in mine
+        for name in r.names()
+    }
     return model.model_copy(
         update={
-            "aliases": [*model.aliases, *(r.id for r in mine)],
+            "aliases": [*model.aliases, *notes],
             "alias_notes": {**model.alias_notes, **notes},
         }
     )
+
+
+def _called(name: str, retired: Retired) -> str:
+    return name if name == retired.id else f"{name} (a name of {retired.id})"
 
 
 def _not_chat(entries: Any, names: dict[str, str]) -> tuple[NotChat, ...]:
@@ -366,6 +453,22 @@ def _model(entry: Any, where: str, taken_on: dt.date) -> Model:
             f"{where}: capabilities.reasoning must be {str(thinks).lower()} for thinking "
             f"{entry['profile']['thinking']!r}"
         )
+    taken_on = _prices_taken_on(entry, where, taken_on)
+    _aliases(entry, where)
+    for limit in ("contextWindow", "maxOutputTokens"):
+        value = entry.get(limit)
+        if value is not None and (type(value) is not int or value <= 0):
+            raise CatalogError(f"{where}.{limit} must be a positive integer")
+    fields = {**entry, "pricesTakenOn": taken_on.isoformat(), "source": "builtin"}
+    try:
+        return Model.model_validate(fields, strict=True)
+    except ValidationError as exc:
+        raise CatalogError(f"{where}: {exc}") from None
+
+
+def _prices_taken_on(entry: dict[str, Any], where: str, taken_on: dt.date) -> dt.date:
+    """Check an entry's `pricing`, `priceSource` and `pricesTakenOn`; the day its prices
+    were taken (its own, else `taken_on`, the file's)."""
     source = entry["priceSource"]
     if not isinstance(source, str) or not source.strip():
         raise CatalogError(f"{where}.priceSource must be a non-empty string")
@@ -381,6 +484,10 @@ def _model(entry: Any, where: str, taken_on: dt.date) -> Model:
             for k in _PRICE_KEYS
         ):
             raise CatalogError(f"{where}.pricing: every price must be a number, not negative")
+    return taken_on
+
+
+def _aliases(entry: dict[str, Any], where: str) -> list[str]:
     aliases = entry.get("aliases", [])
     if (
         not isinstance(aliases, list)
@@ -389,15 +496,7 @@ def _model(entry: Any, where: str, taken_on: dt.date) -> Model:
         or entry["id"] in aliases
     ):
         raise CatalogError(f"{where}.aliases must be distinct non-empty strings, other than the id")
-    for limit in ("contextWindow", "maxOutputTokens"):
-        value = entry.get(limit)
-        if value is not None and (type(value) is not int or value <= 0):
-            raise CatalogError(f"{where}.{limit} must be a positive integer")
-    fields = {**entry, "pricesTakenOn": taken_on.isoformat(), "source": "builtin"}
-    try:
-        return Model.model_validate(fields, strict=True)
-    except ValidationError as exc:
-        raise CatalogError(f"{where}: {exc}") from None
+    return aliases
 
 
 def _keys(obj: Any, allowed: frozenset[str], required: frozenset[str], where: str) -> None:

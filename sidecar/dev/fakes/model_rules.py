@@ -30,6 +30,9 @@ _CLAUDE: tuple[tuple[str, ClaudeRules], ...] = (
     ("claude-opus-4-8", _ADAPTIVE_ONLY),
     ("claude-fable-5", _ADAPTIVE_ONLY),
     ("claude-mythos", _ADAPTIVE_ONLY),
+    ("claude-opus-5", _ADAPTIVE_ONLY),
+    ("claude-sonnet-5", _ADAPTIVE_ONLY),
+    ("claude-haiku-5", _ADAPTIVE_ONLY),  # effort levels of the 5.5 models: unconfirmed
     (
         "claude-opus-4-6",
         ClaudeRules(
@@ -97,7 +100,13 @@ def refuse_claude(body: dict[str, Any]) -> str | None:
 
 # Reasoning models and the effort values each takes (chat `reasoning_effort`, Responses
 # `reasoning.effort`); they refuse sampling parameters.
+_UP_TO_MAX = ("low", "medium", "high", "xhigh", "max")
 _OPENAI_REASONING: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("gpt-6.2-", _UP_TO_MAX),  # the Astra and Sol tiers always reason
+    ("gpt-6.1-sol", _UP_TO_MAX),
+    ("gpt-6-astra", _UP_TO_MAX),
+    ("gpt-6", ("none", *_UP_TO_MAX)),  # gpt-6-sol's levels: unconfirmed
+    ("gpt-5.6", ("none", *_UP_TO_MAX)),
     ("gpt-5.1", ("none", "low", "medium", "high")),
     ("gpt-5.", ("none", "low", "medium", "high", "xhigh")),
     ("gpt-5", ("minimal", "low", "medium", "high")),
@@ -147,11 +156,11 @@ REASONING_NOT_PASSED_BACK = (
 
 
 def deepseek_thinks(body: dict[str, Any]) -> bool:
-    """V4 models think unless told not to; the legacy deepseek-reasoner always does."""
+    """V4 and V4.1 models think unless told not to; the legacy deepseek-reasoner always does."""
     model = str(body.get("model") or "")
     thinking = body.get("thinking")
     switch = thinking.get("type") if isinstance(thinking, dict) else None
-    if model.startswith("deepseek-v4"):
+    if model.startswith(("deepseek-v4", "deepseek-flash")):  # V4 and V4.1
         return switch != "disabled"
     return model == "deepseek-reasoner" or switch == "enabled"
 

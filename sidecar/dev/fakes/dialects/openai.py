@@ -259,7 +259,7 @@ class ChatCompletionsDialect(FakeDialect):
 
     def models(self) -> dict[str, Any]:
         names = (
-            ["deepseek-chat", "deepseek-reasoner"]
+            ["deepseek-flash", "deepseek-v4-pro"]
             if self.kind == "deepseek"
             else ["gpt-4o-mini", "gpt-4o"]
         )
