@@ -431,6 +431,34 @@ async def test_anthropic_sdk_stream_final_message():
     assert request.headers["anthropic-version"]
 
 
+async def test_anthropic_sdk_reads_interleaved_thinking_streamed_and_whole():
+    """Several signed thinking blocks between text and tool calls, in their order, as the
+    SDK assembles them from the stream and reads them from a whole message."""
+    script = dict(
+        text="Checking. ",
+        thinking="Weather first.",
+        thinking_blocks=["Now the time."],
+        tool_calls=TOOLS,
+        block_order=["thinking", "text", "tool_use", "thinking", "tool_use"],
+        chunk_size=4,
+    )
+    order = ["thinking", "text", "tool_use", "thinking", "tool_use"]
+    async with FakeProvider("anthropic") as fake, anthropic_client(fake) as client:
+        fake.enqueue(Script(**script), Script(**script))
+        async with client.messages.stream(
+            model="claude-opus-4-6", max_tokens=2048, messages=MESSAGES
+        ) as stream:
+            streamed = await stream.get_final_message()
+        whole = await client.messages.create(
+            model="claude-opus-4-6", max_tokens=2048, messages=MESSAGES
+        )
+    for message in (streamed, whole):
+        assert [block.type for block in message.content] == order
+        first, _, _, second, _ = message.content
+        assert (first.thinking, second.thinking) == ("Weather first.", "Now the time.")
+        assert first.signature and second.signature and first.signature != second.signature
+
+
 async def test_anthropic_sdk_non_streamed():
     async with FakeProvider("anthropic") as fake, anthropic_client(fake) as client:
         message = await client.messages.create(

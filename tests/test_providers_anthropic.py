@@ -7,6 +7,7 @@ import pytest
 from sidecar.protocol.objects import ModelProfile
 from sidecar.providers import (
     ChatMessage,
+    ContentOrder,
     Finish,
     RedactedThinking,
     Retrying,
@@ -559,4 +560,75 @@ async def test_whole_message_json_where_a_stream_was_expected():
         ToolCallEnd(0),
         UsagePart(input_tokens=3, output_tokens=2),
         Finish("tool_calls"),
+    ]
+
+
+INTERLEAVED_ORDER = [
+    {"type": "thinking", "start": 0, "end": 3, "signature": "s1"},
+    {"type": "text", "start": 0, "end": 4},
+    {"type": "thinking", "start": 5, "end": 8, "signature": "s2"},
+    {"type": "tool_use", "index": 0},
+]
+
+
+async def test_interleaved_thinking_gives_the_blocks_order_streamed_or_whole():
+    """Two thinking blocks around text, then a call: the thinking shown with a blank line
+    between the blocks, and the order with each block's signature and offsets."""
+    body = events(
+        message_start(),
+        block_start(0, {"type": "thinking", "thinking": "", "signature": ""}),
+        delta(0, {"type": "thinking_delta", "thinking": "one"}),
+        delta(0, {"type": "signature_delta", "signature": "s1"}),
+        block_stop(0),
+        block_start(1, {"type": "text", "text": ""}),
+        delta(1, {"type": "text_delta", "text": "Both"}),
+        block_stop(1),
+        block_start(2, {"type": "thinking", "thinking": "", "signature": ""}),
+        delta(2, {"type": "thinking_delta", "thinking": "two"}),
+        delta(2, {"type": "signature_delta", "signature": "s2"}),
+        block_stop(2),
+        block_start(3, {"type": "tool_use", "id": "t1", "name": "f", "input": {}}),
+        delta(3, {"type": "input_json_delta", "partial_json": "{}"}),
+        block_stop(3),
+        message_delta("tool_use", output_tokens=3),
+        STOP,
+    )
+    whole = {
+        "type": "message",
+        "content": [
+            {"type": "thinking", "thinking": "one", "signature": "s1"},
+            {"type": "text", "text": "Both"},
+            {"type": "thinking", "thinking": "two", "signature": "s2"},
+            {"type": "tool_use", "id": "t1", "name": "f", "input": {}},
+        ],
+        "stop_reason": "tool_use",
+        "usage": {"input_tokens": 3, "output_tokens": 2},
+    }
+    for response in (stream_response(body), json_response(whole)):
+        parts = await collect(make_provider("anthropic", Upstream(response)))
+        thinking = "".join(p.text for p in parts if isinstance(p, ThinkingDelta))
+        assert thinking == "one\n\ntwo"
+        orders = [p.blocks for p in parts if isinstance(p, ContentOrder)]
+        assert orders[-1] == INTERLEAVED_ORDER
+
+
+async def test_the_blocks_order_rebuilds_the_assistant_turn():
+    up = Upstream(stream_response(events(message_start(), message_delta("end_turn"), STOP)))
+    turn = ChatMessage(
+        role="assistant",
+        content="Both",
+        thinking="one\n\ntwo",
+        thinking_signature="s2",
+        tool_calls=[ToolCallRef(id="t1", name="f", arguments="{}")],
+        content_order=INTERLEAVED_ORDER,
+    )
+    await collect(
+        make_provider("anthropic", up),
+        request(messages=[ChatMessage(role="user", content="go"), turn]),
+    )
+    assert up.body(0)["messages"][1]["content"] == [
+        {"type": "thinking", "thinking": "one", "signature": "s1"},
+        {"type": "text", "text": "Both"},
+        {"type": "thinking", "thinking": "two", "signature": "s2"},
+        {"type": "tool_use", "id": "t1", "name": "f", "input": {}},
     ]

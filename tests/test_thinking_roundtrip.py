@@ -1,12 +1,14 @@
-"""Anthropic's redacted thinking, followed across every layer: the provider's bytes, the
-stored message, and the body of the next tool-loop step and of the next turn. The fake
-refuses, as the API does, a tool turn whose thinking blocks did not come back unchanged."""
+"""Anthropic's redacted and interleaved thinking, followed across every layer: the
+provider's bytes, the stored message, and the body of the next tool-loop step and of the
+next turn. The fake refuses, as the API does, a tool turn whose thinking blocks did not
+come back unchanged and in their order."""
 
 from __future__ import annotations
 
 import json
 
 from sidecar.dev.fakes import FakeProvider, Script
+from sidecar.dev.fakes.reply import signature_for
 from tests.chat_env import chat_env
 from tests.test_tools import call
 
@@ -56,6 +58,7 @@ async def test_redacted_thinking_goes_back_on_the_next_step_and_the_next_turn(tm
                 "thinkingSignature": None,
                 "redactedThinking": [LATER],
                 "reasoningItems": [],
+                "contentOrder": [],
             }
         ]
         env.fake.enqueue(Script(text="Bye."))
@@ -112,3 +115,99 @@ async def test_the_fake_refuses_a_tool_turn_without_its_thinking():
             assert "Invalid `data`" in forged.json()["error"]["message"]
             echoed = await step(content)
             assert echoed.status_code == 200 and echoed.json()["content"][0]["text"] == "done"
+
+
+INTERLEAVED = ["thinking", "text", "tool_use", "thinking", "tool_use"]
+
+
+async def test_interleaved_thinking_keeps_every_block_and_signature_in_order(tmp_path):
+    """One response thinks, says something, calls a tool, thinks again and calls another:
+    both thinking blocks are shown, stored with their own signatures, and sent back in
+    that order on the next step and the next turn (the fake accepts nothing else)."""
+    async with chat_env(tmp_path, "anthropic") as env:
+        env.fake.enqueue(
+            Script(
+                text="Adding, then multiplying. ",
+                thinking="First I add.",
+                thinking_blocks=["Now I multiply."],
+                tool_calls=[
+                    call("calculate", {"expression": "2+3"}, ""),
+                    call("calculate", {"expression": "4*5"}, ""),
+                ],
+                block_order=INTERLEAVED,
+                chunk_size=5,
+            ),
+            Script(text="5 and 20.", thinking="Both done."),
+        )
+        ids = await env.send("2+3 and 4*5?", tools=["calculate"])
+        final = await env.settled(ids["assistantMessageId"])
+        assert final["status"] == "complete", final["error"]
+        assert final["content"] == "Adding, then multiplying. 5 and 20."
+        assert final["thinking"].startswith("First I add.\n\nNow I multiply.")
+        shown = "".join(
+            e["text"]
+            for e in env.events_of(ids["assistantMessageId"])
+            if e["type"] == "agent.thinking.delta"
+        )
+        assert shown == final["thinking"], "the events show what is stored"
+        order = final["steps"][0]["contentOrder"]
+        assert [b["type"] for b in order] == INTERLEAVED
+        assert [b["signature"] for b in order if b["type"] == "thinking"] == [
+            signature_for("First I add."),
+            signature_for("Now I multiply."),
+        ]
+        assert (await env.stored(ids["assistantMessageId"]))["steps"] == final["steps"]
+
+        def replayed(body: dict) -> list[dict]:
+            return next(m["content"] for m in body["messages"] if m["role"] == "assistant")
+
+        step = replayed(env.fake.requests[1].body)
+        assert [b["type"] for b in step] == INTERLEAVED
+        assert [b.get("thinking") for b in step if b["type"] == "thinking"] == [
+            "First I add.",
+            "Now I multiply.",
+        ]
+        assert step[1]["text"] == "Adding, then multiplying. "
+
+        env.fake.enqueue(Script(text="Bye."))
+        more = await env.send("Thanks")
+        assert (await env.settled(more["assistantMessageId"]))["status"] == "complete"
+        again = replayed(env.fake.requests[2].body)
+        assert [b["type"] for b in again] == INTERLEAVED
+
+
+async def test_the_fake_refuses_interleaved_thinking_put_back_in_another_order():
+    """What the test above relies on: the same blocks in the plain order are a 400."""
+    import httpx
+
+    async with FakeProvider("anthropic") as fake:
+        fake.enqueue(
+            Script(
+                text="Both.",
+                thinking="one",
+                thinking_blocks=["two"],
+                tool_calls=[call("calculate", {"expression": "1"}, "toolu_y")],
+                block_order=["thinking", "text", "thinking", "tool_use"],
+            ),
+            Script(text="done"),
+        )
+        headers = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
+        url = f"{fake.base_url}/v1/messages"
+        request = {"model": "claude-sonnet-fake", "max_tokens": 10}
+        async with httpx.AsyncClient() as http:
+            user = {"role": "user", "content": "go"}
+            first = await http.post(url, headers=headers, json={**request, "messages": [user]})
+            content = first.json()["content"]
+            result = {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "toolu_y"}],
+            }
+
+            async def step(blocks: list) -> httpx.Response:
+                turn = [user, {"role": "assistant", "content": blocks}, result]
+                return await http.post(url, headers=headers, json={**request, "messages": turn})
+
+            plain = await step([content[0], content[2], content[1], content[3]])
+            assert plain.status_code == 400
+            assert "cannot be modified" in plain.json()["error"]["message"]
+            assert (await step(content)).status_code == 200

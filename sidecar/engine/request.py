@@ -114,6 +114,7 @@ def step_messages(
             thinking_signature=step.thinking_signature,
             redacted_thinking=list(step.redacted_thinking),
             reasoning_items=list(step.reasoning_items) if same_model else [],
+            content_order=[b.model_dump(exclude_none=True) for b in step.content_order],
         )
     ]
     out += [

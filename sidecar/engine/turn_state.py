@@ -31,7 +31,15 @@ from sidecar.protocol.events import (
     UsageRecorded,
 )
 from sidecar.protocol.events import ThinkingDelta as ThinkingDeltaEvent
-from sidecar.protocol.objects import ErrorInfo, Message, Step, ToolCall, Usage, UsageRecord
+from sidecar.protocol.objects import (
+    ErrorInfo,
+    Message,
+    OrderedBlock,
+    Step,
+    ToolCall,
+    Usage,
+    UsageRecord,
+)
 from sidecar.providers import types as parts
 
 if TYPE_CHECKING:
@@ -55,18 +63,24 @@ class StreamingCall:
 @dataclass(slots=True)
 class Thinking:
     """The turn's thinking text, and the current step's parts the provider needs back
-    unchanged on later calls (Anthropic's signature and redacted blocks, OpenAI's
-    reasoning items)."""
+    unchanged on later calls (Anthropic's signature, redacted blocks and the blocks'
+    order, OpenAI's reasoning items)."""
 
     text: list[str] = field(default_factory=list)
     open: bool = False  # ThinkingStarted went out, ThinkingCompleted not yet
     signature: str | None = None
     redacted: list[str] = field(default_factory=list)
     items: list[dict] = field(default_factory=list)
+    order: list[dict] = field(default_factory=list)
 
     def kept(self) -> bool:
         """The current step left something the provider needs back."""
-        return self.signature is not None or bool(self.redacted) or bool(self.items)
+        return (
+            self.signature is not None
+            or bool(self.redacted)
+            or bool(self.items)
+            or bool(self.order)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +210,8 @@ class TurnState:
                 self.thinking.redacted.append(part.data)
         elif kind is parts.ReasoningItem:
             self.thinking.items.append(part.item)
+        elif kind is parts.ContentOrder:
+            self.thinking.order = part.blocks
         elif kind is parts.Finish:
             self.finish = part.reason
         elif kind is parts.Retrying:
@@ -317,7 +333,8 @@ class TurnState:
 
     def _close_step(self) -> Step:
         """Record where the provider call that just ended stopped, with the thinking the
-        provider needs back unchanged (its signature, redacted blocks, reasoning items)."""
+        provider needs back unchanged (its signature, redacted blocks, reasoning items, the
+        blocks' order)."""
         thinking = self.thinking
         step = Step(
             content_end=sum(map(len, self.content)),
@@ -325,9 +342,10 @@ class TurnState:
             thinking_signature=thinking.signature,
             redacted_thinking=thinking.redacted,
             reasoning_items=thinking.items,
+            content_order=[OrderedBlock.model_validate(b) for b in thinking.order],
         )
         self.steps.append(step)
-        thinking.signature, thinking.redacted, thinking.items = None, [], []
+        thinking.signature, thinking.redacted, thinking.items, thinking.order = None, [], [], []
         return step
 
 

@@ -94,6 +94,21 @@ class ToolCall(Wire):
     executor: Literal["sidecar", "client"] | None = None
 
 
+class OrderedBlock(Wire):
+    """One content block of a provider call, in the order the response had it."""
+
+    type: Literal["thinking", "redacted_thinking", "text", "tool_use"]
+    start: int | None = Field(
+        default=None, ge=0, description="thinking, text: where it starts in the step's text."
+    )
+    end: int | None = Field(default=None, ge=0, description="thinking, text: where it ends.")
+    signature: str | None = Field(default=None, description="thinking: its signature.")
+    data: str | None = Field(default=None, description="redacted_thinking: its opaque data.")
+    index: int | None = Field(
+        default=None, ge=0, description="tool_use: which of the step's tool calls."
+    )
+
+
 class Step(Wire):
     """Where one provider call of a tool loop ended, so the loop replays upstream exactly.
 
@@ -113,6 +128,12 @@ class Step(Wire):
         default_factory=list,
         description="OpenAI Responses reasoning items of this step (id, summary, encrypted "
         "content): opaque, never shown, sent back unchanged to the same model.",
+    )
+    content_order: list[OrderedBlock] = Field(
+        default_factory=list,
+        description="Anthropic: the step's blocks in the order the response had them, when "
+        "that is not one thinking block, the redacted ones, text, then tool calls (as with "
+        "interleaved thinking); each thinking block keeps its own signature. Empty otherwise.",
     )
 
 

@@ -3,8 +3,10 @@
 What differs from the OpenAI shape: typed SSE events per content block, usage that
 is cumulative across `message_start` and `message_delta` (taken, never summed),
 thinking blocks with signatures (and redacted ones) that must travel back unchanged
-on tool turns, a top-level `system`, a required `max_tokens`, and strictly
-alternating roles with tool results as user content blocks.
+on tool turns, in the order they came (interleaved thinking puts several in one
+response, between text and tool calls: `ContentOrder`), a top-level `system`, a
+required `max_tokens`, and strictly alternating roles with tool results as user
+content blocks.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .errors import error_from_payload
 from .types import (
     ChatMessage,
     ChatRequest,
+    ContentOrder,
     ProviderError,
     RedactedThinking,
     TextDelta,
@@ -25,6 +28,7 @@ from .types import (
     ThinkingSignature,
     ToolCallDelta,
     ToolCallEnd,
+    ToolCallRef,
     ToolCallStart,
     UsagePart,
 )
@@ -39,6 +43,7 @@ _ADAPTIVE = frozenset({"adaptive", "adaptive-only"})
 MAX_CACHE_BREAKPOINTS = 4  # the API refuses a request with more blocks carrying cache_control
 # Blocks that cannot carry cache_control themselves (they are cached as part of the prefix).
 _UNMARKABLE = frozenset({"thinking", "redacted_thinking"})
+THINKING_SEPARATOR = "\n\n"  # between two thinking blocks of one response, as shown
 
 _STOP = {
     "end_turn": "stop",
@@ -50,7 +55,20 @@ _STOP = {
 
 
 class AnthropicStreamParser(StreamParser):
-    __slots__ = ("_api_key", "_tools", "_whole", "_count", "_in", "_read", "_write", "_out")
+    __slots__ = (
+        "_api_key",
+        "_tools",
+        "_whole",
+        "_count",
+        "_in",
+        "_read",
+        "_write",
+        "_out",
+        "_order",
+        "_open",
+        "_text",
+        "_thought",
+    )
 
     def __init__(self, api_key: str | None) -> None:
         super().__init__()
@@ -59,6 +77,9 @@ class AnthropicStreamParser(StreamParser):
         self._whole: set[int] = set()  # tool calls whose input came whole in the block start
         self._count = 0  # tool calls seen
         self._in = self._read = self._write = self._out = 0
+        self._order: list[dict[str, Any]] = []  # the content blocks so far (`ContentOrder`)
+        self._open: dict[Any, dict[str, Any]] = {}  # open block index -> its entry
+        self._text = self._thought = 0  # characters of text and of thinking so far
 
     def feed(self, event: str, data: str) -> None:
         obj = loads(data) if data else None
@@ -73,6 +94,7 @@ class AnthropicStreamParser(StreamParser):
             if dtype == "text_delta":
                 text = delta.get("text")
                 if text:
+                    self._text += len(text)
                     self.out.append(TextDelta(text))
             elif dtype == "input_json_delta":
                 partial = delta.get("partial_json")
@@ -82,20 +104,19 @@ class AnthropicStreamParser(StreamParser):
             elif dtype == "thinking_delta":
                 text = delta.get("thinking")
                 if text:
+                    self._thought += len(text)
                     self.out.append(ThinkingDelta(text))
             elif dtype == "signature_delta":
                 signature = delta.get("signature")
                 if signature:
-                    self.out.append(ThinkingSignature(signature))
+                    self._signed(obj.get("index"), signature)
             # citations_delta and anything newer: ignored
         elif kind == "content_block_start":
             block = obj.get("content_block")
             if type(block) is dict:
                 self._block_start(obj.get("index"), block)
         elif kind == "content_block_stop":
-            ordinal = self._tools.pop(obj.get("index"), None)
-            if ordinal is not None:
-                self.out.append(ToolCallEnd(ordinal))
+            self._block_stop(obj.get("index"))
         elif kind == "message_delta":
             delta = obj.get("delta")
             if type(delta) is dict:
@@ -116,23 +137,35 @@ class AnthropicStreamParser(StreamParser):
     def _block_start(self, index: Any, block: dict[str, Any]) -> None:
         btype = block.get("type")
         out = self.out
+        entry: dict[str, Any]
         if btype == "text":
+            entry = {"type": "text", "start": self._text}
             text = block.get("text")
             if text:
+                self._text += len(text)
                 out.append(TextDelta(text))
         elif btype == "thinking":
+            if self._thought:  # a later thinking block of the same response
+                self._thought += len(THINKING_SEPARATOR)
+                out.append(ThinkingDelta(THINKING_SEPARATOR))
+            entry = {"type": "thinking", "start": self._thought}
             text = block.get("thinking")
             if text:
+                self._thought += len(text)
                 out.append(ThinkingDelta(text))
+            self._open[index] = entry
             signature = block.get("signature")
             if signature:
-                out.append(ThinkingSignature(signature))
+                self._signed(index, signature)
         elif btype == "redacted_thinking":
-            out.append(RedactedThinking(block.get("data") or ""))
+            data = block.get("data") or ""
+            entry = {"type": "redacted_thinking", "data": data}
+            out.append(RedactedThinking(data))
         elif btype == "tool_use":
             ordinal = self._count
             self._count += 1
             self._tools[index] = ordinal
+            entry = {"type": "tool_use", "index": ordinal}
             out.append(
                 ToolCallStart(
                     ordinal, block.get("id") or f"toolu_{ordinal}", block.get("name") or ""
@@ -142,7 +175,31 @@ class AnthropicStreamParser(StreamParser):
             if given and type(given) is dict:  # a proxy that sends the input whole
                 self._whole.add(ordinal)
                 out.append(ToolCallDelta(ordinal, orjson.dumps(given).decode()))
-        # server_tool_use, web_search_tool_result, …: run upstream, nothing for the engine
+        else:  # server_tool_use, web_search_tool_result, …: run upstream, nothing for us
+            return
+        self._order.append(entry)
+        self._open[index] = entry
+
+    def _signed(self, index: Any, signature: str) -> None:
+        entry = self._open.get(index)
+        if entry is not None and entry["type"] == "thinking":
+            entry["signature"] = signature
+        self.out.append(ThinkingSignature(signature))
+
+    def _block_stop(self, index: Any) -> None:
+        """Close a block; once the blocks' order is not the plain one, say it (again)."""
+        ordinal = self._tools.pop(index, None)
+        if ordinal is not None:
+            self.out.append(ToolCallEnd(ordinal))
+        entry = self._open.pop(index, None)
+        if entry is None:
+            return
+        if entry["type"] == "text":
+            entry["end"] = self._text
+        elif entry["type"] == "thinking":
+            entry["end"] = self._thought
+        if not _plain(self._order):
+            self.out.append(ContentOrder([dict(e) for e in self._order if _whole(e)]))
 
     def _usage(self, usage: Any) -> None:
         """Cumulative: every field present replaces the previous value."""
@@ -176,17 +233,11 @@ class AnthropicStreamParser(StreamParser):
         for i, block in enumerate(obj.get("content") or ()):
             if type(block) is not dict:
                 continue
-            if block.get("type") == "text":
-                text = block.get("text")
-                if text:
-                    self.out.append(TextDelta(text))
-            else:
-                self._block_start(i, block)
-                if block.get("type") == "tool_use":
-                    ordinal = self._tools.pop(i)
-                    if ordinal not in self._whole:
-                        self.out.append(ToolCallDelta(ordinal, "{}"))
-                    self.out.append(ToolCallEnd(ordinal))
+            self._block_start(i, block)
+            ordinal = self._tools.get(i)
+            if ordinal is not None and ordinal not in self._whole:
+                self.out.append(ToolCallDelta(ordinal, "{}"))
+            self._block_stop(i)
         self._usage(obj.get("usage"))
         stop = obj.get("stop_reason")
         self.finish_reason = _STOP.get(stop, stop) if stop else "stop"
@@ -197,6 +248,32 @@ class AnthropicStreamParser(StreamParser):
             for index in list(self._tools):  # blocks the stream never closed
                 self.out.append(ToolCallEnd(self._tools.pop(index)))
         return super().end()
+
+
+def _plain(order: list[dict[str, Any]]) -> bool:
+    """True when the plain order rebuilds these blocks: at most one thinking block, then
+    the redacted ones, all before any text or tool call."""
+    thinking = redacted = other = False
+    for entry in order:
+        kind = entry["type"]
+        if kind == "thinking":
+            if thinking or redacted or other:
+                return False
+            thinking = True
+        elif kind == "redacted_thinking":
+            if other:
+                return False
+            redacted = True
+        else:
+            other = True
+    return True
+
+
+def _whole(entry: dict[str, Any]) -> bool:
+    """A block that can go back: text and thinking once closed, thinking only if signed."""
+    if entry["type"] == "thinking":
+        return "end" in entry and "signature" in entry
+    return entry["type"] != "text" or "end" in entry
 
 
 def _tool_input(arguments: str) -> dict[str, Any]:
@@ -212,6 +289,8 @@ def _blocks(m: ChatMessage) -> tuple[str, list[dict[str, Any]]]:
             result["content"] = m.content
         return "user", [result]
     blocks: list[dict[str, Any]] = []
+    if m.role == "assistant" and m.content_order:
+        return "assistant", _ordered_blocks(m)
     if m.role == "assistant":
         # Thinking first, unchanged, with its signature (an unsigned one cannot go back).
         if m.thinking and m.thinking_signature:
@@ -222,15 +301,7 @@ def _blocks(m: ChatMessage) -> tuple[str, list[dict[str, Any]]]:
             blocks.append({"type": "redacted_thinking", "data": data})
         if m.content.strip():  # the API rejects empty and whitespace-only text blocks
             blocks.append({"type": "text", "text": m.content})
-        for call in m.tool_calls:
-            blocks.append(
-                {
-                    "type": "tool_use",
-                    "id": call.id,
-                    "name": call.name,
-                    "input": _tool_input(call.arguments),
-                }
-            )
+        blocks += [_tool_use(call) for call in m.tool_calls]
         return "assistant", blocks
     for mime, data in m.images:
         blocks.append(
@@ -239,6 +310,38 @@ def _blocks(m: ChatMessage) -> tuple[str, list[dict[str, Any]]]:
     if m.content.strip():
         blocks.append({"type": "text", "text": m.content})
     return "user", blocks
+
+
+def _tool_use(call: ToolCallRef) -> dict[str, Any]:
+    return {
+        "type": "tool_use",
+        "id": call.id,
+        "name": call.name,
+        "input": _tool_input(call.arguments),
+    }
+
+
+def _ordered_blocks(m: ChatMessage) -> list[dict[str, Any]]:
+    """An assistant turn's blocks in the order the response had them (`ContentOrder`):
+    each thinking block with its own signature, exactly as the API wants them back."""
+    thinking, blocks, named = m.thinking or "", [], set()
+    for entry in m.content_order:
+        kind = entry.get("type")
+        start, end, index = entry.get("start", 0), entry.get("end", 0), entry.get("index", -1)
+        if kind == "thinking" and entry.get("signature"):
+            text = thinking[start:end]
+            blocks.append({"type": "thinking", "thinking": text, "signature": entry["signature"]})
+        elif kind == "redacted_thinking" and entry.get("data"):
+            blocks.append({"type": "redacted_thinking", "data": entry["data"]})
+        elif kind == "text":
+            text = m.content[start:end]
+            if text.strip():  # the API rejects empty and whitespace-only text blocks
+                blocks.append({"type": "text", "text": text})
+        elif kind == "tool_use" and 0 <= index < len(m.tool_calls):
+            named.add(index)
+            blocks.append(_tool_use(m.tool_calls[index]))
+    rest = [c for i, c in enumerate(m.tool_calls) if i not in named]  # none, normally
+    return blocks + [_tool_use(call) for call in rest]
 
 
 def anthropic_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:

@@ -44,6 +44,7 @@ from .retry import retry_delay
 from .types import (
     DEFAULT_BASE_URLS,
     ChatRequest,
+    ContentOrder,
     Finish,
     Part,
     ProviderConfig,
@@ -75,6 +76,7 @@ CONTENT_PARTS = frozenset(
         ThinkingDelta,
         ThinkingSignature,
         RedactedThinking,
+        ContentOrder,
         ReasoningItem,
         ToolCallStart,
         ToolCallDelta,

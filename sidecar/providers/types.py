@@ -62,6 +62,8 @@ class ChatMessage:
     redacted_thinking: list[str] = field(default_factory=list)
     # OpenAI Responses `reasoning` output items (opaque JSON objects), sent back as input items.
     reasoning_items: list[dict[str, Any]] = field(default_factory=list)
+    # Anthropic: the blocks' order where it is not the plain one (`ContentOrder.blocks`).
+    content_order: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -142,6 +144,17 @@ class RedactedThinking:
 
 
 @dataclass(slots=True)
+class ContentOrder:
+    """Anthropic: the order of the call's content blocks so far, where the plain order
+    (one thinking block, redacted ones, text, tool calls) would not rebuild it, as with
+    interleaved thinking. Each entry: `{type: thinking, start, end, signature}` and
+    `{type: text, start, end}` (offsets into the call's thinking and text),
+    `{type: redacted_thinking, data}`, `{type: tool_use, index}`. A later one replaces it."""
+
+    blocks: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
 class ReasoningItem:
     """An OpenAI Responses `reasoning` output item (id, summary, encrypted_content):
     opaque, kept only to send back on later calls to the same model."""
@@ -201,6 +214,7 @@ Part = (
     | ThinkingDelta
     | ThinkingSignature
     | RedactedThinking
+    | ContentOrder
     | ReasoningItem
     | ToolCallStart
     | ToolCallDelta

@@ -48,10 +48,11 @@ Quirks (openai-compatible only): "ollama", "vllm", "lmstudio", "openrouter", "th
 "xai" (reasoning tokens beside `completion_tokens`), "mistral" (thinking as typed `content`
 parts).
 
-Anthropic: `redacted_thinking` adds opaque redacted blocks after the thinking. The fake
-refuses, as the API does, a `redacted_thinking` block whose data it never sent, and a
-tool turn whose latest assistant message does not carry that response's thinking blocks
-back unchanged.
+Anthropic: `redacted_thinking` adds opaque redacted blocks after the thinking;
+`thinking_blocks` adds more signed thinking blocks and `block_order` interleaves them with
+the text and tool calls. The fake refuses, as the API does, a `redacted_thinking` block
+whose data it never sent, and a tool turn whose latest assistant message does not carry
+that response's blocks back unchanged and in their order.
 """
 
 from sidecar.dev.fakes.provider import KINDS, PROXY_SECRET, FakeProvider

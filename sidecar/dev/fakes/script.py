@@ -70,6 +70,11 @@ class Script:
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
     signature: str | None = None  # Anthropic thinking signature; None: derived from `thinking`
     redacted_thinking: list[str] = field(default_factory=list)  # Anthropic: opaque blocks' data
+    # Anthropic interleaved thinking: more signed thinking blocks after `thinking`, and the
+    # order of the response's blocks ("thinking", "redacted_thinking", "text", "tool_use",
+    # each taking the next of its kind; "text" at most once). None: that plain order.
+    thinking_blocks: list[str] = field(default_factory=list)
+    block_order: list[str] | None = None
     # Responses API: what the `error_event` fault sends, a `response.failed` event ("failed")
     # or an `error` event ("error").
     responses_error: str = "failed"
@@ -87,6 +92,19 @@ class Script:
             raise ValueError('responses_error must be "failed" or "error"')
         if self.huge_line_bytes < 1:
             raise ValueError("huge_line_bytes must be at least 1")
+        if self.block_order is not None:
+            thoughts = [self.thinking] if self.thinking else []
+            wanted = {
+                "thinking": len(thoughts) + len(self.thinking_blocks),
+                "redacted_thinking": len(self.redacted_thinking),
+                "text": 1
+                if ("".join(self.chunks) if self.chunks is not None else self.text)
+                else 0,
+                "tool_use": len(self.tool_calls),
+            }
+            given = {kind: self.block_order.count(kind) for kind in wanted}
+            if given != wanted or len(self.block_order) != sum(wanted.values()):
+                raise ValueError(f"block_order must name each block once: {wanted}")
 
 
 def script_from_json(data: dict[str, Any]) -> Script:

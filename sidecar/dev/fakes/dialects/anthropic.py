@@ -15,7 +15,7 @@ from typing import Any
 
 from sidecar.dev.fakes.dialects.common import FakeDialect, Frame, HttpError, event_frame, random_id
 from sidecar.dev.fakes.model_rules import refuse_claude
-from sidecar.dev.fakes.reply import Reply
+from sidecar.dev.fakes.reply import Reply, signature_for, split
 from sidecar.dev.fakes.script import Script, Usage
 
 _HTTP_ERRORS: dict[str, tuple[int, str, str]] = {
@@ -66,7 +66,8 @@ class MessagesDialect(FakeDialect):
     stream_content_type = "text/event-stream; charset=utf-8"
 
     def __init__(self) -> None:
-        self._issued: dict[str, list[dict[str, Any]]] = {}  # tool_use id -> its thinking blocks
+        # tool_use id -> the shape of the response it came in (`_shape`)
+        self._issued: dict[str, list[dict[str, Any]]] = {}
         self._redacted: set[str] = set()  # every redacted_thinking data sent
         self._cache: dict[str, int] = {}  # hash of a cached prompt prefix -> its tokens
 
@@ -119,8 +120,7 @@ class MessagesDialect(FakeDialect):
                     )
                 issued = self._issued.get(block.get("id")) if i == latest else None
                 if block.get("type") == "tool_use" and issued is not None:
-                    echoed = [b for b in content if _is_thinking(b)]
-                    if echoed != issued:
+                    if _shape(content) != issued:
                         return self.bad_request(
                             f"messages.{i}.content.{j}: `thinking` or `redacted_thinking` blocks "
                             "in the latest assistant message cannot be modified. These blocks "
@@ -279,30 +279,31 @@ class MessagesDialect(FakeDialect):
         self, reply: Reply
     ) -> Iterator[tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]]:
         """(content_block_start block, [(frame kind, delta)]) per content block."""
-        if reply.thinking_chunks:
-            deltas = [
-                ("delta", {"type": "thinking_delta", "thinking": p}) for p in reply.thinking_chunks
-            ]
-            deltas.append(("event", {"type": "signature_delta", "signature": reply.signature}))
-            yield {"type": "thinking", "thinking": "", "signature": ""}, deltas
-        for block in self._thinking(reply)[1 if reply.thinking else 0 :]:
-            yield block, []  # redacted_thinking: whole in its start event, no deltas
-        if reply.text_chunks:
-            yield (
-                {"type": "text", "text": ""},
-                [("text", {"type": "text_delta", "text": p}) for p in reply.text_chunks],
-            )
-        for call in reply.tool_calls:
-            pieces = ["", *call.fragments]
-            yield (
-                {
-                    "type": "tool_use",
-                    "id": self._tool_id(call.id, reply),
-                    "name": call.name,
-                    "input": {},
-                },
-                [("delta", {"type": "input_json_delta", "partial_json": p}) for p in pieces],
-            )
+        calls = iter(reply.tool_calls)
+        for block in self._content(reply):
+            kind = block["type"]
+            if kind == "thinking":
+                deltas = [
+                    ("delta", {"type": "thinking_delta", "thinking": p})
+                    for p in split(block["thinking"], reply.script.chunk_size)
+                ]
+                deltas.append(
+                    ("event", {"type": "signature_delta", "signature": block["signature"]})
+                )
+                yield {"type": "thinking", "thinking": "", "signature": ""}, deltas
+            elif kind == "text":
+                yield (
+                    {"type": "text", "text": ""},
+                    [("text", {"type": "text_delta", "text": p}) for p in reply.text_chunks],
+                )
+            elif kind == "tool_use":
+                pieces = ["", *next(calls).fragments]
+                yield (
+                    {**block, "input": {}},
+                    [("delta", {"type": "input_json_delta", "partial_json": p}) for p in pieces],
+                )
+            else:
+                yield block, []  # redacted_thinking: whole in its start event, no deltas
 
     def error_frames(self, reply: Reply) -> list[Frame]:
         body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
@@ -315,20 +316,7 @@ class MessagesDialect(FakeDialect):
 
     def message(self, reply: Reply, *, finished: bool = True) -> dict[str, Any]:
         message = self._envelope(reply)
-        content: list[dict[str, Any]] = []
-        content += self._thinking(reply)
-        if reply.text:
-            content.append({"type": "text", "text": reply.text})
-        for call in reply.tool_calls:
-            content.append(
-                {
-                    "type": "tool_use",
-                    "id": self._tool_id(call.id, reply),
-                    "name": call.name,
-                    "input": _parsed(call.arguments),
-                }
-            )
-        message["content"] = content
+        message["content"] = self._content(reply)
         message["stop_reason"] = self._stop_reason(reply) if finished else None
         return message
 
@@ -353,23 +341,41 @@ class MessagesDialect(FakeDialect):
             },
         }
 
-    def _tool_id(self, given: str, reply: Reply) -> str:
-        """The call's id, remembering the response's thinking it must come back with."""
-        tool_id = given or random_id("toolu_01", 22)
-        self._issued[tool_id] = self._thinking(reply)
-        return tool_id
-
-    def _thinking(self, reply: Reply) -> list[dict[str, Any]]:
-        """The response's thinking blocks, whole, as a request must echo them."""
-        blocks: list[dict[str, Any]] = []
-        if reply.thinking:
-            blocks.append(
-                {"type": "thinking", "thinking": reply.thinking, "signature": reply.signature}
-            )
-        for data in reply.script.redacted_thinking:
-            self._redacted.add(data)
-            blocks.append({"type": "redacted_thinking", "data": data})
-        return blocks
+    def _content(self, reply: Reply) -> list[dict[str, Any]]:
+        """The response's content blocks, whole and in order (`Script.block_order`, else
+        thinking, redacted thinking, text, tool calls); remembers, per tool call, the
+        blocks a request must bring back with it."""
+        script = reply.script
+        thoughts = [{"type": "thinking", "thinking": reply.thinking, "signature": reply.signature}]
+        thoughts = thoughts if reply.thinking else []
+        thoughts += [
+            {"type": "thinking", "thinking": t, "signature": signature_for(t)}
+            for t in script.thinking_blocks
+        ]
+        pools: dict[str, list[dict[str, Any]]] = {
+            "thinking": thoughts,
+            "redacted_thinking": [
+                {"type": "redacted_thinking", "data": d} for d in script.redacted_thinking
+            ],
+            "text": [{"type": "text", "text": reply.text}] if reply.text else [],
+            "tool_use": [
+                {
+                    "type": "tool_use",
+                    "id": call.id or random_id("toolu_01", 22),
+                    "name": call.name,
+                    "input": _parsed(call.arguments),
+                }
+                for call in reply.tool_calls
+            ],
+        }
+        order = script.block_order or [kind for kind, blocks in pools.items() for _ in blocks]
+        content = [pools[kind].pop(0) for kind in order]
+        self._redacted.update(b["data"] for b in content if b["type"] == "redacted_thinking")
+        shape = _shape(content)
+        for block in content:
+            if block["type"] == "tool_use":
+                self._issued[block["id"]] = shape
+        return content
 
     @staticmethod
     def _stop_reason(reply: Reply) -> str:
@@ -416,8 +422,23 @@ def _block_text(block: dict[str, Any]) -> str:
     return str(block.get("thinking") or "")
 
 
-def _is_thinking(block: Any) -> bool:
-    return type(block) is dict and block.get("type") in ("thinking", "redacted_thinking")
+def _shape(content: list[Any]) -> list[dict[str, Any]]:
+    """What an assistant message must bring back unchanged: its thinking blocks whole,
+    its text and tool calls, in order (cache_control and whitespace-only text aside)."""
+    out: list[dict[str, Any]] = []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "thinking":
+            out.append({k: block.get(k) for k in ("type", "thinking", "signature")})
+        elif kind == "redacted_thinking":
+            out.append({"type": kind, "data": block.get("data")})
+        elif kind == "text" and str(block.get("text") or "").strip():
+            out.append({"type": kind, "text": block.get("text")})
+        elif kind == "tool_use":
+            out.append({"type": kind, "id": block.get("id")})
+    return out
 
 
 def _parsed(arguments: str) -> Any:
