@@ -268,6 +268,10 @@ export interface ErrorInfoOutput {
 export interface Step {
   contentEnd: number;
   /**
+   * Anthropic: the step's blocks in the order the response had them, when that is not one thinking block, the redacted ones, text, then tool calls (as with interleaved thinking); each thinking block keeps its own signature. Empty otherwise.
+   */
+  contentOrder: OrderedBlockOutput[];
+  /**
    * OpenAI Responses reasoning items of this step (id, summary, encrypted content): opaque, never shown, sent back unchanged to the same model.
    */
   reasoningItems: {
@@ -279,6 +283,32 @@ export interface Step {
   redactedThinking: string[];
   thinkingEnd: number;
   thinkingSignature: string | null;
+}
+/**
+ * One content block of a provider call, in the order the response had it.
+ */
+export interface OrderedBlockOutput {
+  /**
+   * redacted_thinking: its opaque data.
+   */
+  data: string | null;
+  /**
+   * thinking, text: where it ends.
+   */
+  end: number | null;
+  /**
+   * tool_use: which of the step's tool calls.
+   */
+  index: number | null;
+  /**
+   * thinking: its signature.
+   */
+  signature: string | null;
+  /**
+   * thinking, text: where it starts in the step's text.
+   */
+  start: number | null;
+  type: "thinking" | "redacted_thinking" | "text" | "tool_use";
 }
 export interface ToolCall {
   arguments: {
@@ -1111,6 +1141,10 @@ export interface DocumentErrorInput {
 export interface DocumentStepInput {
   contentEnd: number;
   /**
+   * Anthropic: the step's blocks in the order the response had them, when that is not one thinking block, the redacted ones, text, then tool calls (as with interleaved thinking); each thinking block keeps its own signature. Empty otherwise.
+   */
+  contentOrder?: OrderedBlockInput[];
+  /**
    * OpenAI Responses reasoning items of this step (id, summary, encrypted content): opaque, never shown, sent back unchanged to the same model.
    */
   reasoningItems?: {
@@ -1122,6 +1156,32 @@ export interface DocumentStepInput {
   redactedThinking?: string[];
   thinkingEnd: number;
   thinkingSignature?: string | null;
+}
+/**
+ * One content block of a provider call, in the order the response had it.
+ */
+export interface OrderedBlockInput {
+  /**
+   * redacted_thinking: its opaque data.
+   */
+  data?: string | null;
+  /**
+   * thinking, text: where it ends.
+   */
+  end?: number | null;
+  /**
+   * tool_use: which of the step's tool calls.
+   */
+  index?: number | null;
+  /**
+   * thinking: its signature.
+   */
+  signature?: string | null;
+  /**
+   * thinking, text: where it starts in the step's text.
+   */
+  start?: number | null;
+  type: "thinking" | "redacted_thinking" | "text" | "tool_use";
 }
 export interface DocumentToolCallInput {
   arguments: {
@@ -1254,6 +1314,10 @@ export interface DocumentErrorOutput {
 }
 export interface DocumentStepOutput {
   contentEnd: number;
+  /**
+   * Anthropic: the step's blocks in the order the response had them, when that is not one thinking block, the redacted ones, text, then tool calls (as with interleaved thinking); each thinking block keeps its own signature. Empty otherwise.
+   */
+  contentOrder: OrderedBlockOutput[];
   /**
    * OpenAI Responses reasoning items of this step (id, summary, encrypted content): opaque, never shown, sent back unchanged to the same model.
    */
