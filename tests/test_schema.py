@@ -16,6 +16,7 @@ from sidecar.ids import new_id, now_iso
 from sidecar.protocol.errors import INVALID_PARAMS, STANDARD_REASONS, Reason
 from sidecar.protocol.events import (
     EVENTS,
+    BranchDeleted,
     BranchUpdated,
     ConversationCreated,
     ConversationDeleted,
@@ -282,6 +283,7 @@ def sample_events() -> dict[str, Event]:
         ConversationUpdated(conversation=sample_conversation(title=None, title_source=None)),
         ConversationDeleted(conversation_id=conversation.id),
         BranchUpdated(conversation_id=conversation.id, branch=sample_branch()),
+        BranchDeleted(conversation_id=conversation.id, leaf_id="m9"),
         SystemPromptsUpdated(system_prompts=[sample_prompt(), sample_prompt()]),
         SettingsUpdated(settings=sample_settings()),
         *stream_samples(conversation.id),

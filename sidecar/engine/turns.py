@@ -263,11 +263,19 @@ class Turns:
         turns = [
             t for t in self.active.values() if t.state.message.conversation_id == conversation_id
         ]
+        await self._cancel_all(turns)
+        self._writer.drop(conversation_id)
+
+    async def end_messages(self, message_ids: list[str]) -> None:
+        """Cancel the replies running as `message_ids` and wait for their terminal events
+        (and their final writes)."""
+        await self._cancel_all([self.active[m] for m in message_ids if m in self.active])
+
+    async def _cancel_all(self, turns: list[Turn]) -> None:
         for turn in turns:
             self._stop(turn, "cancelled")
         for turn in turns:
             await turn.done.wait()
-        self._writer.drop(conversation_id)
 
     # -- what snapshots show ----------------------------------------------------
 

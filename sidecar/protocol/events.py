@@ -54,6 +54,15 @@ class BranchUpdated(Event):
     branch: Branch
 
 
+class BranchDeleted(Event):
+    """A branch was deleted (`branches.delete`); its own messages went first, each with
+    `message.deleted`."""
+
+    type: Literal["branch.deleted"] = "branch.deleted"
+    conversation_id: str
+    leaf_id: str
+
+
 class SystemPromptsUpdated(Event):
     """The saved system prompts changed; carries the whole new list."""
 
@@ -198,6 +207,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ConversationUpdated,
     ConversationDeleted,
     BranchUpdated,
+    BranchDeleted,
     SystemPromptsUpdated,
     SettingsUpdated,
     MessageCreated,

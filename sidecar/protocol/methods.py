@@ -197,6 +197,28 @@ class BranchResult(Wire):
     branch: Branch
 
 
+class BranchParams(Params):
+    conversation_id: str = Id
+    leaf_id: str = Id
+
+
+class BranchesPathResult(Wire):
+    messages: list[BranchMessage] = Field(
+        description="The branch ending at `leafId`, root first, each with `siblingIds`; "
+        "a reply still streaming shows its text so far."
+    )
+    seq: int = Field(description="The last event sequence number the messages include.")
+
+
+class BranchesDeleteResult(Wire):
+    deleted_message_ids: list[str] = Field(
+        description="The messages only this branch had, its end first (each also announced "
+        "with `message.deleted`); empty for a named branch ending inside the tree, whose "
+        "messages other branches go on from."
+    )
+    active_leaf_id: str | None = Field(description="The conversation's active leaf now.")
+
+
 # --- system prompts ----------------------------------------------------------
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from sidecar.protocol.errors import Reason
 from sidecar.protocol.methods import (
+    BranchesDeleteResult,
     BranchesListResult,
+    BranchesPathResult,
     BranchesRenameParams,
     BranchesSwitchParams,
     BranchesSwitchResult,
+    BranchParams,
     BranchResult,
     ConversationIdParams,
     ConversationResult,
@@ -83,3 +87,25 @@ async def branches(session: Context, p: ConversationIdParams) -> BranchesListRes
 async def rename(session: Context, p: BranchesRenameParams) -> BranchResult:
     branch = await session.engine.branches.rename(p.conversation_id, p.leaf_id, p.name)
     return BranchResult(branch=branch)
+
+
+@family(
+    "branches.path",
+    "The messages of any branch, by its end, without making it the active one.",
+    errors=NF,
+    reads=True,
+)
+async def path(session: Context, p: BranchParams) -> BranchesPathResult:
+    messages, seq = await session.engine.branches.path(p.conversation_id, p.leaf_id)
+    return BranchesPathResult(messages=messages, seq=seq)
+
+
+@family(
+    "branches.delete",
+    "Delete a branch (by its end) with the messages only it has; a reply streaming in "
+    "them is cancelled first. The only branch cannot be deleted.",
+    errors=(Reason.NOT_FOUND, Reason.CONFLICT),
+)
+async def delete_branch(session: Context, p: BranchParams) -> BranchesDeleteResult:
+    deleted, active = await session.engine.branches.delete(p.conversation_id, p.leaf_id)
+    return BranchesDeleteResult(deleted_message_ids=deleted, active_leaf_id=active)

@@ -43,15 +43,20 @@ MESSAGE_FIELDS = frozenset(
     }
 )
 
-# The active branch as (id, depth), leaf at depth 0, up to the root.
-_ACTIVE_PATH = """
+# A branch as (id, depth), its end at depth 0, up to the root: the active one, or the one
+# ending at :leaf_id.
+_PATH = """
 WITH RECURSIVE path(id, depth) AS (
-    SELECT active_leaf_id, 0 FROM conversations WHERE id = :conversation_id
+    {start}
     UNION ALL
     SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id
     WHERE m.parent_id IS NOT NULL
 )
 """
+_ACTIVE_PATH = _PATH.format(
+    start="SELECT active_leaf_id, 0 FROM conversations WHERE id = :conversation_id"
+)
+_PATH_TO = _PATH.format(start="SELECT :leaf_id, 0")
 
 _IS_NAMED = "SELECT 1 FROM branch_names WHERE conversation_id = ? AND leaf_id = ?"
 _IS_LEAF = """
@@ -181,11 +186,18 @@ class MessageRepo:
 
     async def active_path(self, conversation_id: str) -> list[BranchMessage]:
         """The active branch root first, each message with its siblings' ids."""
-        params = {"conversation_id": conversation_id}
+        return await self._path(_ACTIVE_PATH, {"conversation_id": conversation_id})
+
+    async def path(self, conversation_id: str, leaf_id: str) -> list[BranchMessage]:
+        """The branch ending at `leaf_id` (any message of the conversation), root first,
+        each message with its siblings' ids; empty when no such message."""
+        return await self._path(_PATH_TO, {"conversation_id": conversation_id, "leaf_id": leaf_id})
+
+    async def _path(self, cte: str, params: dict[str, str]) -> list[BranchMessage]:
         async with self._db.transaction(write=False) as db:
             path = await fetch_all(
                 db,
-                f"{_ACTIVE_PATH} SELECT {MESSAGES.select('m')} "
+                f"{cte} SELECT {MESSAGES.select('m')} "
                 "FROM path JOIN messages m ON m.id = path.id "
                 "WHERE m.conversation_id = :conversation_id ORDER BY path.depth DESC",
                 params,
@@ -193,7 +205,7 @@ class MessageRepo:
             # Siblings of path messages are the roots and the children of path messages.
             family = await fetch_all(
                 db,
-                f"{_ACTIVE_PATH} SELECT id, parent_id FROM messages "
+                f"{cte} SELECT id, parent_id FROM messages "
                 "WHERE conversation_id = :conversation_id AND parent_id IS NULL "
                 "UNION ALL SELECT id, parent_id FROM messages "
                 "WHERE conversation_id = :conversation_id AND parent_id IN (SELECT id FROM path)",
@@ -289,6 +301,64 @@ class MessageRepo:
                 )
             branches = await _branches(db, conversation_id)
         return next(branch for branch in branches if branch.leaf_id == leaf_id)
+
+    async def drop_branch_name(self, conversation_id: str, leaf_id: str) -> None:
+        async with self._db.locked() as db:
+            await run(
+                db,
+                "DELETE FROM branch_names WHERE conversation_id = ? AND leaf_id = ?",
+                (conversation_id, leaf_id),
+            )
+
+    async def branch_only(self, conversation_id: str, leaf_id: str) -> list[str]:
+        """The messages only the branch ending at leaf `leaf_id` has, the leaf first: up
+        from it while a message is its parent's only child and no other branch ends at
+        the parent. Empty when `leaf_id` is not a leaf of the conversation."""
+        async with self._db.transaction(write=False) as db:
+            if not await exists(db, _IS_LEAF, (leaf_id, conversation_id)):
+                return []
+            rows = await fetch_all(
+                db,
+                """
+                WITH RECURSIVE up(id, parent_id, depth) AS (
+                    SELECT id, parent_id, 0 FROM messages WHERE id = :leaf_id
+                    UNION ALL
+                    SELECT m.id, m.parent_id, up.depth + 1 FROM messages m JOIN up
+                      ON m.conversation_id = :conversation_id AND m.id = up.parent_id
+                    WHERE (SELECT count(*) FROM messages c WHERE c.conversation_id =
+                           :conversation_id AND c.parent_id = m.id) = 1
+                      AND NOT EXISTS (SELECT 1 FROM branch_names b WHERE b.conversation_id =
+                           :conversation_id AND b.leaf_id = m.id)
+                )
+                SELECT id FROM up ORDER BY depth
+                """,
+                {"conversation_id": conversation_id, "leaf_id": leaf_id},
+            )
+        return [row["id"] for row in rows]
+
+    async def delete_branch(
+        self, conversation_id: str, message_ids: Sequence[str], active_leaf_id: str | None
+    ) -> None:
+        """Delete `message_ids` (children first; their names and retry records go with
+        them) and make `active_leaf_id` the conversation's active leaf, in one step."""
+        async with self._db.transaction(write=True) as db:
+            await run(
+                db,
+                "UPDATE conversations SET active_leaf_id = ? WHERE id = ?",
+                (active_leaf_id, conversation_id),
+            )
+            for message_id in message_ids:
+                await run(
+                    db,
+                    "DELETE FROM client_requests WHERE user_message_id = ? "
+                    "OR assistant_message_id = ?",
+                    (message_id, message_id),
+                )
+                await run(
+                    db,
+                    "DELETE FROM messages WHERE conversation_id = ? AND id = ?",
+                    (conversation_id, message_id),
+                )
 
     async def branch_names(self, conversation_id: str) -> dict[str, str]:
         """Leaf id -> name of the named branches of a conversation."""
