@@ -41,6 +41,13 @@ class SystemPrompts:
                 raise not_found("systemPrompt", prompt_id)
             await self._publish()
 
+    async def require(self, prompt_id: str) -> SystemPrompt:
+        """A saved prompt by id; NOT_FOUND when there is none."""
+        for prompt in await self._e.repos.library.list_system_prompts():
+            if prompt.id == prompt_id:
+                return prompt
+        raise not_found("systemPrompt", prompt_id)
+
     async def for_conversation(self, conversation: Conversation, settings: Settings) -> str | None:
         """The system prompt a turn sends: the conversation's own, else its saved prompt,
         else the default."""

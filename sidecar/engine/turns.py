@@ -89,6 +89,9 @@ class Turns:
                     else conversation.active_leaf_id
                 )
                 await self.check_parent(conversation.id, parent_id)
+                system = p.system_prompt
+                if p.system_prompt_id is not None:
+                    system = (await e.system_prompts.require(p.system_prompt_id)).content
                 enabled = e.tools.enable(p.tools, connection)
                 return await self._begin(
                     conversation,
@@ -98,6 +101,7 @@ class Turns:
                     p.attachments,
                     p.client_request_id,
                     enabled,
+                    system=system,
                 )
 
     async def regenerate(self, p: ChatRegenerateParams, connection: str = "") -> str:
@@ -160,10 +164,13 @@ class Turns:
         attachments: list[AttachmentInput],
         client_request_id: str | None,
         enabled: dict[str, Enabled] | None = None,
+        *,
+        system: str | None = None,
     ) -> tuple[str, str]:
         """Store the turn's messages, publish them and start the reply (under the engine lock).
 
         With `content` None there is no new user message: the reply answers `parent_id`.
+        `system`: this turn's system prompt ("" for none), else the conversation's.
         Everything is checked before anything is stored, so a refused call changes nothing.
         """
         e = self._e
@@ -225,7 +232,8 @@ class Turns:
         path = [
             m for m in await e.repos.messages.active_path(conversation.id) if m.id != assistant.id
         ]
-        system = await e.system_prompts.for_conversation(conversation, settings)
+        if system is None:
+            system = await e.system_prompts.for_conversation(conversation, settings)
         request, omitted = build_request(
             model, conversation, system, path, await load_images(path, folder)
         )

@@ -282,6 +282,24 @@ class ChatSendParams(Params):
         "then settings.defaultModelId.",
     )
     client_request_id: str | None = ClientRequestId
+    system_prompt: str | None = Field(
+        default=None,
+        max_length=1_000_000,
+        description="This turn's system prompt, instead of the conversation's (which stays "
+        "as it is); an empty string sends none.",
+    )
+    system_prompt_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="A saved prompt (systemPrompts.list) for this turn; not with systemPrompt.",
+    )
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> ChatSendParams:
+        if self.system_prompt is not None and self.system_prompt_id is not None:
+            raise ValueError("give at most one of systemPrompt and systemPromptId")
+        return self
 
 
 class ChatSendResult(Wire):
