@@ -18,6 +18,7 @@ from sidecar.engine.http_client import SharedHttp
 from sidecar.engine.models import Models
 from sidecar.engine.providers import Providers
 from sidecar.engine.reports import Reports
+from sidecar.engine.servers import Servers
 from sidecar.engine.settings import SettingsService
 from sidecar.engine.system_prompts import SystemPrompts
 from sidecar.engine.titles import Titles
@@ -59,6 +60,7 @@ class Engine:
         self.turns = Turns(self, self.http)
         self.external = ExternalTurns(self)
         self.titles = Titles(self, self.http)
+        self.servers = Servers(self, self.http)
         self.transfer = Transfer(self)
         self.attachments = Attachments(self)
         self.disconnect_hooks: list[Callable[[str], None]] = [self.tools.forget]

@@ -352,12 +352,7 @@ class Turns:
             status = turn.stop_reason or "cancelled"
         except ProviderError as exc:
             status = "failed"
-            error = ErrorInfo(
-                code=exc.code,
-                message=exc.message,
-                retryable=exc.retryable,
-                http_status=exc.http_status,
-            )
+            error = exc.info()
         except Exception:
             log.exception("turn %s failed", state.message.id)
             status = "failed"

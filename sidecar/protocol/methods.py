@@ -219,6 +219,37 @@ class BranchesDeleteResult(Wire):
     active_leaf_id: str | None = Field(description="The conversation's active leaf now.")
 
 
+class ServerModelInfo(Wire):
+    name: str = Field(description="The name the server knows it by (what a request sends).")
+    display_name: str | None = None
+    context_window: int | None = Field(default=None, description="Tokens, where the server says.")
+    size_bytes: int | None = Field(default=None, description="On disk, for a local server.")
+    model_id: str | None = Field(
+        description="The sidecar model of this provider that sends this name, if there is one."
+    )
+
+
+class ProvidersModelsResult(Wire):
+    models: list[ServerModelInfo] = Field(description="Empty when `error` says why.")
+    error: ErrorInfo | None = Field(
+        description="Why the server's list could not be read (down, slow, key refused, not "
+        "the API it should be); null when it was."
+    )
+
+
+class ProvidersCheckResult(Wire):
+    ok: bool = Field(description="The server answered, as the API it should be, taking the key.")
+    reachable: bool = Field(description="Something answered at the base URL.")
+    key_accepted: bool | None = Field(
+        description="False when the server refused the key; null when it never said."
+    )
+    latency_ms: int | None = Field(description="How long the answer took; null: none came.")
+    model_count: int | None = Field(description="Models the server listed.")
+    server: str | None = Field(description="Its `server` header, when it sent one.")
+    version: str | None = Field(description="Its version, where the API tells it.")
+    error: ErrorInfo | None = Field(description="What went wrong; null when `ok`.")
+
+
 # --- system prompts ----------------------------------------------------------
 
 

@@ -421,6 +421,7 @@ def _thinking(style: str, budget: int | None) -> dict[str, Any] | None:
 
 class AnthropicProvider(Provider):
     path = "/v1/messages"
+    models_path = "/v1/models"
 
     def _auth_headers(self) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION}

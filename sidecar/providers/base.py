@@ -47,11 +47,13 @@ from .types import (
     ContentOrder,
     Finish,
     Part,
+    Probe,
     ProviderConfig,
     ProviderError,
     ReasoningItem,
     RedactedThinking,
     Retrying,
+    ServerModel,
     TextDelta,
     ThinkingDelta,
     ThinkingSignature,
@@ -270,11 +272,13 @@ class Provider(ABC):
     """One configured provider. Stateless between calls: safe to share across tasks."""
 
     path = ""  # appended to the base URL
+    models_path = "/models"  # where the model list is, appended to the base URL
 
     def __init__(self, config: ProviderConfig, http: httpx.AsyncClient) -> None:
         self.config = config
         self._http = http
         base = (config.base_url or DEFAULT_BASE_URLS.get(config.kind, "")).rstrip("/")
+        self._base = base
         self._url = base + self.path
         self._timeout = httpx.Timeout(
             connect=config.connect_timeout,
@@ -450,6 +454,48 @@ class Provider(ABC):
                 "invalid_response", f"not a JSON reply: {snippet!r}", retryable=True
             )
         return self._parse_complete(obj)
+
+    async def probe(self) -> Probe:
+        """The server's model list, asked once (no retries): what `providers.models` and
+        `providers.check` show. A ProviderError says why there is none."""
+        obj, response = await self._get_json(self._base + self.models_path)
+        return Probe(self._parse_models(obj), server=response.headers.get("server"))
+
+    def _parse_models(self, obj: dict[str, Any]) -> list[ServerModel]:
+        """OpenAI's and Anthropic's list shape: `data: [{id, display_name?}]`."""
+        data = obj.get("data")
+        if not isinstance(data, list):
+            raise ProviderError(
+                "invalid_response", "the model list has no `data` array", retryable=False
+            )
+        return [
+            ServerModel(item["id"], display_name=item.get("display_name"))
+            for item in data
+            if isinstance(item, dict) and isinstance(item.get("id"), str)
+        ]
+
+    async def _get_json(self, url: str) -> tuple[dict[str, Any], httpx.Response]:
+        """A GET answered with a JSON object, within the connect and idle limits."""
+        timeout = httpx.Timeout(self.config.idle_timeout, connect=self.config.connect_timeout)
+        try:
+            async with self._http.stream(
+                "GET", url, headers=self._plain_headers, timeout=timeout
+            ) as response:
+                error = await self._answer_error(response, "a JSON reply")
+                if error is not None:
+                    raise error
+                body = await read_bounded(response, MAX_JSON_BODY)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise self._transport_error(exc) from None
+        obj = loads(body)
+        if is_error_payload(obj):
+            raise error_from_payload(obj, self.config.api_key)
+        if not isinstance(obj, dict):
+            snippet = scrub(body[:200].decode("utf-8", "replace"), self.config.api_key)
+            raise ProviderError(
+                "invalid_response", f"not a JSON object: {snippet!r}", retryable=False
+            )
+        return obj, response
 
     def _next_retry(self, err: ProviderError, retries: int, clock: _Clock) -> float:
         """The delay before retry number `retries + 1`, or `err` re-raised when the

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from sidecar.protocol.objects import Effort, ModelProfile, ProviderApi, ProviderKind
+from sidecar.protocol.objects import Effort, ErrorInfo, ModelProfile, ProviderApi, ProviderKind
 
 KINDS: tuple[str, ...] = get_args(ProviderKind)
 APIS: tuple[str, ...] = get_args(ProviderApi)
@@ -64,6 +64,25 @@ class ChatMessage:
     reasoning_items: list[dict[str, Any]] = field(default_factory=list)
     # Anthropic: the blocks' order where it is not the plain one (`ContentOrder.blocks`).
     content_order: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ServerModel:
+    """A model a server says it has (its model list)."""
+
+    name: str  # what a request names it
+    display_name: str | None = None
+    context_window: int | None = None
+    size_bytes: int | None = None
+
+
+@dataclass(slots=True)
+class Probe:
+    """What a server said when asked for its models: they, and who answered."""
+
+    models: list[ServerModel]
+    server: str | None = None  # its `server` response header
+    version: str | None = None  # where the API tells it
 
 
 @dataclass(slots=True)
@@ -256,6 +275,15 @@ class ProviderError(Exception):
         self.http_status = http_status
         self.retry_after = retry_after
         self.request_id = request_id
+
+    def info(self) -> ErrorInfo:
+        """As the contract shows it."""
+        return ErrorInfo(
+            code=self.code,
+            message=self.message,
+            retryable=self.retryable,
+            http_status=self.http_status,
+        )
 
     def __repr__(self) -> str:
         return f"ProviderError(code={self.code!r}, message={self.message!r}, retryable={self.retryable}, http_status={self.http_status})"

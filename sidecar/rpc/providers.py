@@ -13,8 +13,10 @@ from sidecar.protocol.methods import (
     ModelsUpsertParams,
     ProviderIdParams,
     ProviderResult,
+    ProvidersCheckResult,
     ProvidersConfigureParams,
     ProvidersListResult,
+    ProvidersModelsResult,
 )
 from sidecar.rpc.method import NF, Context, Family
 
@@ -29,6 +31,30 @@ async def list_providers(session: Context, p: Empty) -> ProvidersListResult:
 @family("providers.configure", "Add a custom backend or change a provider.", errors=NF)
 async def configure(session: Context, p: ProvidersConfigureParams) -> ProviderResult:
     return ProviderResult(provider=await session.engine.providers.configure(p))
+
+
+NOT_CALLABLE = (Reason.NOT_FOUND, Reason.PROVIDER_NOT_CONFIGURED)
+
+
+@family(
+    "providers.models",
+    "The models the provider's server has (its model list), each with the sidecar model "
+    "that sends it; a server that cannot answer gives `error`.",
+    errors=NOT_CALLABLE,
+    reads=True,
+)
+async def server_models(session: Context, p: ProviderIdParams) -> ProvidersModelsResult:
+    return await session.engine.servers.models(p.id)
+
+
+@family(
+    "providers.check",
+    "Ask the provider's server now: does it answer, as the API it should be, taking the key?",
+    errors=NOT_CALLABLE,
+    reads=True,
+)
+async def check(session: Context, p: ProviderIdParams) -> ProvidersCheckResult:
+    return await session.engine.servers.check(p.id)
 
 
 @family(
