@@ -14,6 +14,7 @@ export type AnyEvent =
   | ConversationUpdated
   | ConversationDeleted
   | BranchUpdated
+  | BranchDeleted
   | SystemPromptsUpdated
   | SettingsUpdated
   | MessageCreated
@@ -143,6 +144,23 @@ export interface Branch {
   messageCount: number;
   name: string | null;
   updatedAt: string;
+}
+/**
+ * A branch was deleted (`branches.delete`); its own messages went first, each with
+ * `message.deleted`.
+ */
+export interface BranchDeleted {
+  conversationId: string;
+  leafId: string;
+  /**
+   * Process-wide, grows by exactly 1 per event.
+   */
+  seq: number;
+  /**
+   * RFC 3339 UTC time of publication.
+   */
+  ts: string;
+  type: "branch.deleted";
 }
 /**
  * The saved system prompts changed; carries the whole new list.
@@ -843,11 +861,35 @@ export interface BranchMessage {
   updatedAt: string;
   usage: UsageOutput | null;
 }
+export interface BranchParams {
+  conversationId: string;
+  leafId: string;
+}
 export interface BranchResult {
   branch: Branch;
 }
+export interface BranchesDeleteResult {
+  /**
+   * The conversation's active leaf now.
+   */
+  activeLeafId: string | null;
+  /**
+   * The messages only this branch had, its end first (each also announced with `message.deleted`); empty for a named branch ending inside the tree, whose messages other branches go on from.
+   */
+  deletedMessageIds: string[];
+}
 export interface BranchesListResult {
   branches: Branch[];
+}
+export interface BranchesPathResult {
+  /**
+   * The branch ending at `leafId`, root first, each with `siblingIds`; a reply still streaming shows its text so far.
+   */
+  messages: BranchMessage[];
+  /**
+   * The last event sequence number the messages include.
+   */
+  seq: number;
 }
 export interface BranchesRenameParams {
   conversationId: string;
@@ -1004,6 +1046,14 @@ export interface ChatSendParams {
    * The message the turn follows; default: the active leaf.
    */
   parentId?: string | null;
+  /**
+   * This turn's system prompt, instead of the conversation's (which stays as it is); an empty string sends none.
+   */
+  systemPrompt?: string | null;
+  /**
+   * A saved prompt (systemPrompts.list) for this turn; not with systemPrompt.
+   */
+  systemPromptId?: string | null;
   /**
    * Names of the tools (from tools.list) the model may call in this turn.
    *
@@ -1612,6 +1662,40 @@ export interface ProviderIdParams {
 export interface ProviderResult {
   provider: Provider;
 }
+export interface ProvidersCheckResult {
+  /**
+   * What went wrong; null when `ok`.
+   */
+  error: ErrorInfoOutput | null;
+  /**
+   * False when the server refused the key; null when it never said.
+   */
+  keyAccepted: boolean | null;
+  /**
+   * How long the answer took; null: none came.
+   */
+  latencyMs: number | null;
+  /**
+   * Models the server listed.
+   */
+  modelCount: number | null;
+  /**
+   * The server answered, as the API it should be, taking the key.
+   */
+  ok: boolean;
+  /**
+   * Something answered at the base URL.
+   */
+  reachable: boolean;
+  /**
+   * Its `server` header, when it sent one.
+   */
+  server: string | null;
+  /**
+   * Its version, where the API tells it.
+   */
+  version: string | null;
+}
 /**
  * Add a custom backend (a new `id`, `kind` required) or change a provider; only fields present change.
  */
@@ -1642,6 +1726,35 @@ export interface ProvidersConfigureParams {
 }
 export interface ProvidersListResult {
   providers: Provider[];
+}
+export interface ProvidersModelsResult {
+  /**
+   * Why the server's list could not be read (down, slow, key refused, not the API it should be); null when it was.
+   */
+  error: ErrorInfoOutput | null;
+  /**
+   * Empty when `error` says why.
+   */
+  models: ServerModelInfo[];
+}
+export interface ServerModelInfo {
+  /**
+   * Tokens, where the server says.
+   */
+  contextWindow: number | null;
+  displayName: string | null;
+  /**
+   * The sidecar model of this provider that sends this name, if there is one.
+   */
+  modelId: string | null;
+  /**
+   * The name the server knows it by (what a request sends).
+   */
+  name: string;
+  /**
+   * On disk, for a local server.
+   */
+  sizeBytes: number | null;
 }
 /**
  * A partial settings update. In the two maps, a null value removes the key.
@@ -1851,6 +1964,10 @@ export interface Methods {
   "branches.list": { params: ConversationIdParams; result: BranchesListResult };
   /** Name a branch (by its leaf). */
   "branches.rename": { params: BranchesRenameParams; result: BranchResult };
+  /** The messages of any branch, by its end, without making it the active one. */
+  "branches.path": { params: BranchParams; result: BranchesPathResult };
+  /** Delete a branch (by its end) with the messages only it has; a reply streaming in them is cancelled first. The only branch cannot be deleted. */
+  "branches.delete": { params: BranchParams; result: BranchesDeleteResult };
   /** Saved system prompts. */
   "systemPrompts.list": { params: Empty; result: SystemPromptsListResult };
   /** Save a system prompt. */
@@ -1887,6 +2004,10 @@ export interface Methods {
   "providers.list": { params: Empty; result: ProvidersListResult };
   /** Add a custom backend or change a provider. */
   "providers.configure": { params: ProvidersConfigureParams; result: ProviderResult };
+  /** The models the provider's server has (its model list), each with the sidecar model that sends it; a server that cannot answer gives `error`. */
+  "providers.models": { params: ProviderIdParams; result: ProvidersModelsResult };
+  /** Ask the provider's server now: does it answer, as the API it should be, taking the key? */
+  "providers.check": { params: ProviderIdParams; result: ProvidersCheckResult };
   /** Remove a custom backend, or reset a built-in provider to its defaults. */
   "providers.remove": { params: ProviderIdParams; result: EmptyResult };
   /** Models, optionally of one provider. */
@@ -1913,6 +2034,7 @@ export interface Events {
   "conversation.updated": ConversationUpdated;
   "conversation.deleted": ConversationDeleted;
   "branch.updated": BranchUpdated;
+  "branch.deleted": BranchDeleted;
   "systemPrompts.updated": SystemPromptsUpdated;
   "settings.updated": SettingsUpdated;
   "message.created": MessageCreated;
@@ -1942,10 +2064,10 @@ export type ParamsOf<M extends MethodName> = Methods[M]["params"];
 export type ResultOf<M extends MethodName> = Methods[M]["result"];
 export type SidecarEvent = Events[EventType];
 
-export const METHOD_NAMES = ["initialize","events.subscribe","conversations.create","conversations.list","conversations.get","conversations.update","conversations.delete","conversations.tree","branches.switch","branches.list","branches.rename","systemPrompts.list","systemPrompts.create","systemPrompts.update","systemPrompts.delete","settings.get","settings.update","chat.send","chat.cancel","chat.regenerate","chat.edit","chat.record","tools.list","tools.register","tools.unregister","tools.submitResult","tools.approve","providers.list","providers.configure","providers.remove","models.list","models.upsert","models.remove","usage.summary","titles.generate","conversations.export","conversations.import","attachments.get"] as const;
-export const EVENT_TYPES = ["conversation.created","conversation.updated","conversation.deleted","branch.updated","systemPrompts.updated","settings.updated","message.created","message.updated","message.deleted","assistant.stream.started","assistant.stream.delta","assistant.stream.retrying","assistant.stream.completed","assistant.stream.cancelled","assistant.stream.failed","agent.thinking.started","agent.thinking.delta","agent.thinking.completed","tool.execution.proposed","tool.execution.started","tool.execution.completed","tool.execution.failed","usage.recorded","providers.updated","models.updated"] as const;
+export const METHOD_NAMES = ["initialize","events.subscribe","conversations.create","conversations.list","conversations.get","conversations.update","conversations.delete","conversations.tree","branches.switch","branches.list","branches.rename","branches.path","branches.delete","systemPrompts.list","systemPrompts.create","systemPrompts.update","systemPrompts.delete","settings.get","settings.update","chat.send","chat.cancel","chat.regenerate","chat.edit","chat.record","tools.list","tools.register","tools.unregister","tools.submitResult","tools.approve","providers.list","providers.configure","providers.models","providers.check","providers.remove","models.list","models.upsert","models.remove","usage.summary","titles.generate","conversations.export","conversations.import","attachments.get"] as const;
+export const EVENT_TYPES = ["conversation.created","conversation.updated","conversation.deleted","branch.updated","branch.deleted","systemPrompts.updated","settings.updated","message.created","message.updated","message.deleted","assistant.stream.started","assistant.stream.delta","assistant.stream.retrying","assistant.stream.completed","assistant.stream.cancelled","assistant.stream.failed","agent.thinking.started","agent.thinking.delta","agent.thinking.completed","tool.execution.proposed","tool.execution.started","tool.execution.completed","tool.execution.failed","usage.recorded","providers.updated","models.updated"] as const;
 
 /** Methods deduplicated by `clientRequestId`: a repeat gets the first answer (also across restarts). */
 export const DEDUPLICATED_METHODS: ReadonlySet<MethodName> = new Set<MethodName>(["chat.send","chat.record"]);
 /** Methods a client may send again after a reconnect: reads, and the deduplicated ones. */
-export const SAFE_TO_RESEND_METHODS: ReadonlySet<MethodName> = new Set<MethodName>(["conversations.list","conversations.get","conversations.tree","branches.list","systemPrompts.list","settings.get","chat.send","chat.record","tools.list","providers.list","models.list","usage.summary","conversations.export","attachments.get"]);
+export const SAFE_TO_RESEND_METHODS: ReadonlySet<MethodName> = new Set<MethodName>(["conversations.list","conversations.get","conversations.tree","branches.list","branches.path","systemPrompts.list","settings.get","chat.send","chat.record","tools.list","providers.list","providers.models","providers.check","models.list","usage.summary","conversations.export","attachments.get"]);
