@@ -50,8 +50,13 @@ describe("every method through client.request", () => {
       called.add(method);
       return client.request(method, params);
     };
-    const finished = (messageId: string) =>
-      nextEvent(client, "message.updated", (e) => e.message.id === messageId && e.message.status === "complete");
+    // A fast reply can finish before its chat.send result is read: look back before waiting.
+    const finished = (messageId: string) => {
+      const done = (e: SidecarEvent): e is Extract<SidecarEvent, { type: "message.updated" }> =>
+        e.type === "message.updated" && e.message.id === messageId && e.message.status === "complete";
+      const seen = events.find(done);
+      return seen ? Promise.resolve(seen) : nextEvent(client, "message.updated", done);
+    };
 
     // session
     const init = await call("initialize", { protocolVersion: PROTOCOL_VERSION, clientInfo: { name: "again" } });
@@ -69,6 +74,12 @@ describe("every method through client.request", () => {
       expect.arrayContaining(["openai", "anthropic", "deepseek", "local", "spare"]),
     );
     expect(await call("providers.remove", { id: "spare" })).toEqual({});
+    const served = await call("providers.models", { id: "local" });
+    expect(served.error).toBeNull();
+    expect(served.models.map((m) => m.name)).toEqual(expect.arrayContaining(["gpt-4o-mini"]));
+    const checked = await call("providers.check", { id: "local" });
+    expect(checked).toMatchObject({ ok: true, reachable: true, error: null });
+    expect(checked.modelCount).toBe(served.models.length);
     expect((await client.request("providers.list", {})).providers.map((p) => p.id)).not.toContain("spare");
 
     const model = await call("models.upsert", {
@@ -121,6 +132,11 @@ describe("every method through client.request", () => {
     expect(switched.activeLeafId).toBe(first.assistantMessageId);
     const branch = await call("branches.rename", { conversationId, leafId: first.assistantMessageId, name: "first" });
     expect(branch.branch).toMatchObject({ leafId: first.assistantMessageId, name: "first", active: true });
+    const other = await call("branches.path", { conversationId, leafId: edited.assistantMessageId });
+    expect(other.messages.map((m) => m.content)).toEqual(["Hello again", "You said: Hello again"]);
+    expect((await client.request("conversations.tree", { conversationId })).activeLeafId).toBe(first.assistantMessageId);
+    const dropped = await call("branches.delete", { conversationId, leafId: regenerated.assistantMessageId });
+    expect(dropped).toEqual({ deletedMessageIds: [regenerated.assistantMessageId], activeLeafId: first.assistantMessageId });
 
     // a stream cancelled halfway
     await fake.script({ text: "x".repeat(400), chunk_size: 4, rate: 40 });
