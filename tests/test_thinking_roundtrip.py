@@ -211,3 +211,20 @@ async def test_the_fake_refuses_interleaved_thinking_put_back_in_another_order()
             assert plain.status_code == 400
             assert "cannot be modified" in plain.json()["error"]["message"]
             assert (await step(content)).status_code == 200
+
+
+async def test_signed_and_redacted_thinking_go_back_only_to_the_model_that_wrote_them(tmp_path):
+    async with chat_env(tmp_path, "anthropic") as env:
+        env.fake.enqueue(Script(text="Four.", thinking="2+2.", redacted_thinking=[BLOB]))
+        first = await env.send("2+2?")
+        assert (await env.settled(first["assistantMessageId"]))["status"] == "complete"
+        await env.client.request(
+            "models.upsert",
+            {"model": {"id": "other", "provider": "anthropic", "providerModel": "claude-other"}},
+        )
+        env.fake.enqueue(Script(text="Five."))
+        second = await env.send("And 2+3?", modelId="other")
+        assert (await env.settled(second["assistantMessageId"]))["status"] == "complete"
+        body = env.fake.requests[-1].body
+        assert _assistant_blocks(body) == [["text"]], "another model cannot verify them"
+        assert BLOB not in json.dumps(body) and signature_for("2+2.") not in json.dumps(body)

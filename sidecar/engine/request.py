@@ -7,7 +7,7 @@ the system prompt and the newest user message are always kept.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -60,8 +60,9 @@ def _sendable(message: Message) -> bool:
 
 
 def _messages(message: Message, images: dict[str, str], model_id: str) -> list[ChatMessage]:
-    """A stored message as the provider saw it: a tool loop replays step by step. Reasoning
-    items go back only to the model that made them (another cannot decrypt them)."""
+    """A stored message as the provider saw it: a tool loop replays step by step. Opaque
+    reasoning (Responses items, Anthropic signatures and redacted blocks) goes back only to
+    the model that made it: another cannot decrypt or verify it."""
     if message.role == "user":
         content = message.content
         for a in message.attachments:
@@ -111,16 +112,24 @@ def step_messages(
             content=content,
             tool_calls=[_ref(c) for c in calls],
             thinking=thinking,
-            thinking_signature=step.thinking_signature,
-            redacted_thinking=list(step.redacted_thinking),
-            reasoning_items=list(step.reasoning_items) if same_model else [],
-            content_order=[b.model_dump(exclude_none=True) for b in step.content_order],
+            **(_opaque_reasoning(step) if same_model else {}),
         )
     ]
     out += [
         ChatMessage(role="tool", content=result_text(c), tool_call_id=upstream_id(c)) for c in calls
     ]
     return out
+
+
+def _opaque_reasoning(step: Step) -> dict[str, Any]:
+    """What only the model that wrote a step can take back: signed and redacted thinking,
+    encrypted reasoning items, and the block order those signatures belong to."""
+    return {
+        "thinking_signature": step.thinking_signature,
+        "redacted_thinking": list(step.redacted_thinking),
+        "reasoning_items": list(step.reasoning_items),
+        "content_order": [b.model_dump(exclude_none=True) for b in step.content_order],
+    }
 
 
 def upstream_id(call: ToolCall) -> str:
