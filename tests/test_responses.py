@@ -519,17 +519,6 @@ async def test_usage_and_cost(tmp_path):
         assert final["usage"]["costUsd"] == record["costUsd"]
 
 
-async def test_incomplete_at_max_output_tokens_finishes_with_length(tmp_path):
-    async with chat_env(tmp_path, api=None) as env:
-        env.fake.enqueue(Script(text="Cut sh", finish_reason="length"))
-        ids = await env.send("Go on")
-        mid = ids["assistantMessageId"]
-        final = await env.settled(mid)
-        assert final["status"] == "complete" and final["content"] == "Cut sh"
-        completed = next(e for e in env.events_of(mid) if e["type"] == "assistant.stream.completed")
-        assert completed["finishReason"] == "length"
-
-
 @pytest.mark.parametrize("shape", ["failed", "error"])
 async def test_failed_and_error_events_fail_the_reply(tmp_path, shape):
     async with chat_env(tmp_path, api=None) as env:

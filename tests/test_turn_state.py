@@ -92,6 +92,7 @@ def final_message(state: TurnState, final: Final, **fields) -> Message:
         "error": None,
         "tool_calls": [],
         "steps": [],
+        "finish_reason": "stop" if fields.get("status") == "complete" else None,
         "updated_at": final.message.updated_at,
         **fields,
     }
@@ -259,7 +260,7 @@ def test_complete_keeps_the_providers_finish_reason_and_closes_open_thinking():
     assert state.call_ended(tools_enabled=False) is False
     final = state.end("complete", None)
     assert final.message == final_message(
-        state, final, thinking="deep", status="complete", content=""
+        state, final, thinking="deep", status="complete", content="", finish_reason="length"
     )
     assert final.records == []
     assert checked(final.events) == [
@@ -331,7 +332,8 @@ def test_an_unsaved_ending_fails_with_a_storage_error():
     error = ErrorInfo(
         code="storage", message="the reply could not be saved: the disk is full", retryable=True
     )
-    assert unsaved.message == final.message.model_copy(update={"status": "failed", "error": error})
+    failed = {"status": "failed", "error": error, "finish_reason": None}
+    assert unsaved.message == final.message.model_copy(update=failed)
     assert unsaved.records is final.records
     assert checked(unsaved.events) == [
         final.events[0],  # usage.recorded: the record stays and is written with the retry

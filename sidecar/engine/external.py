@@ -76,6 +76,9 @@ class ExternalTurns:
                 provider=model.provider,
                 usage=usage,
                 error=reply.error if reply.status == "failed" else None,
+                finish_reason=(reply.finish_reason or "stop")
+                if reply.status == "complete"
+                else None,
                 created_at=now,
                 updated_at=now,
             )

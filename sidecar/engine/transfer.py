@@ -227,6 +227,7 @@ STATUS_NOTES = {
     "interrupted": "interrupted",
     "failed": "failed",
 }
+LENGTH_NOTE = {"length": "cut off at the model's length limit"}
 
 
 def to_markdown(conversation: Conversation, path: list[Message]) -> str:
@@ -263,7 +264,7 @@ def to_markdown(conversation: Conversation, path: list[Message]) -> str:
                     line += f" → {_code(json.dumps(call.result, ensure_ascii=False))}"
                 out.append(line)
             out.append("")
-        note = STATUS_NOTES.get(m.status)
+        note = STATUS_NOTES.get(m.status) or LENGTH_NOTE.get(m.finish_reason or "")
         if note:
             if m.error is not None:
                 note += f": {_one_line(m.error.message)}"

@@ -111,7 +111,9 @@ class Final:
         error = ErrorInfo(
             code="storage", message=f"the reply could not be saved: {problem}", retryable=True
         )
-        message = self.message.model_copy(update={"status": "failed", "error": error})
+        message = self.message.model_copy(
+            update={"status": "failed", "error": error, "finish_reason": None}
+        )
         events = self.events[:-2] + _ending(message, self.finish_reason)
         return Final(message, self.records, events, self.finish_reason)
 
@@ -279,8 +281,10 @@ class TurnState:
             error = ErrorInfo(
                 code="interrupted", message="the sidecar stopped mid-stream", retryable=True
             )
+        finish_reason = self.finish or "stop"
         final = m.model_copy(
             update={
+                "finish_reason": finish_reason if status == "complete" else None,
                 "content": self.text,
                 "thinking": self.thinking_text,
                 "status": status,
@@ -296,7 +300,6 @@ class TurnState:
         for call in unfinished:  # a call the UI shows as waiting ends too
             if call.executor is not None:  # its proposed/started event went out
                 events.append(ToolFailed(**self._ids, call_id=call.id, error=call.error or ""))
-        finish_reason = self.finish or "stop"
         return Final(final, records, (*events, *_ending(final, finish_reason)), finish_reason)
 
     # -- reading ----------------------------------------------------------------------

@@ -396,6 +396,11 @@ class RecordedReply(Params):
         description="Recorded as a chat usage record; costUsd, when absent, from the model's prices.",
     )
     error: ErrorInfo | None = Field(default=None, description="Why it failed (status failed).")
+    finish_reason: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Why a complete reply ended, as on Message (`length`: cut at a limit).",
+    )
 
 
 class ChatRecordParams(Params):

@@ -178,6 +178,13 @@ class Message(Wire):
     error: ErrorInfo | None = None
     created_at: str
     updated_at: str
+    finish_reason: str | None = Field(
+        default=None,
+        description="Why a completed reply ended: `stop`; `length` when it was cut at the "
+        "output limit or the context window (the reply is incomplete: show it); "
+        "`tool_calls`, `max_tool_steps`, `content_filter`, `refusal`, or the provider's own "
+        "word. Null for user messages and replies that did not complete.",
+    )
 
 
 class BranchMessage(Message):

@@ -94,6 +94,7 @@ class DocumentMessage(Params):
     error: DocumentError | None = None
     created_at: str
     updated_at: str
+    finish_reason: str | None = Field(default=None, max_length=100)
 
 
 class ConversationDocument(Params):

@@ -49,6 +49,7 @@ _STOP = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "max_tokens": "length",
+    "model_context_window_exceeded": "length",  # the window filled before max_tokens
     "tool_use": "tool_calls",
     "refusal": "refusal",
 }

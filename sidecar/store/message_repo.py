@@ -38,6 +38,7 @@ MESSAGE_FIELDS = frozenset(
         "steps",
         "usage",
         "error",
+        "finish_reason",
         "model_id",
         "provider",
     }

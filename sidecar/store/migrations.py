@@ -268,6 +268,11 @@ _V6_PROVIDER_API = """
 ALTER TABLE providers ADD COLUMN api TEXT;
 """
 
+# Why a completed reply ended (`length`: cut at a limit); NULL before this version.
+_V7_FINISH_REASON = """
+ALTER TABLE messages ADD COLUMN finish_reason TEXT;
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1,
     _V2_SEARCH,
@@ -275,6 +280,7 @@ MIGRATIONS: tuple[str, ...] = (
     _V4_ATTACHMENT_INDEX,
     _V5_IMPORTED_IDS,
     _V6_PROVIDER_API,
+    _V7_FINISH_REASON,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

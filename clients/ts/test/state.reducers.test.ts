@@ -76,6 +76,7 @@ function message(
     usage: null,
     createdAt: ts,
     updatedAt: ts,
+    finishReason: null,
     ...extra,
   };
 }

@@ -239,6 +239,10 @@ export interface Message {
   conversationId: string;
   createdAt: string;
   error: ErrorInfoOutput | null;
+  /**
+   * Why a completed reply ended: `stop`; `length` when it was cut at the output limit or the context window (the reply is incomplete: show it); `tool_calls`, `max_tool_steps`, `content_filter`, `refusal`, or the provider's own word. Null for user messages and replies that did not complete.
+   */
+  finishReason: string | null;
   id: string;
   modelId: string | null;
   parentId: string | null;
@@ -470,6 +474,10 @@ export interface Message1 {
   conversationId: string;
   createdAt: string;
   error: ErrorInfoOutput | null;
+  /**
+   * Why a completed reply ended: `stop`; `length` when it was cut at the output limit or the context window (the reply is incomplete: show it); `tool_calls`, `max_tool_steps`, `content_filter`, `refusal`, or the provider's own word. Null for user messages and replies that did not complete.
+   */
+  finishReason: string | null;
   id: string;
   modelId: string | null;
   parentId: string | null;
@@ -845,6 +853,10 @@ export interface BranchMessage {
   conversationId: string;
   createdAt: string;
   error: ErrorInfoOutput | null;
+  /**
+   * Why a completed reply ended: `stop`; `length` when it was cut at the output limit or the context window (the reply is incomplete: show it); `tool_calls`, `max_tool_steps`, `content_filter`, `refusal`, or the provider's own word. Null for user messages and replies that did not complete.
+   */
+  finishReason: string | null;
   id: string;
   modelId: string | null;
   parentId: string | null;
@@ -974,6 +986,10 @@ export interface RecordedReply {
    * Why it failed (status failed).
    */
   error?: ErrorInfoInput | null;
+  /**
+   * Why a complete reply ended, as on Message (`length`: cut at a limit).
+   */
+  finishReason?: string | null;
   /**
    * A model the sidecar knows: an id or an alias (models.list); stored as its model's id.
    */
@@ -1142,6 +1158,7 @@ export interface DocumentMessageInput {
   content: string;
   createdAt: string;
   error?: DocumentErrorInput | null;
+  finishReason?: string | null;
   id: string;
   modelId?: string | null;
   /**
@@ -1316,6 +1333,7 @@ export interface DocumentMessageOutput {
   content: string;
   createdAt: string;
   error: DocumentErrorOutput | null;
+  finishReason: string | null;
   id: string;
   modelId: string | null;
   /**
