@@ -41,7 +41,7 @@ beforeAll(async () => {
     kind: "openai-compatible",
     baseUrl: custom.baseUrl,
   });
-  await client.request("models.upsert", { model: { id: "echo", provider: "home-llm", providerModel: "echo" } });
+  await client.request("models.upsert", { model: { id: "llama3.2", provider: "home-llm", providerModel: "echo" } });
   router = createProviderRouter({
     client,
     legacy: {
@@ -87,7 +87,7 @@ test("step 0: every app model id resolves to its provider; all chats take the ol
     ["gpt-4-1", "openai"],
     ["claude-sonnet-4-5-20250929", "anthropic"],
     ["deepseek-chat", "deepseek"],
-    ["echo", "home-llm"],
+    ["llama3.2", "home-llm"],
   ];
   const before = await upstreamCount();
   for (const [modelId, providerId] of expected) {
@@ -123,7 +123,7 @@ test("not chat models are refused before anything is sent, whatever the routes",
 /** Each provider routed to the sidecar in turn: the id the app sent, what went upstream, what was stored. */
 const MOVES = [
   { provider: "deepseek", appModel: "deepseek-chat" },
-  { provider: "home-llm", appModel: "echo" },
+  { provider: "home-llm", appModel: "llama3.2" },
   { provider: "openai", appModel: "gpt-4-1" },
   { provider: "anthropic", appModel: "claude-sonnet-4-5-20250929" },
 ] as const;
@@ -165,9 +165,9 @@ test("step 2: each provider moved to the sidecar streams into the stores the gui
     expect(texts.at(-1)).toBe("");
     expect(get(chat.streaming)).toBe(false);
 
-    // Upstream got the provider's own name for the model the app id resolves to.
+    // Upstream got the provider's own name for the model the app id resolves to. The chat is
+    // the first request; a title request (with the provider's title model) may follow it.
     const requests = (await fake.requests()).slice(upstreamBefore);
-    expect(requests).toHaveLength(1);
     expect(requests[0]!.body.model).toBe(model.providerModel);
     // The settings' last model is what the sidecar answered with.
     await until(settings, (s) => s.settings?.lastModelId === model.id, `${provider}: lastModelId`);
@@ -181,10 +181,62 @@ test("the retired app ids answer through their replacements; the current ones th
   expect(answering("gpt-4-1")).toBe("gpt-4.1");
   expect(answering("claude-sonnet-4-5-20250929")).toBe("claude-sonnet-5-5");
   expect(answering("deepseek-chat")).toBe("deepseek-flash");
-  expect(answering("echo")).toBe("echo");
+  expect(answering("llama3.2")).toBe("llama3.2");
   const usage = usageStore(client);
   const value = await until(usage, (u) => !u.loading, "usage loaded");
-  for (const id of ["gpt-4.1", "claude-sonnet-5-5", "deepseek-flash", "echo"]) {
+  for (const id of ["gpt-4.1", "claude-sonnet-5-5", "deepseek-flash", "llama3.2"]) {
     expect(value.byModel[id]?.calls, id).toBeGreaterThan(0);
   }
+});
+
+test("branches as the compare page uses them, and a saved system prompt for one turn", { timeout: 60_000 }, async () => {
+  await router.setRoute("home-llm", "sidecar");
+  const fake = fakes.custom;
+  const { conversation } = await client.request("conversations.create", { modelId: "llama3.2" });
+  const chat = chatMessagesStore(client, conversation.id);
+  const keep = chat.messages.subscribe(() => {});
+  const ended = (n: number, what: string) =>
+    until(chat.messages, (items) => items.length === n && items.every((m) => m.status === "complete"), what);
+
+  const { prompt } = await client.request("systemPrompts.create", { name: "Pirate", content: "Talk like a pirate." }).then(
+    (r) => ({ prompt: r.systemPrompt }),
+  );
+  const before = (await fake.requests()).length;
+  const first = await router.send({ conversationId: conversation.id, content: "ahoy" });
+  if (first.route !== "sidecar") throw new Error("routed to the legacy path");
+  await ended(2, "first reply");
+  await client.request("chat.send", { conversationId: conversation.id, content: "again", systemPromptId: prompt.id });
+  await ended(4, "second reply");
+  // The chat turns upstream (the title request in between is left out), by their last message.
+  const turns = new Map(
+    (await fake.requests())
+      .slice(before)
+      .map((r) => r.body.messages as { role: string; content: unknown }[])
+      .map((messages) => [JSON.stringify(messages.at(-1)?.content), JSON.stringify(messages)] as const),
+  );
+  expect([...turns.keys()]).toEqual(expect.arrayContaining([JSON.stringify("ahoy"), JSON.stringify("again")]));
+  expect(turns.get(JSON.stringify("ahoy"))).not.toContain("Talk like a pirate.");
+  expect(turns.get(JSON.stringify("again"))).toContain("Talk like a pirate.");
+
+  // Regenerate the first reply: a second branch, now the active one.
+  const redo = await router.regenerate({ conversationId: conversation.id, messageId: first.result.assistantMessageId });
+  if (redo.route !== "sidecar") throw new Error("routed to the legacy path");
+  const shown = await ended(2, "regenerated reply");
+  expect(shown[1]).toMatchObject({ id: redo.result.assistantMessageId, siblingIds: [first.result.assistantMessageId, redo.result.assistantMessageId] });
+  const { branches } = await client.request("branches.list", { conversationId: conversation.id });
+  expect(branches).toHaveLength(2);
+  const other = branches.find((b) => !b.active)!;
+
+  // The compare page reads the other branch without switching to it.
+  const path = await client.request("branches.path", { conversationId: conversation.id, leafId: other.leafId });
+  expect(path.messages.map((m) => m.content.slice(0, 5))).toEqual(["ahoy", expect.any(String), "again", expect.any(String)]);
+  expect(get(chat.messages).map((m) => m.id)).toEqual(shown.map((m) => m.id));
+
+  // Deleting it removes only its own messages; the shown branch stays.
+  const deleted = await client.request("branches.delete", { conversationId: conversation.id, leafId: other.leafId });
+  expect(deleted.deletedMessageIds).toHaveLength(3); // "again", its reply, and the first reply
+  expect(deleted.activeLeafId).toBe(redo.result.assistantMessageId);
+  expect((await client.request("branches.list", { conversationId: conversation.id })).branches).toHaveLength(1);
+  await until(chat.messages, (items) => items[1]?.siblingIds.length === 1, "the sibling is gone");
+  keep();
 });
