@@ -59,11 +59,11 @@ def test_handshake_rules(sidecar):
 
 
 def test_allow_origin_flag(tmp_path):
-    sc = launch(tmp_path, "--allow-origin", "http://localhost:5173")
+    sc = launch(tmp_path, "--allow-origin", "http://localhost:1420")
     try:
         host = f"127.0.0.1:{sc.port}"
         auth = {"Authorization": f"Bearer {sc.token}"}
-        assert handshake(sc.port, {"Host": host, "Origin": "http://localhost:5173", **auth}) == 101
+        assert handshake(sc.port, {"Host": host, "Origin": "http://localhost:1420", **auth}) == 101
         assert handshake(sc.port, {"Host": host, "Origin": "http://localhost:5174", **auth}) == 403
     finally:
         sc.terminate()

@@ -32,7 +32,12 @@ import {
   reduceSettings,
   reduceUsage,
   settingsFromSnapshot,
+  toChatMessages,
+  liveReply,
   usageFromSummary,
+  type ChatMessage,
+  type ChatMessagesOptions,
+  type LiveReply,
   type ConversationListState,
   type ConversationState,
   type PathMessage,
@@ -322,4 +327,77 @@ export function settingsStore(client: ClientLike): Readable<SettingsView> & Refr
     view: withStatus<SettingsState>,
   });
   return { subscribe: store.subscribe, refresh: store.refresh };
+}
+
+// -- the old app's message shape ---------------------------------------------------------
+
+/** The stores a chat window of the old app reads: its list, its streaming text, and the source. */
+export interface ChatMessagesStores {
+  /** The active branch as `{ type: "sent" | "received", ... }` items (see `toChatMessages`). */
+  messages: Readable<ChatMessage[]>;
+  /** The reply in progress, or null. */
+  live: Readable<LiveReply | null>;
+  /** Its text so far ("" when nothing streams): the old streaming-text store. */
+  streamingText: Readable<string>;
+  /** Some reply of the conversation is streaming (the old `isStreaming`). */
+  streaming: Readable<boolean>;
+  /** The conversation store they derive from (loading, error, siblings, `refresh`). */
+  conversation: Readable<ConversationView> & Refreshable;
+}
+
+/**
+ * The old app's message list and streaming text over `conversationStore(client, id)`.
+ * Each store publishes only when its own value changes: a stream delta updates
+ * `streamingText`, not `messages` (unless `includeLive`).
+ */
+export function chatMessagesStore(
+  client: ClientLike,
+  conversationId: string,
+  options: ChatMessagesOptions = {},
+): ChatMessagesStores {
+  return chatMessagesOf(conversationStore(client, conversationId), options);
+}
+
+/** `chatMessagesStore` over a conversation store the app already has. */
+export function chatMessagesOf(
+  conversation: Readable<ConversationView> & Refreshable,
+  options: ChatMessagesOptions = {},
+): ChatMessagesStores {
+  const live = mapped(conversation, (c) => liveReply(c), sameLive, null);
+  return {
+    messages: mapped(conversation, (c) => toChatMessages(c, options), sameItems, [] as ChatMessage[]),
+    live,
+    streamingText: mapped(live, (reply) => reply?.text ?? "", Object.is, ""),
+    streaming: mapped(conversation, (c) => c.streamingNow, Object.is, false),
+    conversation,
+  };
+}
+
+/**
+ * A store of `fn(source)` that keeps its previous value while `equal` says nothing changed.
+ * It subscribes to the source only while it has subscribers itself (the source's first
+ * value arrives synchronously, before this store's first subscriber runs).
+ */
+function mapped<S, T>(source: Readable<S>, fn: (value: S) => T, equal: (a: T, b: T) => boolean, initial: T): Readable<T> {
+  return readable(initial, (set, get) =>
+    source.subscribe((value) => {
+      const next = fn(value);
+      if (!equal(get(), next)) set(next);
+    }),
+  );
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((item, i) => item === b[i]);
+}
+
+function sameLive(a: LiveReply | null, b: LiveReply | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.messageId === b.messageId &&
+    a.status === b.status &&
+    a.text === b.text &&
+    a.thinking === b.thinking &&
+    a.thinkingActive === b.thinkingActive
+  );
 }

@@ -1,9 +1,10 @@
 /**
- * Starts the bundled sidecar from a Tauri webview through the shell API's `Command` class.
+ * Starts the bundled sidecar from a Tauri webview through the shell API's `Command`.
  *
- * The caller passes the class itself (`Command` from `@tauri-apps/api/shell` in Tauri 1 or
- * from `@tauri-apps/plugin-shell` in Tauri 2), so this package depends on neither: the
- * types below are the structural subset both versions share. The sidecar gets
+ * The caller makes the command (`Command` from `@tauri-apps/api/shell` in Tauri 1 or from
+ * `@tauri-apps/plugin-shell` in Tauri 2), so this package depends on neither: the types
+ * below are the structural subset both versions share. How the binary is bundled (a
+ * resource folder and a scoped command, not `externalBin`) is in docs/tauri.md. The sidecar gets
  * `serve --watch-stdin`: Tauri keeps the child's stdin piped, so if the app dies the pipe
  * closes and the sidecar exits by itself. The token travels in the environment, never on
  * the command line.
@@ -47,7 +48,11 @@ export interface TauriCommandClass {
   ): TauriCommand;
 }
 
-/** What to spawn: the `externalBin` sidecar ... */
+/**
+ * What to spawn: an `externalBin` sidecar. Only for a one-file build you make yourself:
+ * `make dist` builds a folder (the executable needs its `_internal/` beside it, which
+ * `externalBin` does not copy), which takes `TauriScopedSource`. See docs/tauri.md.
+ */
 export interface TauriSidecarSource {
   /** `Command` from `@tauri-apps/api/shell` (Tauri 1) or `@tauri-apps/plugin-shell` (Tauri 2). */
   Command: TauriCommandClass;
@@ -56,11 +61,12 @@ export interface TauriSidecarSource {
 }
 
 /**
- * ... or a command of the shell scope, for the one-folder build shipped as a resource
- * (the executable needs its `_internal/` folder beside it, which `externalBin` does not
- * copy): Tauri 2 `(args, options) => Command.create("sidecar", args, options)`, Tauri 1
+ * ... or a command of the shell scope: the way to start `make dist`'s one-folder build,
+ * shipped as a resource (docs/tauri.md). Tauri 2
+ * `(args, options) => Command.create("sidecar", args, options)`, Tauri 1
  * `(args, options) => new Command("sidecar", args, options)`, with the scope entry's
- * `cmd` pointing into `$RESOURCE`.
+ * `cmd` pointing into `$RESOURCE` and its `args` admitting `serve --watch-stdin` and then
+ * exactly the `args` given here.
  */
 export interface TauriScopedSource {
   create: (args: string[], options: { env: Record<string, string> }) => TauriCommand;

@@ -3,3 +3,4 @@ export * from "./conversation.js";
 export * from "./list.js";
 export * from "./usage.js";
 export * from "./settings.js";
+export * from "./chatMessages.js";
