@@ -147,3 +147,26 @@ async def test_xai_usage_and_mistral_thinking_through_a_turn(tmp_path):
         assert kinds.count("agent.thinking.started") == kinds.count("agent.thinking.completed") == 1
         assert kinds.index("agent.thinking.completed") < kinds.index("assistant.stream.delta")
         assert (await env.stored(mistral))["thinking"] == THINKING
+
+
+# --- llama.cpp without --jinja ----------------------------------------------------------
+
+
+async def test_llamacpp_without_jinja_refuses_tools_once_and_says_how_to_fix_it(tmp_path):
+    """llama-server started without --jinja answers a request with `tools` by a 500; that is
+    a refusal no retry changes, so the reply fails at once, saying what to do."""
+    async with chat_env(tmp_path, "openai-compatible") as env:
+        env.fake.enqueue(Script(quirk="llamacpp", text="unused"))
+        mid = (await env.send("What time is it?", tools=["calculate"]))["assistantMessageId"]
+        final = await env.settled(mid)
+        assert final["status"] == "failed"
+        assert final["error"]["code"] == "bad_request" and not final["error"]["retryable"]
+        assert final["error"]["httpStatus"] == 500
+        assert "requires --jinja flag" in final["error"]["message"]
+        assert "start llama-server with --jinja" in final["error"]["message"]
+        assert len(env.fake.requests) == 1, "not retried"
+        assert not any(e["type"] == "assistant.stream.retrying" for e in env.events_of(mid))
+
+        env.fake.enqueue(Script(quirk="llamacpp", text="It is noon."))
+        plain = await env.settled((await env.send("Without tools, then"))["assistantMessageId"])
+        assert plain["status"] == "complete" and plain["content"] == "It is noon."

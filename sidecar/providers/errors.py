@@ -100,6 +100,24 @@ _CONTEXT_HINTS = (
 )
 
 
+# Refusals a retry cannot change, with what the user can do about them.
+_KNOWN_REFUSALS = (
+    (
+        ("requires --jinja", "unsupported param: tools"),
+        "this llama.cpp server takes no tools: start llama-server with --jinja, "
+        "or send without tools",
+    ),
+)
+
+
+def _known_refusal(message: str) -> str | None:
+    lowered = message.lower()
+    for hints, advice in _KNOWN_REFUSALS:
+        if any(h in lowered for h in hints):
+            return advice
+    return None
+
+
 def scrub(text: str, api_key: str | None = None) -> str:
     """Remove every secret the sidecar holds, the adapter's key among them, and anything
     else key-shaped from `text`."""
@@ -141,6 +159,8 @@ def _fields(obj: Any) -> tuple[str | None, Any, str | None]:
 def classify(status: int | None, etype: str | None, ecode: Any, message: str) -> str:
     """The ProviderError code for an HTTP status and/or an error type/code from the body."""
     scode = ecode if isinstance(ecode, str) else None
+    if _known_refusal(message):
+        return "bad_request"
     if etype == "insufficient_quota" or scode == "insufficient_quota":
         return "payment_required"  # OpenAI's 429 for an empty account: retrying cannot help
     if etype == "overloaded_error":
@@ -185,6 +205,9 @@ def error_from_response(
             message = f"HTTP {status}"
     message = _clip(scrub(message, api_key))
     code = classify(status, etype, ecode, message)
+    advice = _known_refusal(message)
+    if advice:
+        message = f"{message} ({advice})"
     retryable = code in RETRYABLE_CODES
     should = headers.get("x-should-retry")
     if should == "true" and code != "payment_required":

@@ -196,6 +196,9 @@ class FakeProvider:
         script = self._next_script(body)
         if script.quirk is not None and dialect is self._dialect:
             dialect = dialect_for(self.kind, script.quirk)
+            refused = dialect.refuse(body)  # what that server refuses (llama.cpp: tools)
+            if refused is not None:
+                return await _send_error(exchange, refused)
         extra = list(script.headers.items())
         if script.fault in HTTP_FAULTS:
             return await _send_error(exchange, dialect.http_error(script.fault, script), extra)

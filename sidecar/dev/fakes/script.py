@@ -24,7 +24,7 @@ PROXY_FAULTS = ("redirect", "html")
 # Streams that never end or lines without end: they test the client's limits.
 LIMIT_FAULTS = ("keepalive_only", "trickle", "huge_line")
 FAULTS = HTTP_FAULTS + STREAM_FAULTS + PROXY_FAULTS + LIMIT_FAULTS
-QUIRKS = ("ollama", "vllm", "lmstudio", "openrouter", "think_tags", "xai", "mistral")
+QUIRKS = ("ollama", "vllm", "lmstudio", "openrouter", "think_tags", "xai", "mistral", "llamacpp")
 
 
 @dataclass

@@ -51,6 +51,7 @@ class Flavor:
     processing_comments: bool = False  # ": OPENROUTER PROCESSING" before and between chunks
     stream_error: str = "openai"  # the error_event payload: openai | vllm | openrouter
     deepseek_errors: bool = False
+    tools_need_jinja: bool = False  # llama-server started without --jinja refuses `tools`
 
 
 OPENAI = Flavor("openai")
@@ -101,6 +102,7 @@ QUIRK_FLAVORS = {
     "think_tags": replace(COMPATIBLE, name="think_tags", reasoning="think_tags"),
     "xai": replace(COMPATIBLE, name="xai", xai_usage=True),
     "mistral": replace(COMPATIBLE, name="mistral", reasoning="content_parts"),
+    "llamacpp": replace(COMPATIBLE, name="llamacpp", tools_need_jinja=True),
 }
 
 
@@ -202,6 +204,11 @@ def _duration(seconds: float) -> str:
     return f"{int(seconds // 60)}m{seconds % 60:g}s"
 
 
+_NO_JINJA = {
+    "error": {"code": 500, "message": "tools param requires --jinja flag", "type": "server_error"}
+}
+
+
 class ChatCompletionsDialect(FakeDialect):
     paths = ("/v1/chat/completions", "/chat/completions")
     models_paths = ("/v1/models", "/models")
@@ -219,6 +226,8 @@ class ChatCompletionsDialect(FakeDialect):
     def refuse(self, body: dict[str, Any]) -> HttpError | None:
         """What the named model refuses (`model_rules`); OpenAI-compatible servers vary too
         much to hold to one rule."""
+        if self.flavor.tools_need_jinja and body.get("tools"):
+            return HttpError(500, _NO_JINJA, self._id_headers())  # llama.cpp's own words
         if self.kind == "deepseek":
             message = refuse_deepseek(body)
         elif self.kind == "openai":
