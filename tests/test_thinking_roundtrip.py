@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sidecar.dev.fakes import FakeProvider, Script
 from sidecar.dev.fakes.reply import signature_for
 from tests.chat_env import chat_env
+from tests.test_responses import reasoning_model
 from tests.test_tools import call
 
 BLOB = "EmwKAhgBEgy3va3pzix/LafPsn4aDHr4ZqZfake"
@@ -228,3 +231,33 @@ async def test_signed_and_redacted_thinking_go_back_only_to_the_model_that_wrote
         body = env.fake.requests[-1].body
         assert _assistant_blocks(body) == [["text"]], "another model cannot verify them"
         assert BLOB not in json.dumps(body) and signature_for("2+2.") not in json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    ("kind", "api"), [("openai", None), ("anthropic", None), ("deepseek", None)]
+)
+async def test_cancel_mid_reasoning_keeps_the_thinking_so_far(tmp_path, kind, api):
+    """Stopped while the model still reasons (a Responses summary, an Anthropic thinking
+    block, DeepSeek's reasoning_content): the upstream is closed, the thinking so far is
+    stored with the cancelled reply, and its thinking is closed before the terminal event."""
+    async with chat_env(tmp_path, kind, api=api) as env:
+        if kind == "openai":
+            await reasoning_model(env)
+        env.fake.enqueue(Script(thinking="hmm " * 100, text="Done.", chunk_size=4, rate=40))
+        mid = (await env.send("Think hard"))["assistantMessageId"]
+        seen: list[str] = []
+
+        def three_thoughts(e: dict) -> bool:
+            if e["type"] == "agent.thinking.delta" and e["messageId"] == mid:
+                seen.append(e["text"])
+            return len(seen) >= 3
+
+        await env.client.wait_for(three_thoughts)
+        assert await env.client.request("chat.cancel", {"messageId": mid}) == {"cancelled": True}
+        await env.fake.wait_disconnect(5.0)
+        final = await env.settled(mid)
+        assert final["status"] == "cancelled" and final["content"] == ""
+        assert final["thinking"].startswith("".join(seen)) and "hmm" in final["thinking"]
+        assert (await env.stored(mid))["thinking"] == final["thinking"]
+        kinds = [e["type"] for e in env.events_of(mid)]
+        assert kinds.index("agent.thinking.completed") < kinds.index("assistant.stream.cancelled")
