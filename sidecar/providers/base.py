@@ -449,24 +449,7 @@ class Provider(ABC):
             await _sleep(delay)
 
     async def _post_json(self, url: str, content: bytes, headers: dict[str, str]) -> dict[str, Any]:
-        try:
-            async with self._http.stream(
-                "POST", url, content=content, headers=headers, timeout=self._timeout
-            ) as response:
-                error = await self._answer_error(response, "a JSON reply")
-                if error is not None:
-                    raise error
-                body = await read_bounded(response, MAX_JSON_BODY)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise self._transport_error(exc) from None
-        obj = loads(body)
-        if is_error_payload(obj):
-            raise error_from_payload(obj, self.config.api_key)
-        if not isinstance(obj, dict):
-            snippet = scrub(body[:200].decode("utf-8", "replace"), self.config.api_key)
-            raise ProviderError(
-                "invalid_response", f"not a JSON reply: {snippet!r}", retryable=True
-            )
+        obj, _ = await self._json_request("POST", url, headers, self._timeout, content, True)
         return obj
 
     async def probe(self) -> Probe:
@@ -491,9 +474,23 @@ class Provider(ABC):
     async def _get_json(self, url: str) -> tuple[dict[str, Any], httpx.Response]:
         """A GET answered with a JSON object, within the connect and idle limits."""
         timeout = httpx.Timeout(self.config.idle_timeout, connect=self.config.connect_timeout)
+        return await self._json_request("GET", url, self._plain_headers, timeout, None, False)
+
+    async def _json_request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        limits: httpx.Timeout,
+        content: bytes | None,
+        retryable: bool,
+    ) -> tuple[dict[str, Any], httpx.Response]:
+        """One request answered with a JSON object (and the response, read); ProviderError
+        for an HTTP error, an error payload or anything that is not a JSON object
+        (`retryable` says whether that last one may be retried)."""
         try:
             async with self._http.stream(
-                "GET", url, headers=self._plain_headers, timeout=timeout
+                method, url, content=content, headers=headers, timeout=limits
             ) as response:
                 error = await self._answer_error(response, "a JSON reply")
                 if error is not None:
@@ -507,7 +504,7 @@ class Provider(ABC):
         if not isinstance(obj, dict):
             snippet = scrub(body[:200].decode("utf-8", "replace"), self.config.api_key)
             raise ProviderError(
-                "invalid_response", f"not a JSON object: {snippet!r}", retryable=False
+                "invalid_response", f"not a JSON object: {snippet!r}", retryable=retryable
             )
         return obj, response
 
