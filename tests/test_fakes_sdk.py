@@ -532,3 +532,88 @@ async def test_sdks_see_a_dropped_connection_as_incomplete():
                 model="m", max_tokens=10, messages=MESSAGES
             ) as stream:
                 await stream.get_final_message()
+
+
+# --- speech to text: POST /v1/audio/transcriptions -----------------------------------
+
+AUDIO = bytes(range(256)) * 125  # 32,000 bytes: two seconds to the fake
+
+
+async def test_openai_sdk_transcribes_with_token_usage():
+    async with FakeProvider("openai", api_key="sk-test") as fake, openai_client(fake) as client:
+        fake.enqueue(Script(text="Hello from the microphone."))
+        got = await client.audio.transcriptions.create(
+            model="gpt-4o-mini-transcribe",
+            file=("note.webm", AUDIO, "audio/webm"),
+            language="en",
+            prompt="A short note.",
+        )
+        assert got.text == "Hello from the microphone."
+        assert got.usage.type == "tokens"
+        details = got.usage.input_token_details
+        assert details.audio_tokens == 20 and details.text_tokens == len("A short note.") // 4
+        assert got.usage.input_tokens == details.audio_tokens + details.text_tokens
+        assert got.usage.total_tokens == got.usage.input_tokens + got.usage.output_tokens
+        [request] = fake.requests
+        assert request.body["file"] == {
+            "filename": "note.webm",
+            "contentType": "audio/webm",
+            "size": len(AUDIO),
+        }
+        assert (request.body["model"], request.body["language"]) == ("gpt-4o-mini-transcribe", "en")
+
+
+async def test_openai_sdk_whisper_verbose_json_has_duration():
+    async with FakeProvider("openai") as fake, openai_client(fake) as client:
+        got = await client.audio.transcriptions.create(
+            model="whisper-1", file=("take.wav", AUDIO, "audio/wav"), response_format="verbose_json"
+        )
+        assert got.duration == 2.0 and got.language == "english"
+        assert got.text == f"Transcribed {len(AUDIO)} bytes of wav audio."
+        assert got.segments[0].end == 2.0
+        assert got.usage.type == "duration" and got.usage.seconds == 2
+        plain = await client.audio.transcriptions.create(
+            model="whisper-1", file=("take.mp3", AUDIO), response_format="text"
+        )
+        assert plain.strip() == f"Transcribed {len(AUDIO)} bytes of mp3 audio."
+
+
+async def test_openai_sdk_sees_the_transcription_refusals():
+    async with FakeProvider("openai", api_key="sk-right") as fake:
+        async with openai_client(fake, key="sk-right") as client:
+            with pytest.raises(openai.BadRequestError, match="Invalid file format"):
+                await client.audio.transcriptions.create(
+                    model="whisper-1", file=("notes.txt", b"hello", "text/plain")
+                )
+            with pytest.raises(openai.NotFoundError) as missing:
+                await client.audio.transcriptions.create(
+                    model="whisper-9", file=("a.ogg", AUDIO, "audio/ogg")
+                )
+            assert missing.value.code == "model_not_found"
+            with pytest.raises(openai.BadRequestError, match="not compatible with model"):
+                await client.audio.transcriptions.create(
+                    model="gpt-4o-transcribe",
+                    file=("a.ogg", AUDIO),
+                    response_format="verbose_json",
+                )
+            with pytest.raises(openai.BadRequestError, match="body -> file"):
+                await client.post(
+                    "/audio/transcriptions",
+                    cast_to=object,
+                    body={"model": "whisper-1"},
+                    files=[("model", ("m", b"whisper-1"))],
+                    options={"headers": {"Content-Type": "multipart/form-data"}},
+                )
+        async with openai_client(fake, key="sk-wrong") as client:
+            with pytest.raises(openai.AuthenticationError):
+                await client.audio.transcriptions.create(
+                    model="whisper-1", file=("a.ogg", AUDIO, "audio/ogg")
+                )
+
+
+async def test_openai_sdk_against_a_compatible_transcription_server():
+    async with FakeProvider("openai-compatible") as fake, openai_client(fake) as client:
+        got = await client.audio.transcriptions.create(
+            model="Systran/faster-whisper-small", file=("a.flac", AUDIO, "audio/flac")
+        )
+        assert got.text.endswith("flac audio.") and getattr(got, "usage", None) is None

@@ -190,7 +190,8 @@ async def test_every_version_imports_what_the_user_saw(tmp_path, version):
     assert done["skipped"]["branches"] == {"'Branch 4' shows the same messages as 'Main'": 1}
     assert done["skipped"]["models"] == {
         "runs a local CLI (claude_cli), which the sidecar does not": 1,
-        "whisper-1 is a speech-to-text model (OpenAI's transcription), not a chat model": 1,
+        "whisper-1 is a speech-to-text model (OpenAI's transcription), not a chat model; "
+        "audio.transcribe takes it": 1,
         "a retired model (its id now names the model that replaced it)": 1,
     }
     if version >= 43:

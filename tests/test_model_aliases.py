@@ -75,8 +75,11 @@ NOT_CHAT_IDS: list[tuple[str, str]] = [
     ("claude-cli-", "claude-cli- runs a local CLI"),
 ]
 TYPO = ("gpt-4-1x", "no model has the id or alias gpt-4-1x (see models.list); did you mean gpt-4-1")
+# A transcription model is a catalog model (its id is kept as is), just not a chat one.
+TRANSCRIPTION_IDS = {"whisper-1"}
 ALL_IDS = [(i, p, k, c, u, None) for i, p, k, c, u in OLD_APP_IDS] + [
-    (i, None, None, None, None, why) for i, why in [*NOT_CHAT_IDS, TYPO]
+    (i, None, i if i in TRANSCRIPTION_IDS else None, None, None, why)
+    for i, why in [*NOT_CHAT_IDS, TYPO]
 ]
 
 

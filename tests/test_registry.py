@@ -83,6 +83,9 @@ def test_the_data_file_is_dated_sourced_and_complete():
     for entry in data["models"]:
         assert entry["provider"] in BUILTIN_NAMES
         assert entry["providerModel"] and entry["displayName"]
+        if entry.get("kind") == "transcription":
+            check_transcription_entry(entry)
+            continue
         assert entry["contextWindow"] > 0 and entry["maxOutputTokens"] > 0
         assert entry["maxOutputTokens"] <= entry["contextWindow"]
         assert set(entry["capabilities"]) == {"tools", "vision", "reasoning", "audio"}
@@ -92,6 +95,28 @@ def test_the_data_file_is_dated_sourced_and_complete():
             continue
         assert all(isinstance(prices[k], int | float) and prices[k] >= 0 for k in PRICE_KEYS)
         assert prices["output"] >= prices["input"] >= prices["cacheRead"], entry["id"]
+
+
+def check_transcription_entry(entry: dict) -> None:
+    """A speech-to-text model: its own date and source, priced by the minute or by token
+    (audio input tokens apart), and the response format it is asked for."""
+    assert entry["transcriptFormat"] in ("json", "verbose_json")
+    assert entry["pricesTakenOn"] and entry["priceSource"].startswith("https://")
+    prices = entry["pricing"]
+    if prices["perMinute"] is not None:
+        assert prices["perMinute"] > 0 and prices["input"] is None, entry["id"]
+    else:
+        assert all(prices[k] > 0 for k in ("input", "output", "audioInput")), entry["id"]
+
+
+def test_transcription_models_are_their_own_kind():
+    models = {m.id: m for m in load_catalog()}
+    kinds = {i for i, m in models.items() if m.kind == "transcription"}
+    assert {"whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"} <= kinds
+    assert models["whisper-1"].transcript_format == "verbose_json"
+    assert models["whisper-1"].pricing.per_minute == 0.006
+    assert models["gpt-4o-mini-transcribe"].transcript_format == "json"
+    assert all(models[i].transcript_format is None for i in set(models) - kinds)
 
 
 def test_load_catalog_gives_builtin_models_and_reads_the_file_once():
@@ -244,10 +269,11 @@ async def test_models_list_shows_the_builtins_with_their_prices(tmp_path):
         for model_id, expected in builtin.items():
             assert by_id[model_id] == expected
             assert by_id[model_id]["source"] == "builtin"
-            if model_id not in UNPRICED:
+            if model_id not in UNPRICED and expected["kind"] == "chat":
                 assert all(by_id[model_id]["pricing"][k] is not None for k in PRICE_KEYS)
         user = by_id[env.model_id]
-        assert user["source"] == "user" and user["pricing"] == PRICING
+        assert user["source"] == "user" and user["kind"] == "chat"
+        assert user["pricing"] == {**PRICING, "audioInput": None, "perMinute": None}
         assert set(by_id) == set(builtin) | {env.model_id}
         assert [(m["provider"], m["id"]) for m in models] == sorted(
             (m["provider"], m["id"]) for m in models
@@ -279,6 +305,8 @@ async def test_an_override_replaces_a_builtin_and_removing_it_restores_it(tmp_pa
             "output": 2.0,
             "cacheRead": None,
             "cacheWrite": None,
+            "audioInput": None,
+            "perMinute": None,
         }
         assert result["contextWindow"] is None, "an override replaces the built-in entirely"
         event = env.client.events[before]
@@ -479,8 +507,19 @@ def test_docs_models_md_lists_the_catalog_as_it_is():
     text = (REPO / "docs" / "models.md").read_text()
     data = data_file()
     rows = _table(text, "| id | provider | thinking |")
-    assert [r[0] for r in rows] == [m["id"] for m in data["models"]]
-    for row, model in zip(rows, data["models"], strict=True):
+    chat = [m for m in data["models"] if m.get("kind", "chat") == "chat"]
+    assert [r[0] for r in rows] == [m["id"] for m in chat]
+    transcription = _table(text, "| transcription id |")
+    listed = [m for m in data["models"] if m.get("kind") == "transcription"]
+    assert [r[0] for r in transcription] == [m["id"] for m in listed]
+    for row, model in zip(transcription, listed, strict=True):
+        prices = model["pricing"]
+        assert row[1:3] == [model["provider"], model["transcriptFormat"]], model["id"]
+        for cell, key in zip(row[3:7], ("perMinute", "audioInput", "input", "output"), strict=True):
+            price = prices.get(key)
+            assert cell == "—" if price is None else cell in _dollars(price), (model["id"], key)
+        assert row[7] == model["pricesTakenOn"], model["id"]
+    for row, model in zip(rows, chat, strict=True):
         profile, pricing = model["profile"], model["pricing"]
         assert row[1] == model["provider"] and row[2] == profile["thinking"], model["id"]
         assert row[3] == (", ".join(profile["efforts"]) or "—"), model["id"]

@@ -11,6 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from sidecar.engine.attachments import Attachments
+from sidecar.engine.audio import Audio
 from sidecar.engine.branches import Branches
 from sidecar.engine.conversations import Conversations
 from sidecar.engine.external import ExternalTurns
@@ -63,6 +64,7 @@ class Engine:
         self.servers = Servers(self, self.http)
         self.transfer = Transfer(self)
         self.attachments = Attachments(self)
+        self.audio = Audio(self, self.http)
         self.disconnect_hooks: list[Callable[[str], None]] = [self.tools.forget]
         """Run with a client's key when its connection ends."""
 

@@ -1,6 +1,8 @@
 """Files sent with a message: text and JSON go into the prompt as text, images to
-vision models. Image bytes live as files beside the database (never in events);
-the message keeps the attachment's name, type, size and, for text, its text.
+vision models; audio comes with its transcript (audio.transcribe's text, which the app
+puts in the message), kept with it. Image and audio bytes live as files beside the
+database (never in events); the message keeps the attachment's name, type, size and,
+for text, its text, for audio, its transcript.
 `Attachments.get` gives a stored attachment's bytes back (`attachments.get`)."""
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sidecar.engine.audio import audio_extension
 from sidecar.ids import new_id
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
 from sidecar.protocol.objects import Attachment
@@ -37,6 +40,16 @@ def is_image(mime_type: str) -> bool:
     return mime_type.lower().startswith("image/")
 
 
+def is_audio(mime_type: str) -> bool:
+    """A recording: kept as a file with its transcript; the model reads the message text."""
+    return audio_extension(mime_type) is not None
+
+
+def has_file(mime_type: str) -> bool:
+    """Its bytes live in a file beside the database: an image or a recording."""
+    return is_image(mime_type) or is_audio(mime_type)
+
+
 def is_text(mime_type: str) -> bool:
     """Text the prompt can take as is: text/*, JSON, XML, YAML."""
     mime = mime_type.lower()
@@ -60,7 +73,16 @@ async def prepare(inputs: list[AttachmentInput], model: Model, folder: Path) -> 
                 raw = base64.b64decode(item.data, validate=True)
             except (binascii.Error, ValueError):
                 raise InvalidParams("`data` is not valid base64", (*loc, "data")) from None
-        if is_image(item.mime_type):
+        if item.transcript is not None and not is_audio(item.mime_type):
+            raise InvalidParams("only an audio attachment has a `transcript`", (*loc, "transcript"))
+        if is_audio(item.mime_type):
+            if raw is None or item.transcript is None:
+                raise InvalidParams(
+                    "an audio attachment needs base64 `data` and its `transcript` "
+                    "(transcribe it first with audio.transcribe)",
+                    loc,
+                )
+        elif is_image(item.mime_type):
             if raw is None:
                 raise InvalidParams("an image needs base64 `data`", loc)
             if not model.capabilities.vision:
@@ -80,18 +102,23 @@ async def prepare(inputs: list[AttachmentInput], model: Model, folder: Path) -> 
                 raise InvalidParams("a text attachment must be UTF-8", loc) from None
         size = len(raw) if raw is not None else len((text or "").encode())
         attachment = Attachment(
-            id=new_id(), name=item.name, mime_type=item.mime_type, size=size, text=text
+            id=new_id(),
+            name=item.name,
+            mime_type=item.mime_type,
+            size=size,
+            text=text,
+            transcript=item.transcript,
         )
         prepared.append((attachment, raw))
-    images = [(a, raw) for a, raw in prepared if raw is not None]
-    if images:
-        await asyncio.to_thread(_write_all, folder, images)
+    files = [(a, raw) for a, raw in prepared if raw is not None]  # images and audio
+    if files:
+        await asyncio.to_thread(_write_all, folder, files)
     return [a for a, _ in prepared]
 
 
-def _write_all(folder: Path, images: list[tuple[Attachment, bytes]]) -> None:
+def _write_all(folder: Path, files: list[tuple[Attachment, bytes]]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for attachment, raw in images:
+    for attachment, raw in files:
         (folder / attachment.id).write_bytes(raw)
 
 

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
 from sidecar.protocol.events import ModelsUpdated
 from sidecar.protocol.objects import Model, ModelCapabilities, ModelProfile, Pricing
-from sidecar.registry import builtin_ids, merged, not_chat_reason, recorded_model, resolve_model
+from sidecar.registry import (
+    builtin_ids,
+    merged,
+    not_chat_reason,
+    recorded_model,
+    resolve_model,
+    transcription_reason,
+)
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine
@@ -63,11 +70,12 @@ class Models:
         model = recorded_model(models, model_id)
         if model is None:
             raise unknown_model(models, model_id)
-        return model
+        return chat_only(model, model_id)
 
     async def usable(self, model_id: str) -> Model:
-        """The model a chat will use; a clear error when it is unknown or disabled."""
-        model = await self.require(model_id)
+        """The model a chat will use; a clear error when it is unknown, disabled or no
+        chat model (a transcription model)."""
+        model = chat_only(await self.require(model_id), model_id)
         if not model.enabled:
             raise RpcError(
                 Reason.CONFLICT,
@@ -98,6 +106,8 @@ class Models:
             price_source=given.price_source,
             send_reasoning_back=given.send_reasoning_back,
             source="user",
+            kind=given.kind,
+            transcript_format=given.transcript_format,
         )
         async with self._e.lock:
             await self._check_aliases(model)
@@ -170,6 +180,15 @@ def _capabilities_and_profile(given: ModelInput) -> tuple[ModelCapabilities, Mod
             ("model", "capabilities", "reasoning"),
         )
     return capabilities.model_copy(update={"reasoning": thinks}), profile
+
+
+def chat_only(model: Model, name: str) -> Model:
+    """`model` when it is a chat model; else the NOT_FOUND a chat gets for an id that names
+    no chat model, saying why ("whisper-1 is a speech-to-text model ...")."""
+    if model.kind == "chat":
+        return model
+    reason = transcription_reason(name, model)
+    raise RpcError(Reason.NOT_FOUND, f"model {name} not found: {reason}", kind="model", id=name)
 
 
 def unknown_model(models: list[Model], model_id: str) -> RpcError:

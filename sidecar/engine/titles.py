@@ -187,7 +187,7 @@ class Titles:
         settings = await e.repos.library.get_settings()
         if settings.title_model_id:
             chosen = await e.models.get(settings.title_model_id)
-            if chosen is not None and chosen.enabled:
+            if chosen is not None and chosen.enabled and chosen.kind == "chat":
                 return chosen
             log.info("title model %s is unknown or disabled", settings.title_model_id)
         chat = await e.models.get(chat_model_id) if chat_model_id else None
@@ -197,6 +197,7 @@ class Titles:
             (m, m.pricing.input + m.pricing.output)
             for m in await e.models.list(chat.provider)
             if m.enabled
+            and m.kind == "chat"
             and m.pricing is not None
             and m.pricing.input is not None
             and m.pricing.output is not None

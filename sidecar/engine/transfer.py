@@ -15,7 +15,7 @@ import binascii
 import json
 from typing import TYPE_CHECKING
 
-from sidecar.engine.attachments import is_image
+from sidecar.engine.attachments import has_file
 from sidecar.ids import new_id, now_iso
 from sidecar.protocol.errors import InvalidParams
 from sidecar.protocol.events import ConversationCreated
@@ -54,7 +54,7 @@ class Transfer:
                 return to_markdown(conversation, path)
             messages = e.turns.overlay(await e.repos.messages.in_conversation(conversation_id))
             names = await e.repos.messages.branch_names(conversation_id)
-        images = [a.id for m in messages for a in m.attachments if is_image(a.mime_type)]
+        images = [a.id for m in messages for a in m.attachments if has_file(a.mime_type)]
         data = await asyncio.to_thread(_read_images, self._folder, images) if images else {}
         return ConversationDocument(
             format=DOCUMENT_FORMAT,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from sidecar.ids import new_id, now_iso
-from sidecar.protocol.objects import Pricing, Usage, UsageRecord
+from sidecar.protocol.objects import Pricing, Usage, UsageKind, UsageRecord
 
 if TYPE_CHECKING:
     from sidecar.protocol.objects import Model
@@ -36,7 +36,7 @@ def cost_usd(usage: Usage, pricing: Pricing | None) -> float | None:
 def usage_record(
     model: Model,
     part: UsagePart,
-    kind: Literal["chat", "title"],
+    kind: UsageKind,
     conversation_id: str | None,
     message_id: str | None,
 ) -> UsageRecord:
@@ -54,7 +54,7 @@ def usage_record(
 def priced_record(
     model: Model,
     usage: Usage,
-    kind: Literal["chat", "title"],
+    kind: UsageKind,
     conversation_id: str | None,
     message_id: str | None,
 ) -> UsageRecord:

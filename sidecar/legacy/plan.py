@@ -156,7 +156,8 @@ async def config(engine: Engine, data: read.LegacyData, skips: Skips) -> Config:
         if provider_id is None:
             continue
         builtin = catalog().by_id().get(resolve_alias(legacy.model_name) or "")
-        if builtin is None and (why := not_chat_reason(legacy.model_name)):
+        chats = builtin is not None and builtin.kind == "chat"
+        if not chats and (why := not_chat_reason(legacy.model_name)):
             skips.add("models", why)
             continue
         if builtin is None and retired_model(legacy.model_name) is not None:

@@ -21,6 +21,9 @@ class Reason(StrEnum):
     PROVIDER_NOT_CONFIGURED = "PROVIDER_NOT_CONFIGURED"
     NOT_INITIALIZED = "NOT_INITIALIZED"
     OVERLOADED = "OVERLOADED"
+    PROVIDER_ERROR = "PROVIDER_ERROR"
+    """A one-shot provider call (audio.transcribe) failed: `data.error` is the ErrorInfo
+    (code auth, rate_limited, ...) a stream's failure would carry, never a key."""
 
     @property
     def code(self) -> int:
@@ -34,6 +37,7 @@ _CODES = {
     Reason.PROVIDER_NOT_CONFIGURED: -32004,
     Reason.NOT_INITIALIZED: -32005,
     Reason.OVERLOADED: -32006,
+    Reason.PROVIDER_ERROR: -32007,
 }
 
 # Standard codes get a reason too, so every error a client sees has `data.reason`.

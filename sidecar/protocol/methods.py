@@ -288,12 +288,19 @@ class SettingsResult(Wire):
 
 class AttachmentInput(Params):
     """A file sent with a message: `text` for text and JSON (inlined into the prompt),
-    base64 `data` for images (sent to models with the `vision` capability)."""
+    base64 `data` for images (sent to models with the `vision` capability) and for audio
+    with its `transcript` (kept with the message; the prompt has the message's text)."""
 
     name: str = Field(min_length=1, max_length=500)
     mime_type: str = Field(min_length=1, max_length=200)
     text: str | None = Field(default=None, max_length=4_000_000)
     data: str | None = Field(default=None, max_length=16_000_000, description="Base64 bytes.")
+    transcript: str | None = Field(
+        default=None,
+        max_length=4_000_000,
+        description="Audio only, and required for it: what the recording says "
+        "(audio.transcribe's `text`), stored as the attachment's `transcript`.",
+    )
 
 
 class ChatSendParams(Params):

@@ -9,6 +9,7 @@ from pydantic import Field, JsonValue
 from sidecar.protocol.base import Params, Wire
 
 Role = Literal["user", "assistant"]
+UsageKind = Literal["chat", "title", "transcription"]
 MessageStatus = Literal["pending", "streaming", "complete", "cancelled", "failed", "interrupted"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"complete", "cancelled", "failed", "interrupted"})
 Route = Literal["sidecar", "frontend"]
@@ -276,7 +277,10 @@ class UsageRecord(Usage):
     message_id: str | None
     model_id: str
     provider: str
-    kind: Literal["chat", "title"]
+    kind: UsageKind = Field(
+        description="chat: a reply's provider call; title: a generated title; "
+        "transcription: an audio.transcribe call."
+    )
     created_at: str
 
 
@@ -368,9 +372,23 @@ class Pricing(Wire):
     output: float | None = Field(default=None, ge=0)
     cache_read: float | None = Field(default=None, ge=0)
     cache_write: float | None = Field(default=None, ge=0)
+    audio_input: float | None = Field(
+        default=None,
+        ge=0,
+        description="Transcription models billed by token: USD per million audio input "
+        "tokens (`input` prices the text tokens of the prompt; null: the input price).",
+    )
+    per_minute: float | None = Field(
+        default=None,
+        ge=0,
+        description="Transcription models billed by audio duration: USD per minute of "
+        "audio (whisper-1); used when set, instead of the token prices.",
+    )
 
 
 ModelAlias = Annotated[str, Field(min_length=1, max_length=200)]
+ModelKind = Literal["chat", "transcription"]
+TranscriptFormat = Literal["json", "verbose_json"]
 
 
 class Model(Wire):
@@ -410,6 +428,17 @@ class Model(Wire):
         default="user",
         description="builtin: from the sidecar's catalog; user: added or overridden by models.upsert.",
     )
+    kind: ModelKind = Field(
+        default="chat",
+        description="chat: takes chat.send; transcription: a speech-to-text model, which "
+        "only audio.transcribe takes (chat refuses it).",
+    )
+    transcript_format: TranscriptFormat | None = Field(
+        default=None,
+        description="A transcription model's `response_format` upstream: verbose_json (the "
+        "duration comes back: whisper-1) or json (gpt-4o-*-transcribe take only json or "
+        "text); null for chat models (json for a transcription model).",
+    )
 
 
 class ModelInput(Params):
@@ -446,6 +475,16 @@ class ModelInput(Params):
         default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD."
     )
     price_source: str | None = Field(default=None, max_length=2000)
+    kind: ModelKind = Field(
+        default="chat",
+        description="transcription: a speech-to-text model of the provider's server (its "
+        "POST /audio/transcriptions), for audio.transcribe only.",
+    )
+    transcript_format: TranscriptFormat | None = Field(
+        default=None,
+        description="transcription models: the `response_format` to ask for (default json; "
+        "verbose_json where the server gives the duration with it).",
+    )
 
 
 class ModelCapabilitiesInput(ModelCapabilities, Params):

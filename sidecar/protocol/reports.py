@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from sidecar.protocol.base import Params, Wire
+from sidecar.protocol.objects import UsageKind
 
 # --- usage.summary -------------------------------------------------------------------
 
@@ -50,8 +51,10 @@ class UsageSummaryParams(Params):
         pattern=DATE_OR_TIMESTAMP,
         description="The last day (UTC, the whole day) or instant included.",
     )
-    kind: Literal["chat", "title"] | None = Field(
-        default=None, description="Only chat replies or only title generations; default both."
+    kind: UsageKind | None = Field(
+        default=None,
+        description="Only chat replies, only title generations or only transcriptions "
+        "(audio.transcribe); default all.",
     )
 
 

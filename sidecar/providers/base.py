@@ -20,7 +20,7 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from asyncio import sleep as _sleep
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -419,41 +419,38 @@ class Provider(ABC):
         """A non-streamed reply: (text, usage). Same retry policy and deadline, silently
         (no idle limit beyond httpx's between bytes: such a reply has no parts)."""
         content = orjson.dumps(self._body(request, stream=False))
+
+        async def once() -> tuple[str, UsagePart]:
+            obj = await self._post_json(self._url, content, self._plain_headers)
+            return self._parse_complete(obj)
+
+        return await self._retried(once)
+
+    async def post(self, path: str, content: bytes, content_type: str) -> dict[str, Any]:
+        """POST `content` to `path` under the base URL and read one JSON object back, with
+        `complete`'s retry policy, deadline and error mapping (e.g. a multipart upload to
+        /audio/transcriptions)."""
+        headers = {**self._plain_headers, "content-type": content_type}
+        url = self._base + path
+        return await self._retried(lambda: self._post_json(url, content, headers))
+
+    async def _retried(self, call: Callable[[], Awaitable[T]]) -> T:
+        """`call()`'s result, retried on retryable ProviderErrors per the policy, silently,
+        within the call's total deadline."""
         clock = _Clock(self.config.total_timeout, None)
         retries = 0
         while True:
             try:
-                return await clock.within(self._complete_once(content))
+                return await clock.within(call())
             except ProviderError as exc:
                 err = exc
             delay = self._next_retry(err, retries, clock)
             retries += 1
             await _sleep(delay)
 
-    async def _complete_once(self, content: bytes) -> tuple[str, UsagePart]:
-        try:
-            async with self._http.stream(
-                "POST",
-                self._url,
-                content=content,
-                headers=self._plain_headers,
-                timeout=self._timeout,
-            ) as response:
-                error = await self._answer_error(response, "a JSON reply")
-                if error is not None:
-                    raise error
-                body = await read_bounded(response, MAX_JSON_BODY)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise self._transport_error(exc) from None
-        obj = loads(body)
-        if is_error_payload(obj):
-            raise error_from_payload(obj, self.config.api_key)
-        if not isinstance(obj, dict):
-            snippet = scrub(body[:200].decode("utf-8", "replace"), self.config.api_key)
-            raise ProviderError(
-                "invalid_response", f"not a JSON reply: {snippet!r}", retryable=True
-            )
-        return self._parse_complete(obj)
+    async def _post_json(self, url: str, content: bytes, headers: dict[str, str]) -> dict[str, Any]:
+        obj, _ = await self._json_request("POST", url, headers, self._timeout, content, True)
+        return obj
 
     async def probe(self) -> Probe:
         """The server's model list, asked once (no retries): what `providers.models` and
@@ -477,9 +474,23 @@ class Provider(ABC):
     async def _get_json(self, url: str) -> tuple[dict[str, Any], httpx.Response]:
         """A GET answered with a JSON object, within the connect and idle limits."""
         timeout = httpx.Timeout(self.config.idle_timeout, connect=self.config.connect_timeout)
+        return await self._json_request("GET", url, self._plain_headers, timeout, None, False)
+
+    async def _json_request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        limits: httpx.Timeout,
+        content: bytes | None,
+        retryable: bool,
+    ) -> tuple[dict[str, Any], httpx.Response]:
+        """One request answered with a JSON object (and the response, read); ProviderError
+        for an HTTP error, an error payload or anything that is not a JSON object
+        (`retryable` says whether that last one may be retried)."""
         try:
             async with self._http.stream(
-                "GET", url, headers=self._plain_headers, timeout=timeout
+                method, url, content=content, headers=headers, timeout=limits
             ) as response:
                 error = await self._answer_error(response, "a JSON reply")
                 if error is not None:
@@ -493,7 +504,7 @@ class Provider(ABC):
         if not isinstance(obj, dict):
             snippet = scrub(body[:200].decode("utf-8", "replace"), self.config.api_key)
             raise ProviderError(
-                "invalid_response", f"not a JSON object: {snippet!r}", retryable=False
+                "invalid_response", f"not a JSON object: {snippet!r}", retryable=retryable
             )
         return obj, response
 

@@ -26,6 +26,7 @@ from sidecar.registry.models import (
     resolve_alias,
     resolve_model,
     retired_model,
+    transcription_reason,
 )
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "resolve_alias",
     "resolve_model",
     "retired_model",
+    "transcription_reason",
 ]

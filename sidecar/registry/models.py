@@ -85,10 +85,13 @@ _MODEL_KEYS = frozenset(
         "pricing",
         "pricesTakenOn",
         "priceSource",
+        "kind",
+        "transcriptFormat",
     }
 )
 _OPTIONAL_MODEL_KEYS = frozenset(
     {"aliases", "enabled", "contextWindow", "maxOutputTokens", "sendReasoningBack", "pricesTakenOn"}
+    | {"kind", "transcriptFormat"}
 )
 _REQUIRED_MODEL_KEYS = _MODEL_KEYS - _OPTIONAL_MODEL_KEYS
 _CAPABILITY_KEYS = frozenset({"tools", "vision", "reasoning", "audio"})
@@ -99,6 +102,7 @@ _RETIRED_KEYS = frozenset(
 )
 _REQUIRED_RETIRED_KEYS = frozenset({"id", "provider", "retiredOn", "note"})
 _PRICE_KEYS = frozenset({"input", "output", "cacheRead", "cacheWrite"})
+_TRANSCRIPTION_PRICE_KEYS = frozenset({"audioInput", "perMinute"})
 _NOT_CHAT_KEYS = frozenset({"id", "prefix", "reason"})
 MAX_ID = 200  # like ModelInput.id
 
@@ -242,8 +246,12 @@ def resolve_alias(model_id: str) -> str | None:
 
 def not_chat_reason(model_id: str) -> str | None:
     """Why `model_id` can never be a chat model of the sidecar ("dall-e-3 is an image
-    model, not a chat model"), or None when the catalog knows no reason. Only for an id
-    that resolves to nothing: a user model may take any id."""
+    model, not a chat model"), or None when the catalog knows no reason. For an id that
+    resolves to nothing, or to a transcription model (`transcription_reason`): a user
+    model may take any id."""
+    model = resolve_model(catalog().models, model_id)
+    if model is not None and model.kind != "chat":
+        return transcription_reason(model_id, model)
     for entry in catalog().not_chat:
         if entry.matches(model_id):
             return f"{model_id} {entry.reason}"
@@ -251,6 +259,19 @@ def not_chat_reason(model_id: str) -> str | None:
     if retired is not None and retired.replaced_by is None:
         return f"{_called(model_id, retired)} {retired.reason()}"
     return None
+
+
+_PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic", "deepseek": "DeepSeek"}
+
+
+def transcription_reason(name: str, model: Model) -> str:
+    """Why a chat refuses a transcription model: "whisper-1 is a speech-to-text model
+    (OpenAI's transcription), not a chat model; audio.transcribe takes it"."""
+    owner = _PROVIDER_NAMES.get(model.provider, model.provider)
+    return (
+        f"{name} is a speech-to-text model ({owner}'s transcription), not a chat model; "
+        "audio.transcribe takes it"
+    )
 
 
 def merged(user_models: Iterable[Model]) -> list[Model]:
@@ -478,10 +499,14 @@ def _prices_taken_on(entry: dict[str, Any], where: str, taken_on: dt.date) -> dt
         except (TypeError, ValueError):
             raise CatalogError(f"{where}.pricesTakenOn must be a YYYY-MM-DD date") from None
     if entry["pricing"] is not None:  # null: said outright, the price is unknown
-        _keys(entry["pricing"], _PRICE_KEYS, _PRICE_KEYS, f"{where}.pricing")
+        prices = entry["pricing"]
+        transcribes = entry.get("kind") == "transcription"
+        allowed = _PRICE_KEYS | (_TRANSCRIPTION_PRICE_KEYS if transcribes else frozenset())
+        _keys(prices, allowed, _PRICE_KEYS, f"{where}.pricing")
+        # A transcription model billed by the minute has no token prices: null, said outright.
         if not all(
-            isinstance(entry["pricing"][k], int | float) and entry["pricing"][k] >= 0
-            for k in _PRICE_KEYS
+            (isinstance(v, int | float) and v >= 0) or (v is None and transcribes)
+            for v in prices.values()
         ):
             raise CatalogError(f"{where}.pricing: every price must be a number, not negative")
     return taken_on

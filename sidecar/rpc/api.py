@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sidecar.rpc import (
     attachments,
+    audio,
     chat,
     conversations,
     handshake,
@@ -25,4 +26,5 @@ METHODS: dict[str, Method] = {
     **reports.family,
     **transfer.family,
     **attachments.family,
+    **audio.family,
 }

@@ -185,8 +185,10 @@ function fromSettings(settings: Settings): Pick<RouterState, "routes" | "default
   return { routes, defaultModelId: settings.defaultModelId, lastModelId: settings.lastModelId };
 }
 
-/** The sidecar lists each alias once, never one that is an id: an id still wins here. */
-function modelsOf(models: Model[]): Pick<RouterState, "modelProviders" | "modelAliases"> {
+/** The sidecar lists each alias once, never one that is an id: an id still wins here.
+ * Only chat models route: a transcription model (`kind`, e.g. whisper-1) is no chat's. */
+function modelsOf(listed: Model[]): Pick<RouterState, "modelProviders" | "modelAliases"> {
+  const models = listed.filter((m) => (m.kind ?? "chat") === "chat");
   const modelProviders = Object.fromEntries(models.map((m) => [m.id, m.provider]));
   const modelAliases: Record<string, string> = {};
   for (const m of models) {

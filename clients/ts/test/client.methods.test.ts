@@ -214,6 +214,25 @@ describe("every method through client.request", () => {
       data: { kind: "attachment", id: "nope" },
     });
 
+    // speech to text: a custom backend's transcription model; the recording kept with its transcript
+    await call("models.upsert", {
+      model: { id: "local-whisper", provider: "local", providerModel: "whisper-small", kind: "transcription" },
+    });
+    const recording = Buffer.from("fake audio bytes").toString("base64");
+    const heard = await call("audio.transcribe", { data: recording, mimeType: "audio/webm", providerId: "local" });
+    expect(heard).toMatchObject({ modelId: "local-whisper", providerId: "local", usage: { kind: "transcription" } });
+    expect(heard.text).toContain("webm audio");
+    const spoken = await client.request("chat.send", {
+      conversationId,
+      content: heard.text,
+      attachments: [{ name: "voice.webm", mimeType: "audio/webm", data: recording, transcript: heard.text }],
+    });
+    await finished(spoken.assistantMessageId);
+    const voice = (await client.request("conversations.get", { conversationId })).messages.find(
+      (m) => m.id === spoken.userMessageId,
+    );
+    expect(voice!.attachments[0]).toMatchObject({ mimeType: "audio/webm", transcript: heard.text });
+
     // usage, titles, transfer
     const usage = await call("usage.summary", { groupBy: "model" });
     expect(usage.rows.find((r) => r.key === "m1")?.calls).toBeGreaterThanOrEqual(5);

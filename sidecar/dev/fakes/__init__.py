@@ -17,6 +17,9 @@ items it never issued; `responses_error` picks what `error_event` sends there);
 "anthropic": base "http://127.0.0.1:PORT", POST {base}/v1/messages (the
 `anthropic-version` header is required; the key may come as x-api-key or as a bearer
 token, as the 2.x SDK sends it). GET /v1/models lists a few model names.
+"openai" and "openai-compatible" also answer speech to text, POST {base}/audio/transcriptions
+(multipart; `audio.py`: OpenAI's refusals and per-model usage; the transcript is the queued
+Script's `text`, its HTTP faults apply, else a sentence naming the audio's size and format).
 
 A `Script` is one response. Text streams as `chunks` (else `text` cut in `chunk_size`
 pieces), after `thinking` (Anthropic thinking block; DeepSeek `reasoning_content`;

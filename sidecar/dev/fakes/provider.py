@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
+from sidecar.dev.fakes import audio
 from sidecar.dev.fakes.dialects import (
     KEEPALIVE,
     PACED,
@@ -171,6 +172,10 @@ class FakeProvider:
         body = _parse(request.body)
         if request.path.startswith(CONTROL_PREFIX):
             return await self._control(request, body, exchange)
+        form = None
+        if self.kind in audio.KINDS and request.path in audio.PATHS:
+            form = audio.parse_form(headers.get("content-type"), request.body)
+            body = audio.record_of(form)
         self.requests.append(
             RecordedRequest(request.method, request.path, headers, body, time.monotonic())
         )
@@ -179,6 +184,8 @@ class FakeProvider:
             dialect = self._responses
         if self.api_key is not None and not dialect.authorized(headers, self.api_key):
             return await _send_error(exchange, dialect.http_error("http_401", Script()))
+        if self.kind in audio.KINDS and request.path in audio.PATHS and request.method == "POST":
+            return await self._transcribe(headers.get("content-type"), form, dialect, exchange)
         if request.method == "GET" and request.path in dialect.models_paths:
             return await _send_json(exchange, 200, dialect.models(), _ids(dialect))
         if request.method != "POST" or request.path not in dialect.paths:
@@ -210,6 +217,27 @@ class FakeProvider:
             await _stream(exchange, dialect, reply, rate, extra)
         else:
             await _answer(exchange, dialect, reply, rate, extra)
+
+    async def _transcribe(
+        self,
+        content_type: str | None,
+        form: dict[str, audio.FormPart] | None,
+        dialect: FakeDialect,
+        exchange: Exchange,
+    ) -> None:
+        """`POST /v1/audio/transcriptions` (see `sidecar.dev.fakes.audio`)."""
+        refused = audio.refusal(self.kind, content_type, form)
+        if refused is not None:
+            status, error = refused
+            return await _send_json(exchange, status, error, _ids(dialect))
+        assert form is not None
+        script = self._queue.popleft() if self._queue else None
+        if script is not None and script.fault in HTTP_FAULTS:
+            extra = list(script.headers.items())
+            return await _send_error(exchange, dialect.http_error(script.fault, script), extra)
+        ctype, answer = audio.transcription(self.kind, form, script and script.text)
+        raw = answer.encode() if isinstance(answer, str) else dumps(answer).encode()
+        await exchange.respond(200, [("content-type", ctype), *_ids(dialect)], raw)
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:

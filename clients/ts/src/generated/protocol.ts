@@ -661,7 +661,10 @@ export interface UsageRecord {
   createdAt: string;
   id: string;
   inputTokens: number;
-  kind: "chat" | "title";
+  /**
+   * chat: a reply's provider call; title: a generated title; transcription: an audio.transcribe call.
+   */
+  kind: "chat" | "title" | "transcription";
   messageId: string | null;
   modelId: string;
   outputTokens: number;
@@ -745,6 +748,10 @@ export interface Model {
    * The canonical id: what messages and usage records store.
    */
   id: string;
+  /**
+   * chat: takes chat.send; transcription: a speech-to-text model, which only audio.transcribe takes (chat refuses it).
+   */
+  kind: "chat" | "transcription";
   maxOutputTokens: number | null;
   /**
    * Where the prices come from, and what could not be confirmed.
@@ -769,6 +776,10 @@ export interface Model {
    * builtin: from the sidecar's catalog; user: added or overridden by models.upsert.
    */
   source: "builtin" | "user";
+  /**
+   * A transcription model's `response_format` upstream: verbose_json (the duration comes back: whisper-1) or json (gpt-4o-*-transcribe take only json or text); null for chat models (json for a transcription model).
+   */
+  transcriptFormat: ("json" | "verbose_json") | null;
 }
 export interface ModelCapabilities {
   /**
@@ -783,10 +794,18 @@ export interface ModelCapabilities {
  * USD per million tokens; a missing cache price falls back to the input price.
  */
 export interface Pricing {
+  /**
+   * Transcription models billed by token: USD per million audio input tokens (`input` prices the text tokens of the prompt; null: the input price).
+   */
+  audioInput: number | null;
   cacheRead: number | null;
   cacheWrite: number | null;
   input: number | null;
   output: number | null;
+  /**
+   * Transcription models billed by audio duration: USD per minute of audio (whisper-1); used when set, instead of the token prices.
+   */
+  perMinute: number | null;
 }
 /**
  * What a model's API accepts. The adapters decide every request field from it, never
@@ -814,7 +833,8 @@ export interface ModelProfile {
 }
 /**
  * A file sent with a message: `text` for text and JSON (inlined into the prompt),
- * base64 `data` for images (sent to models with the `vision` capability).
+ * base64 `data` for images (sent to models with the `vision` capability) and for audio
+ * with its `transcript` (kept with the message; the prompt has the message's text).
  */
 export interface AttachmentInput {
   /**
@@ -824,6 +844,10 @@ export interface AttachmentInput {
   mimeType: string;
   name: string;
   text?: string | null;
+  /**
+   * Audio only, and required for it: what the recording says (audio.transcribe's `text`), stored as the attachment's `transcript`.
+   */
+  transcript?: string | null;
 }
 export interface AttachmentsGetParams {
   attachmentId: string;
@@ -843,6 +867,75 @@ export interface AttachmentsGetResult {
    * The number of bytes in `data`.
    */
   size: number;
+}
+/**
+ * Audio to turn into text. Nothing is stored but the call's usage record: the app
+ * keeps the audio with its message by sending it as a chat.send attachment with the
+ * `transcript` this returns.
+ */
+export interface AudioTranscribeParams {
+  /**
+   * The audio, base64. At most 25 MB decoded (the provider's limit); a WebSocket frame is itself limited (`--max-frame-bytes`, 16 MiB by default).
+   */
+  data: string;
+  /**
+   * The spoken language (ISO-639-1, such as `en`), sent upstream; left out: the model detects it.
+   */
+  language?: string | null;
+  /**
+   * audio/webm, audio/ogg, audio/wav, audio/mpeg (mp3), audio/mp4, audio/m4a, audio/flac and their usual aliases; parameters such as `;codecs=opus` are ignored.
+   */
+  mimeType: string;
+  /**
+   * A transcription model (models.list, `kind` transcription) by id or alias. Default: the provider's own (gpt-4o-mini-transcribe for openai; for a custom backend, its first transcription model).
+   */
+  modelId?: string | null;
+  /**
+   * Text to guide the transcript (names, spelling, the previous sentence).
+   */
+  prompt?: string | null;
+  /**
+   * Default: the provider of `modelId`, else openai.
+   */
+  providerId?: string | null;
+}
+export interface AudioTranscribeResult {
+  /**
+   * The audio's length where the provider says it (whisper-1), else null.
+   */
+  durationSeconds: number | null;
+  /**
+   * The language the provider says it heard (whisper-1 names it), else the one asked for, else null.
+   */
+  language: string | null;
+  modelId: string;
+  providerId: string;
+  /**
+   * The transcript.
+   */
+  text: string;
+  usage: UsageRecord1;
+}
+/**
+ * One provider call's usage, as recorded (one per call: chat steps and titles alike).
+ */
+export interface UsageRecord1 {
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  conversationId: string | null;
+  costUsd: number | null;
+  createdAt: string;
+  id: string;
+  inputTokens: number;
+  /**
+   * chat: a reply's provider call; title: a generated title; transcription: an audio.transcribe call.
+   */
+  kind: "chat" | "title" | "transcription";
+  messageId: string | null;
+  modelId: string;
+  outputTokens: number;
+  provider: string;
+  reasoningTokens: number;
 }
 /**
  * A message on a listed branch, with its siblings (itself included) for "2 / 3" arrows.
@@ -1615,6 +1708,10 @@ export interface ModelInput {
   displayName?: string | null;
   enabled?: boolean;
   id: string;
+  /**
+   * transcription: a speech-to-text model of the provider's server (its POST /audio/transcriptions), for audio.transcribe only.
+   */
+  kind?: "chat" | "transcription";
   maxOutputTokens?: number | null;
   priceSource?: string | null;
   /**
@@ -1629,15 +1726,27 @@ export interface ModelInput {
   provider: string;
   providerModel?: string | null;
   sendReasoningBack?: boolean;
+  /**
+   * transcription models: the `response_format` to ask for (default json; verbose_json where the server gives the duration with it).
+   */
+  transcriptFormat?: ("json" | "verbose_json") | null;
 }
 /**
  * Prices as given to models.upsert (strict, no unknown fields).
  */
 export interface PricingInput {
+  /**
+   * Transcription models billed by token: USD per million audio input tokens (`input` prices the text tokens of the prompt; null: the input price).
+   */
+  audioInput?: number | null;
   cacheRead?: number | null;
   cacheWrite?: number | null;
   input?: number | null;
   output?: number | null;
+  /**
+   * Transcription models billed by audio duration: USD per minute of audio (whisper-1); used when set, instead of the token prices.
+   */
+  perMinute?: number | null;
 }
 /**
  * A profile as given to models.upsert (strict, no unknown fields).
@@ -1888,9 +1997,9 @@ export interface UsageSummaryParams {
    */
   groupBy?: "model" | "day" | "conversation";
   /**
-   * Only chat replies or only title generations; default both.
+   * Only chat replies, only title generations or only transcriptions (audio.transcribe); default all.
    */
-  kind?: ("chat" | "title") | null;
+  kind?: ("chat" | "title" | "transcription") | null;
   /**
    * Only this model's calls: an id or an alias (models.list), counting the calls of the model it names. NOT_FOUND when it names no model and no call has it.
    */
@@ -2044,6 +2153,8 @@ export interface Methods {
   "conversations.import": { params: ConversationsImportParams; result: ConversationsImportResult };
   /** A stored attachment's name, type, size and base64 bytes (a text attachment's are its text in UTF-8), from any message of any conversation or branch. NOT_FOUND with `data.kind` `attachment` for an unknown id, `attachmentFile` when the attachment is stored but its file is gone from disk. */
   "attachments.get": { params: AttachmentsGetParams; result: AttachmentsGetResult };
+  /** The transcript of base64 audio, from the provider's transcription endpoint (openai and openai-compatible kinds; default model: the provider's transcription model). The call's usage is recorded (kind `transcription`, usage.recorded). Nothing else is stored: to keep the recording with a message, send it as a chat.send attachment with this `transcript`. Bad audio, type, model or provider kind: INVALID_PARAMS naming the field, before any upload; the provider's refusal or failure: PROVIDER_ERROR with `data.error`. */
+  "audio.transcribe": { params: AudioTranscribeParams; result: AudioTranscribeResult };
 }
 
 /** Every event: its notification params (`type`, `seq`, `ts` and the event's fields). */
@@ -2082,7 +2193,7 @@ export type ParamsOf<M extends MethodName> = Methods[M]["params"];
 export type ResultOf<M extends MethodName> = Methods[M]["result"];
 export type SidecarEvent = Events[EventType];
 
-export const METHOD_NAMES = ["initialize","events.subscribe","conversations.create","conversations.list","conversations.get","conversations.update","conversations.delete","conversations.tree","branches.switch","branches.list","branches.rename","branches.path","branches.delete","systemPrompts.list","systemPrompts.create","systemPrompts.update","systemPrompts.delete","settings.get","settings.update","chat.send","chat.cancel","chat.regenerate","chat.edit","chat.record","tools.list","tools.register","tools.unregister","tools.submitResult","tools.approve","providers.list","providers.configure","providers.models","providers.check","providers.remove","models.list","models.upsert","models.remove","usage.summary","titles.generate","conversations.export","conversations.import","attachments.get"] as const;
+export const METHOD_NAMES = ["initialize","events.subscribe","conversations.create","conversations.list","conversations.get","conversations.update","conversations.delete","conversations.tree","branches.switch","branches.list","branches.rename","branches.path","branches.delete","systemPrompts.list","systemPrompts.create","systemPrompts.update","systemPrompts.delete","settings.get","settings.update","chat.send","chat.cancel","chat.regenerate","chat.edit","chat.record","tools.list","tools.register","tools.unregister","tools.submitResult","tools.approve","providers.list","providers.configure","providers.models","providers.check","providers.remove","models.list","models.upsert","models.remove","usage.summary","titles.generate","conversations.export","conversations.import","attachments.get","audio.transcribe"] as const;
 export const EVENT_TYPES = ["conversation.created","conversation.updated","conversation.deleted","branch.updated","branch.deleted","systemPrompts.updated","settings.updated","message.created","message.updated","message.deleted","assistant.stream.started","assistant.stream.delta","assistant.stream.retrying","assistant.stream.completed","assistant.stream.cancelled","assistant.stream.failed","agent.thinking.started","agent.thinking.delta","agent.thinking.completed","tool.execution.proposed","tool.execution.started","tool.execution.completed","tool.execution.failed","usage.recorded","providers.updated","models.updated"] as const;
 
 /** Methods deduplicated by `clientRequestId`: a repeat gets the first answer (also across restarts). */
