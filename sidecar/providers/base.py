@@ -140,6 +140,22 @@ def effort_level(request: ChatRequest) -> str | None:
     return min(above, key=_EFFORT_RANK.__getitem__) if above else levels[-1]
 
 
+def function_tools(request: ChatRequest) -> list[dict[str, Any]]:
+    """The request's tools as chat completions (and Ollama) take them:
+    `{type: function, function: {name, description, parameters}}`."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": t.name,
+                "description": t.description,
+                "parameters": t.input_schema,
+            },
+        }
+        for t in request.tools
+    ]
+
+
 def data_url(mime: str, data: str) -> str:
     """An image (base64 `data`) inline, as the OpenAI APIs take it."""
     return f"data:{mime};base64,{data}"

@@ -29,6 +29,7 @@ from .base import (
     as_int,
     bearer_auth,
     effort_level,
+    function_tools,
     loads,
     ndjson_events,
     sampling,
@@ -216,17 +217,7 @@ class OllamaProvider(Provider):
         if think is not None:
             body["think"] = think
         if request.tools:
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": t.input_schema,
-                    },
-                }
-                for t in request.tools
-            ]
+            body["tools"] = function_tools(request)
         return body
 
     def _parser(self, request: ChatRequest) -> OllamaStreamParser:
