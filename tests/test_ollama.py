@@ -16,6 +16,7 @@ import pytest
 from sidecar.dev.fakes import Script, ToolCallScript, Usage
 from tests.chat_env import API_KEY, chat_env
 from tests.harness import RpcFailure
+from tests.test_branching import PNG
 from tests.test_chat import assert_lifecycle
 from tests.test_provider_servers import raw_server
 
@@ -159,6 +160,16 @@ async def test_a_tool_loop_sends_the_result_back_as_a_tool_message(tmp_path):
         again = (await env.send("Thanks"))["assistantMessageId"]
         assert (await env.settled(again))["status"] == "complete"
         assert chat_requests(env)[-1]["messages"][2:4] == [assistant, result]
+
+
+async def test_images_go_as_base64_in_images(tmp_path):
+    async with chat_env(tmp_path, "ollama") as env:
+        await use_model(env, "llava", "llava:7b", capabilities={"vision": True})
+        image = {"name": "cat.png", "mimeType": "image/png", "data": PNG}
+        mid = (await env.send("What is this?", attachments=[image]))["assistantMessageId"]
+        assert (await env.settled(mid))["status"] == "complete"
+        user = chat_requests(env)[-1]["messages"][1]
+        assert user == {"role": "user", "content": "What is this?", "images": [PNG]}
 
 
 async def test_done_reason_length_ends_the_reply_with_length(tmp_path):
