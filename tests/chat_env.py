@@ -22,7 +22,11 @@ PROVIDER_IDS = {
     "anthropic": "anthropic",
     "deepseek": "deepseek",
     "openai-compatible": "local",
+    "ollama": "ollama",
 }
+# the model name each kind's test model sends upstream (a fake Ollama knows only the
+# models it has pulled)
+UPSTREAM_MODELS = {"ollama": "qwen3:8b"}
 
 
 @dataclass
@@ -134,7 +138,7 @@ async def chat_env(
                 "model": {
                     "id": model_id,
                     "provider": provider_id,
-                    "providerModel": f"upstream-{kind}",
+                    "providerModel": UPSTREAM_MODELS.get(kind, f"upstream-{kind}"),
                     "pricing": PRICING,
                 }
             },

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 
+import anthropic
+import httpx
+import ollama
+import openai
 import pytest
 
 from sidecar.dev.fakes import FakeProvider, Script, ToolCallScript, Usage
-
-openai = pytest.importorskip("openai")
-anthropic = pytest.importorskip("anthropic")
 
 MESSAGES = [{"role": "user", "content": "What's the weather in Paris?"}]
 TOOLS = [
@@ -617,3 +618,120 @@ async def test_openai_sdk_against_a_compatible_transcription_server():
             model="Systran/faster-whisper-small", file=("a.flac", AUDIO, "audio/flac")
         )
         assert got.text.endswith("flac audio.") and getattr(got, "usage", None) is None
+
+
+# --- Ollama's Python client ------------------------------------------------------------
+
+
+async def test_ollama_client_streams_thinking_text_tool_calls_and_counters():
+    async with FakeProvider("ollama") as fake:
+        fake.enqueue(
+            Script(
+                text="Paris is sunny. ünïcode ok.",
+                thinking="The user wants weather.",
+                chunk_size=4,
+                tool_calls=TOOLS,
+                usage=Usage(52, 17),
+            )
+        )
+        client = ollama.AsyncClient(host=fake.base_url)
+        stream = await client.chat(
+            model="qwen3:8b",
+            messages=MESSAGES,
+            stream=True,
+            think=True,
+            tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {}}}],
+            options={"num_ctx": 8192, "temperature": 0.2},
+        )
+        parts = [part async for part in stream]
+    text = "".join(p.message.content or "" for p in parts)
+    thinking = "".join(p.message.thinking or "" for p in parts)
+    calls = [c for p in parts for c in p.message.tool_calls or []]
+    assert text == "Paris is sunny. ünïcode ok." and thinking == "The user wants weather."
+    assert [(c.function.name, dict(c.function.arguments)) for c in calls] == [
+        ("get_weather", {"city": "Paris", "unit": "celsius"}),
+        ("get_time", {"timezone": "Europe/Paris"}),
+    ]
+    assert [p.done for p in parts].count(True) == 1 and parts[-1].done
+    last = parts[-1]
+    assert (last.done_reason, last.prompt_eval_count, last.eval_count) == ("stop", 52, 17)
+    assert last.total_duration and last.eval_duration
+    body = fake.requests[-1].body
+    assert body["think"] is True and body["options"]["num_ctx"] == 8192
+
+
+async def test_ollama_client_non_streamed_tool_results_back_and_length():
+    async with FakeProvider("ollama") as fake:
+        fake.enqueue(Script(text="It is 21 °C", finish_reason="length"))
+        client = ollama.AsyncClient(host=fake.base_url)
+        reply = await client.chat(
+            model="llama3.2",  # no tag: :latest
+            messages=[
+                *MESSAGES,
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [
+                        {"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}
+                    ],
+                },
+                {"role": "tool", "content": '{"temp": 21}', "tool_name": "get_weather"},
+            ],
+            stream=False,
+        )
+    assert reply.message.content == "It is 21 °C" and reply.done_reason == "length"
+    sent = fake.requests[-1].body["messages"]
+    assert sent[-1] == {"role": "tool", "content": '{"temp": 21}', "tool_name": "get_weather"}
+
+
+async def test_ollama_client_lists_shows_and_sees_running_models_and_version():
+    async with FakeProvider("ollama") as fake:
+        client = ollama.AsyncClient(host=fake.base_url)
+        listed = await client.list()
+        names = [m.model for m in listed.models]
+        assert "qwen3:8b" in names and "llama3.2:latest" in names
+        qwen = next(m for m in listed.models if m.model == "qwen3:8b")
+        assert qwen.size and qwen.size > 10**9 and qwen.details.quantization_level == "Q4_K_M"
+        shown = await client.show("qwen3:8b")
+        arch = shown.modelinfo["general.architecture"]
+        assert shown.modelinfo[f"{arch}.context_length"] == 40960
+        assert "thinking" in (shown.capabilities or [])
+        assert (await client.ps()).models == []
+        await client.chat(
+            model="qwen3:8b", messages=MESSAGES, stream=False, options={"num_ctx": 16384}
+        )
+        running = (await client.ps()).models
+        assert [(m.model, m.context_length) for m in running] == [("qwen3:8b", 16384)]
+        # the client has no version call: the endpoint is plain HTTP
+        async with httpx.AsyncClient() as http:
+            version = (await http.get(f"{fake.base_url}/api/version")).json()
+    assert isinstance(version["version"], str) and version["version"].count(".") == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"model": "mistral", "messages": MESSAGES}, 404, 'model "mistral" not found'),
+        ({"model": "llama3.2", "messages": MESSAGES, "think": True}, 400, "support thinking"),
+        ({"model": "llava:7b", "messages": MESSAGES, "tools": [{}]}, 400, "support tools"),
+        ({"model": "qwen3:8b", "messages": [{"role": "robot"}]}, 400, "invalid role"),
+    ],
+)
+async def test_ollama_client_sees_what_ollama_refuses(body, status, message):
+    async with FakeProvider("ollama") as fake:
+        client = ollama.AsyncClient(host=fake.base_url)
+        with pytest.raises(ollama.ResponseError) as caught:
+            await client.chat(**body, stream=False)
+    assert caught.value.status_code == status and message in caught.value.error
+
+
+async def test_ollama_client_sees_an_error_line_mid_stream():
+    async with FakeProvider("ollama") as fake:
+        fake.enqueue(Script(text="abcdef", chunk_size=2, fault="error_event", fault_after=2))
+        client = ollama.AsyncClient(host=fake.base_url)
+        stream = await client.chat(model="qwen3:8b", messages=MESSAGES, stream=True)
+        texts = []
+        with pytest.raises(ollama.ResponseError, match="error was encountered"):
+            async for part in stream:
+                texts.append(part.message.content)
+    assert texts == ["ab", "cd"]

@@ -1,4 +1,5 @@
-"""Streams that never end and lines without end, against the fake providers over real HTTP.
+"""Streams that never end and lines without end, against the fake providers over real HTTP
+(SSE, and Ollama's newline-delimited JSON).
 
 Progress is counted in reply parts (text, thinking, tool calls), not bytes: keep-alive
 comments and contentless events do not keep a reply alive past the idle timeout. Every
@@ -51,8 +52,12 @@ async def provider_for(kind: str, **config: Any) -> AsyncIterator[tuple[FakeProv
         yield fake, create_provider(cfg, http)
 
 
-def request() -> ChatRequest:
-    return ChatRequest(model="m", messages=[ChatMessage(role="user", content="hi")])
+# a model each fake takes (a fake Ollama refuses a model it has not pulled)
+MODELS = {"ollama": "llama3.2"}
+
+
+def request(model: str = "m") -> ChatRequest:
+    return ChatRequest(model=model, messages=[ChatMessage(role="user", content="hi")])
 
 
 async def outcome(provider: Provider) -> tuple[list[Part], ProviderError | None]:
@@ -60,7 +65,7 @@ async def outcome(provider: Provider) -> tuple[list[Part], ProviderError | None]
     parts: list[Part] = []
 
     async def run() -> None:
-        async for part in provider.stream(request()):
+        async for part in provider.stream(request(MODELS.get(provider.config.kind, "m"))):
             parts.append(part)
 
     try:
@@ -82,7 +87,7 @@ def assert_safe(err: ProviderError) -> None:
 # --- progress is counted in parts ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["openai", "anthropic", "responses"])
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "responses", "ollama"])
 @pytest.mark.parametrize("fault", ["keepalive_only", "trickle"])
 async def test_an_upstream_that_sends_no_parts_after_words_times_out_keeping_them(kind, fault):
     script = Script(text=TEXT, chunk_size=5, fault=fault, fault_after=3, keepalive_interval=0.02)
@@ -149,7 +154,7 @@ async def test_the_deadline_bounds_a_non_streamed_call():
 # --- one line or event is capped -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["openai", "anthropic", "responses"])
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "responses", "ollama"])
 async def test_a_huge_line_fails_the_reply_without_being_held_in_memory(kind):
     script = Script(
         text=TEXT, chunk_size=5, fault="huge_line", fault_after=1, huge_line_bytes=32 * MIB
@@ -207,7 +212,7 @@ async def test_a_proxy_answer_is_an_invalid_response_not_retried(fault, status, 
 # --- end to end: a real sidecar turn -------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "ollama"])
 async def test_a_keepalive_only_upstream_fails_the_reply_with_timeout_keeping_its_words(
     tmp_path, kind
 ):

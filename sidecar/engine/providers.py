@@ -21,6 +21,7 @@ from sidecar.protocol.objects import Provider, ProviderApi
 from sidecar.providers.types import (
     DEFAULT_BASE_URLS,
     KEY_ENV_VARS,
+    KEYLESS_KINDS,
     RESPONSES_KINDS,
     ProviderConfig,
     default_api,
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from sidecar.protocol.methods import ProvidersConfigureParams
 
 BUILTIN_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic", "deepseek": "DeepSeek"}
+# Kinds whose servers have a usual local address: a backend added without `baseUrl` gets it.
+LOCAL_DEFAULTS = frozenset({"ollama"})
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_IDLE_TIMEOUT = 120.0
 DEFAULT_TOTAL_TIMEOUT = 600.0
@@ -67,10 +70,11 @@ class Providers:
             rows = await self._rows()
             row = rows.get(p.id)
             if row is None:
-                if p.kind is None or p.base_url is None:
+                if p.kind is None or (p.base_url is None and p.kind not in LOCAL_DEFAULTS):
                     raise RpcError(
                         Reason.NOT_FOUND,
-                        "unknown provider: pass `kind` and `baseUrl` to add a custom backend",
+                        "unknown provider: pass `kind` and `baseUrl` to add a custom backend"
+                        " (an ollama backend may leave `baseUrl` out: its local default)",
                         kind="provider",
                         id=p.id,
                     )
@@ -143,7 +147,7 @@ class Providers:
                 provider=provider_id,
             )
         key, _ = _key(row)
-        if key is None and row.kind != "openai-compatible":
+        if key is None and row.kind not in KEYLESS_KINDS:
             raise RpcError(
                 Reason.PROVIDER_NOT_CONFIGURED,
                 f"provider {provider_id} has no API key: set one with providers.configure"

@@ -37,12 +37,14 @@ def build_request(
     messages = [cm for m in path if _sendable(m) for cm in _messages(m, images, model.id)]
     settings = conversation.settings
     max_output = settings.max_output_tokens or model.max_output_tokens
-    kept = fit(messages, system, model.context_window, max_output)
+    window = settings.context_window or model.context_window
+    kept = fit(messages, system, window, max_output)
     request = ChatRequest(
         model=model.provider_model,
         messages=kept,
         system=system or None,
         max_output_tokens=max_output,
+        context_window=window,
         temperature=settings.temperature,
         top_p=settings.top_p,
         send_reasoning_back=model.send_reasoning_back,

@@ -74,6 +74,9 @@ class Servers:
                     display_name=m.display_name,
                     context_window=m.context_window,
                     size_bytes=m.size_bytes,
+                    family=m.family,
+                    parameter_size=m.parameter_size,
+                    quantization=m.quantization,
                     model_id=known.get(m.name),
                 )
                 for m in probe.models

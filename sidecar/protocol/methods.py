@@ -224,6 +224,15 @@ class ServerModelInfo(Wire):
     display_name: str | None = None
     context_window: int | None = Field(default=None, description="Tokens, where the server says.")
     size_bytes: int | None = Field(default=None, description="On disk, for a local server.")
+    family: str | None = Field(
+        default=None, description="The model family, where the server says (Ollama: `llama`)."
+    )
+    parameter_size: str | None = Field(
+        default=None, description="Its parameter count as the server writes it (`8.0B`)."
+    )
+    quantization: str | None = Field(
+        default=None, description="Its quantization, where the server says (`Q4_K_M`)."
+    )
     model_id: str | None = Field(
         description="The sidecar model of this provider that sends this name, if there is one."
     )
@@ -495,7 +504,13 @@ class ProvidersConfigureParams(Params):
     id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     kind: ProviderKind | None = None
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    base_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://\S+$")
+    base_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        pattern=r"^https?://\S+$",
+        description="Required for a new backend, except of kind `ollama` (its default: "
+        "http://127.0.0.1:11434, the server's root without `/api`).",
+    )
     api_key: str | None = Field(
         default=None, max_length=10_000, description="Null removes the stored key."
     )

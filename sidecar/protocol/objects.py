@@ -24,6 +24,14 @@ class ConversationSettings(Params):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     max_output_tokens: int | None = Field(default=None, gt=0)
+    context_window: int | None = Field(
+        default=None,
+        gt=0,
+        le=10_000_000,
+        description="The context window to fit the prompt into, in tokens, when smaller or "
+        "larger than the model's (a local model run with more or less memory); Ollama is "
+        "asked to size its context to it (`options.num_ctx`). Unset: the model's.",
+    )
     system_prompt_id: str | None = Field(
         default=None, description="A saved system prompt used when `systemPrompt` is null."
     )
@@ -284,7 +292,7 @@ class UsageRecord(Usage):
     created_at: str
 
 
-ProviderKind = Literal["openai", "anthropic", "deepseek", "openai-compatible"]
+ProviderKind = Literal["openai", "anthropic", "deepseek", "openai-compatible", "ollama"]
 ProviderApi = Literal["responses", "chat"]
 
 
@@ -312,7 +320,8 @@ class Provider(Wire):
     max_retries: int
     api: ProviderApi = Field(
         description="The wire API: `responses` (OpenAI's Responses API, POST /responses) or "
-        "`chat` (chat completions; Anthropic's Messages API for the anthropic kind). Default: "
+        "`chat` (chat completions; Anthropic's Messages API for the anthropic kind, Ollama's "
+        "native /api/chat for the ollama kind). Default: "
         "`responses` for the openai kind, `chat` for the others."
     )
     builtin: bool = Field(

@@ -15,6 +15,7 @@ import httpx
 
 from .anthropic import AnthropicProvider
 from .base import Provider
+from .ollama import OllamaProvider
 from .openai_chat import DIALECTS, Dialect, OpenAIChatProvider
 from .openai_responses import OpenAIResponsesProvider
 from .types import (
@@ -53,6 +54,8 @@ def create_provider(
     either is fine."""
     if config.kind == "anthropic":
         return AnthropicProvider(config, http)
+    if config.kind == "ollama":
+        return OllamaProvider(config, http)
     api = api or config.api or default_api(config.kind)
     if api == "responses" and config.kind in RESPONSES_KINDS:
         return OpenAIResponsesProvider(config, http)
@@ -70,6 +73,7 @@ __all__ = [
     "Dialect",
     "Finish",
     "KINDS",
+    "OllamaProvider",
     "OpenAIChatProvider",
     "OpenAIResponsesProvider",
     "Part",

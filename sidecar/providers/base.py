@@ -140,6 +140,22 @@ def effort_level(request: ChatRequest) -> str | None:
     return min(above, key=_EFFORT_RANK.__getitem__) if above else levels[-1]
 
 
+def function_tools(request: ChatRequest) -> list[dict[str, Any]]:
+    """The request's tools as chat completions (and Ollama) take them:
+    `{type: function, function: {name, description, parameters}}`."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": t.name,
+                "description": t.description,
+                "parameters": t.input_schema,
+            },
+        }
+        for t in request.tools
+    ]
+
+
 def data_url(mime: str, data: str) -> str:
     """An image (base64 `data`) inline, as the OpenAI APIs take it."""
     return f"data:{mime};base64,{data}"
@@ -150,35 +166,54 @@ def is_error_payload(obj: Any) -> bool:
     return isinstance(obj, dict) and (bool(obj.get("error")) or obj.get("object") == "error")
 
 
-async def sse_events(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[ServerSentEvent]:
-    """The SSE events in a body's bytes; ProviderError once one line or event passes `limit`
-    bytes. httpx-sse's own reader keeps a line of any length, several times over as text
-    (one 50 MB line cost 160 MiB); split here as bytes, what is held stays near the cap.
-    Whatever the content-type says: some OpenAI-compatible servers label their streams
-    text/plain or octet-stream."""
-    decoder = SSEDecoder()
+async def byte_lines(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """The lines of a body's bytes, their endings stripped (the last one even when the body
+    ends inside it); ProviderError once one line passes `limit` bytes. Split as bytes, so
+    what is held stays near the cap however long a line grows. A line ending in "\r" may
+    be a "\r\n" cut between reads: it is held until the next read says."""
     held = bytearray()  # the line not ended yet
-    size = 0  # bytes of the ended lines of the event being read
     async for chunk in chunks:
         held += chunk
         if b"\n" in chunk or b"\r" in chunk:
             lines = held.splitlines(keepends=True)
-            # a last line ending in "\r" may be a "\r\n" cut between reads: held too
             held = lines.pop() if not lines[-1].endswith(b"\n") else bytearray()
             for line in lines:
-                text = line.rstrip(b"\r\n")
-                size = size + len(line) if text else 0
-                if size > limit:
+                if len(line) > limit:
                     raise oversized_event_error(limit)
-                sse = decoder.decode(text.decode("utf-8", "replace"))
-                if sse is not None:
-                    yield sse
-        if size + len(held) > limit:
+                yield line.rstrip(b"\r\n")
+        if len(held) > limit:
             raise oversized_event_error(limit)
-    if held:  # the body ended inside a line
-        sse = decoder.decode(held.rstrip(b"\r\n").decode("utf-8", "replace"))
-        if sse is not None:
-            yield sse
+    if held:
+        yield held.rstrip(b"\r\n")
+
+
+async def sse_events(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[ServerSentEvent]:
+    """The SSE events in a body's bytes; ProviderError once one line or event passes `limit`
+    bytes. httpx-sse's own reader keeps a line of any length, several times over as text
+    (one 50 MB line cost 160 MiB); split here as bytes (`byte_lines`), what is held stays
+    near the cap. Whatever the content-type says: some OpenAI-compatible servers label
+    their streams text/plain or octet-stream."""
+    decoder = SSEDecoder()
+    size = 0  # bytes of the lines of the event being read
+    lines = byte_lines(chunks, limit)
+    async with aclosing(lines):
+        async for line in lines:
+            size = size + len(line) + 1 if line else 0
+            if size > limit:
+                raise oversized_event_error(limit)
+            sse = decoder.decode(line.decode("utf-8", "replace"))
+            if sse is not None:
+                yield sse
+
+
+async def ndjson_events(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[ServerSentEvent]:
+    """Newline-delimited JSON (Ollama's streams): each non-blank line as an event's data,
+    with no event name; the same cap on one line."""
+    lines = byte_lines(chunks, limit)
+    async with aclosing(lines):
+        async for line in lines:
+            if line.strip():
+                yield ServerSentEvent(event="", data=line.decode("utf-8", "replace"))
 
 
 class _Clock:
@@ -273,6 +308,7 @@ class Provider(ABC):
 
     path = ""  # appended to the base URL
     models_path = "/models"  # where the model list is, appended to the base URL
+    stream_type = "text/event-stream"  # the streamed reply's media type (`_events` reads it)
 
     def __init__(self, config: ProviderConfig, http: httpx.AsyncClient) -> None:
         self.config = config
@@ -290,7 +326,7 @@ class Provider(ABC):
         # need its own auth scheme (e.g. `api-key` or a different `Authorization`).
         common = {"content-type": "application/json", **self._auth_headers()}
         extra = {name.lower(): value for name, value in config.headers}
-        self._stream_headers = {**common, "accept": "text/event-stream", **extra}
+        self._stream_headers = {**common, "accept": self.stream_type, **extra}
         self._plain_headers = {**common, "accept": "application/json", **extra}
 
     def __repr__(self) -> str:
@@ -313,6 +349,11 @@ class Provider(ABC):
     @abstractmethod
     def _parse_complete(self, obj: Any) -> tuple[str, UsagePart]:
         """Text and usage of a non-streamed response."""
+
+    def _events(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
+        """The streamed reply's events, each line or event capped: SSE unless an adapter
+        reads another framing."""
+        return sse_events(chunks, self.config.max_event_bytes)
 
     # --- the shared machinery -------------------------------------------------
 
@@ -357,17 +398,17 @@ class Provider(ABC):
                 try:
                     response = await clock.within(self._send(content, self._stream_headers))
                     try:
-                        error = await clock.within(self._answer_error(response, "an event stream"))
+                        error = await clock.within(self._answer_error(response, "a streamed reply"))
                         if error is not None:
                             raise error
                         ctype = response.headers.get("content-type", "")
-                        if "json" in ctype and "event-stream" not in ctype:
+                        if "json" in ctype and self.stream_type not in ctype:
                             obj = loads(await clock.within(read_bounded(response, MAX_JSON_BODY)))
                             if is_error_payload(obj):
                                 raise error_from_payload(obj, self.config.api_key)
                             parser.feed_json(obj)
                         else:
-                            events = sse_events(response.aiter_bytes(), self.config.max_event_bytes)
+                            events = self._events(response.aiter_bytes())
                             async with aclosing(events):
                                 while (sse := await clock.within(anext(events, None))) is not None:
                                     try:
@@ -471,10 +512,16 @@ class Provider(ABC):
             if isinstance(item, dict) and isinstance(item.get("id"), str)
         ]
 
-    async def _get_json(self, url: str) -> tuple[dict[str, Any], httpx.Response]:
-        """A GET answered with a JSON object, within the connect and idle limits."""
+    async def _get_json(
+        self, url: str, body: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], httpx.Response]:
+        """A GET (a POST of `body`, when given) answered with a JSON object, within the
+        connect and idle limits, not retried."""
         timeout = httpx.Timeout(self.config.idle_timeout, connect=self.config.connect_timeout)
-        return await self._json_request("GET", url, self._plain_headers, timeout, None, False)
+        if body is None:
+            return await self._json_request("GET", url, self._plain_headers, timeout, None, False)
+        content = orjson.dumps(body)
+        return await self._json_request("POST", url, self._plain_headers, timeout, content, False)
 
     async def _json_request(
         self,

@@ -263,11 +263,11 @@ def deadline_error(total: float) -> ProviderError:
 
 
 def oversized_event_error(limit: int) -> ProviderError:
-    """One SSE line or event outgrew the cap: no chat reply needs one that large, and the
+    """One streamed line (SSE or NDJSON) or SSE event outgrew the cap: no chat reply needs one that large, and the
     same request would bring it again."""
     return ProviderError(
         "invalid_response",
-        f"the provider sent an event stream line or event larger than {_size(limit)}",
+        f"the provider sent a stream line or event larger than {_size(limit)}",
         retryable=False,
     )
 

@@ -24,6 +24,7 @@ from .base import (
     bearer_auth,
     data_url,
     effort_level,
+    function_tools,
     loads,
     sampling,
 )
@@ -386,17 +387,7 @@ class OpenAIChatProvider(Provider):
         if request.profile.thinking != "effort":  # DeepSeek ignores them while it thinks
             body |= sampling(request)
         if request.tools:
-            body["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": t.input_schema,
-                    },
-                }
-                for t in request.tools
-            ]
+            body["tools"] = function_tools(request)
         return body
 
     def _parser(self, request: ChatRequest) -> OpenAIStreamParser:

@@ -16,6 +16,8 @@ KINDS: tuple[str, ...] = get_args(ProviderKind)
 APIS: tuple[str, ...] = get_args(ProviderApi)
 # The kinds whose servers may speak OpenAI's Responses API (`api: "responses"`).
 RESPONSES_KINDS = frozenset({"openai", "openai-compatible"})
+# The kinds that may be called without a key (local servers; a key, when set, is sent).
+KEYLESS_KINDS = frozenset({"openai-compatible", "ollama"})
 
 
 def default_api(kind: str) -> ProviderApi:
@@ -27,6 +29,7 @@ DEFAULT_BASE_URLS: dict[str, str] = {
     "openai": "https://api.openai.com/v1",
     "anthropic": "https://api.anthropic.com",
     "deepseek": "https://api.deepseek.com",
+    "ollama": "http://127.0.0.1:11434",
 }
 KEY_ENV_VARS: dict[str, str] = {
     "openai": "OPENAI_API_KEY",
@@ -74,6 +77,9 @@ class ServerModel:
     display_name: str | None = None
     context_window: int | None = None
     size_bytes: int | None = None
+    family: str | None = None  # Ollama's details: the model family, e.g. "llama"
+    parameter_size: str | None = None  # e.g. "8.0B"
+    quantization: str | None = None  # e.g. "Q4_K_M"
 
 
 @dataclass(slots=True)
@@ -98,6 +104,9 @@ class ChatRequest:
     messages: list[ChatMessage]
     system: str | None = None
     max_output_tokens: int | None = None
+    # The model's context window in tokens (the conversation's `contextWindow`, else the
+    # catalog's): Ollama sizes its context by it (`num_ctx`); other APIs know their own.
+    context_window: int | None = None
     temperature: float | None = None
     top_p: float | None = None
     tools: list[ToolSpec] = field(default_factory=list)

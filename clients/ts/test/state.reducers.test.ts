@@ -41,6 +41,7 @@ function conversation(
     systemPrompt: null,
     settings: {
       maxOutputTokens: null,
+      contextWindow: null,
       systemPromptId: null,
       temperature: null,
       topP: null,

@@ -20,6 +20,12 @@ token, as the 2.x SDK sends it). GET /v1/models lists a few model names.
 "openai" and "openai-compatible" also answer speech to text, POST {base}/audio/transcriptions
 (multipart; `audio.py`: OpenAI's refusals and per-model usage; the transcript is the queued
 Script's `text`, its HTTP faults apply, else a sentence naming the audio's size and format).
+"ollama": base "http://127.0.0.1:PORT", POST {base}/api/chat streamed as newline-delimited
+JSON (the default when `stream` is left out), GET /api/tags, POST /api/show, GET /api/ps
+and GET /api/version (`dialects/ollama.py`); it knows the models it has "pulled"
+(`model_rules.OLLAMA_MODELS`) and refuses others with Ollama's 404, as it refuses `think`
+for a model that does not think and tools for one without them; `keepalive` sends blank
+lines there.
 
 A `Script` is one response. Text streams as `chunks` (else `text` cut in `chunk_size`
 pieces), after `thinking` (Anthropic thinking block; DeepSeek `reasoning_content`;

@@ -180,3 +180,125 @@ def refuse_deepseek(body: dict[str, Any]) -> str | None:
         ):
             return REASONING_NOT_PASSED_BACK
     return None
+
+
+# --- Ollama -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OllamaModel:
+    """A model a fake Ollama has pulled: what /api/tags, /api/show and /api/ps tell of it."""
+
+    name: str  # with its tag
+    size: int  # bytes on disk
+    family: str  # details.family, and the architecture that keys model_info
+    parameter_size: str
+    quantization_level: str
+    context_length: int
+    capabilities: tuple[str, ...]  # /api/show: completion, tools, thinking, vision
+    think_levels: bool = False  # takes `think: "low" | "medium" | "high"` (gpt-oss)
+
+
+OLLAMA_MODELS: tuple[OllamaModel, ...] = (
+    OllamaModel(
+        "llama3.2:latest", 2019393189, "llama", "3.2B", "Q4_K_M", 131072, ("completion", "tools")
+    ),
+    OllamaModel(
+        "qwen3:8b",
+        5225388164,
+        "qwen3",
+        "8.2B",
+        "Q4_K_M",
+        40960,
+        ("completion", "tools", "thinking"),
+    ),
+    OllamaModel(
+        "gpt-oss:20b",
+        13780173734,
+        "gptoss",
+        "20.9B",
+        "MXFP4",
+        131072,
+        ("completion", "tools", "thinking"),
+        think_levels=True,
+    ),
+    OllamaModel("llava:7b", 4733363377, "llama", "7B", "Q4_0", 32768, ("completion", "vision")),
+)
+OLLAMA_ROLES = ("system", "user", "assistant", "tool")
+OLLAMA_THINK_LEVELS = ("high", "medium", "low")
+
+
+def ollama_model(name: Any) -> OllamaModel | None:
+    """The pulled model `name` names; a name without a tag means `:latest`, as in Ollama."""
+    if not isinstance(name, str) or not name:
+        return None
+    full = name if ":" in name else f"{name}:latest"
+    return next((m for m in OLLAMA_MODELS if m.name == full), None)
+
+
+def refuse_ollama(body: dict[str, Any]) -> tuple[int, str] | None:
+    """(status, the `error` text) of what Ollama refuses in a /api/chat body. Go's JSON
+    decoder words the type errors; the rest is the server's own wording."""
+    name = body.get("model")
+    if not isinstance(name, str) or not name:
+        return 400, "model is required"
+    model = ollama_model(name)
+    if model is None:
+        return 404, f'model "{name}" not found, try pulling it first'
+    messages = body.get("messages", [])
+    if not isinstance(messages, list):
+        return 400, _go_type("messages", messages, "[]api.Message")
+    for message in messages:
+        problem = _refuse_message(message)
+        if problem is not None:
+            return 400, problem
+    think = body.get("think")
+    if think is not None:
+        if not isinstance(think, bool) and think not in OLLAMA_THINK_LEVELS:
+            return 400, (  # unconfirmed wording
+                f'invalid think value: "{think}" (must be "high", "medium", "low", true, or false)'
+            )
+        if think is not False and "thinking" not in model.capabilities:
+            return 400, f'"{model.name}" does not support thinking'
+    if body.get("tools") and "tools" not in model.capabilities:
+        return 400, f"registry.ollama.ai/library/{model.name} does not support tools"
+    options = body.get("options", {})
+    if not isinstance(options, dict):
+        return 400, _go_type("options", options, "map[string]interface {}")
+    for key in ("num_ctx", "num_predict"):
+        if key in options and type(options[key]) is not int:
+            return 400, f'option "{key}" must be of type integer'
+    return None
+
+
+def _refuse_message(message: Any) -> str | None:
+    if not isinstance(message, dict):
+        return _go_type("messages", message, "api.Message")
+    role = message.get("role")
+    if not isinstance(role, str):
+        return _go_type("messages.role", role, "string")
+    if role not in OLLAMA_ROLES:  # unconfirmed: Ollama's templates decide; the fake is strict
+        return f"invalid role: {role}"
+    content = message.get("content", "")
+    if not isinstance(content, str):
+        return _go_type("messages.content", content, "string")
+    images = message.get("images") or []
+    if not isinstance(images, list) or not all(isinstance(i, str) and i for i in images):
+        return "illegal base64 data at input byte 0"
+    for call in message.get("tool_calls") or []:
+        fn = call.get("function") if isinstance(call, dict) else None
+        args = fn.get("arguments", {}) if isinstance(fn, dict) else None
+        if not isinstance(args, dict):
+            return _go_type(
+                "messages.tool_calls.function.arguments", args, "api.ToolCallFunctionArguments"
+            )
+    return None
+
+
+def _go_type(field: str, value: Any, go_type: str) -> str:
+    """encoding/json's UnmarshalTypeError text."""
+    kinds = {str: "string", bool: "bool", int: "number", float: "number", list: "array"}
+    kind = kinds.get(type(value), "object")
+    return (
+        f"json: cannot unmarshal {kind} into Go struct field ChatRequest.{field} of type {go_type}"
+    )

@@ -11,7 +11,6 @@ from typing import Any
 
 from sidecar.dev.fakes import audio
 from sidecar.dev.fakes.dialects import (
-    KEEPALIVE,
     PACED,
     RESPONSES_KINDS,
     FakeDialect,
@@ -30,7 +29,8 @@ from sidecar.dev.fakes.script import (
     script_from_json,
 )
 
-KINDS = ("openai", "anthropic", "deepseek", "openai-compatible")
+KINDS = ("openai", "anthropic", "deepseek", "openai-compatible", "ollama")
+_ROOT_KINDS = ("anthropic", "ollama")  # base URL without /v1
 _MID_STREAM_FAULTS = ("error_event", "drop", "stall", "keepalive_only", "trickle", "huge_line")
 _ENDLESS_FAULTS = ("keepalive_only", "trickle")
 CONTROL_PREFIX = "/_fake/"
@@ -88,7 +88,7 @@ class FakeProvider:
         self._server = server
         host = f"[{self.host}]" if ":" in self.host else self.host
         root = f"http://{host}:{self.port}"
-        self._base_url = root if self.kind == "anthropic" else f"{root}/v1"
+        self._base_url = root if self.kind in _ROOT_KINDS else f"{root}/v1"
         return self._base_url
 
     async def close(self) -> None:
@@ -188,6 +188,9 @@ class FakeProvider:
             return await self._transcribe(headers.get("content-type"), form, dialect, exchange)
         if request.method == "GET" and request.path in dialect.models_paths:
             return await _send_json(exchange, 200, dialect.models(), _ids(dialect))
+        answer = dialect.info(request.method, request.path, body)
+        if answer is not None:
+            return await _send_error(exchange, answer)
         if request.method != "POST" or request.path not in dialect.paths:
             return await _send_error(exchange, dialect.not_found(request.path))
         refused = dialect.precheck(headers)
@@ -211,7 +214,7 @@ class FakeProvider:
             return await _send_error(exchange, dialect.http_error(script.fault, script), extra)
         if script.fault in PROXY_FAULTS:
             return await _proxy_answer(exchange, script.fault)
-        reply = Reply.resolve(script, body)
+        reply = Reply.resolve(script, body, dialect.stream_default)
         rate = script.rate if script.rate is not None else self.rate
         if reply.stream:
             await _stream(exchange, dialect, reply, rate, extra)
@@ -262,9 +265,8 @@ async def _send_json(
 async def _send_error(
     exchange: Exchange, error: HttpError, extra: list[tuple[str, str]] | None = None
 ) -> None:
-    await exchange.respond(
-        error.status, [*error.headers, *(extra or [])], dumps(error.body).encode()
-    )
+    body = error.body if isinstance(error.body, str) else dumps(error.body)
+    await exchange.respond(error.status, [*error.headers, *(extra or [])], body.encode())
 
 
 async def _proxy_answer(exchange: Exchange, fault: str) -> None:
@@ -357,7 +359,7 @@ async def _stream(
     if interval is None:
         interval = 1 / rate if rate else 0.0
     for _ in range(script.keepalive):
-        await emit(KEEPALIVE)
+        await emit(dialect.keepalive)
         await exchange.sleep(interval)
 
     fault = script.fault if script.fault in _MID_STREAM_FAULTS else None
@@ -371,7 +373,7 @@ async def _stream(
             if fault == "stall":
                 return await exchange.stall()
             if fault == "keepalive_only":
-                return await _forever(exchange, [KEEPALIVE], pause)
+                return await _forever(exchange, [dialect.keepalive], pause)
             if fault == "trickle":
                 data = dialect.idle_frame(reply).data
                 return await _forever(exchange, [data[i : i + 1] for i in range(len(data))], pause)

@@ -36,7 +36,7 @@ class Reply:
     body: dict[str, Any]  # the request's
 
     @classmethod
-    def resolve(cls, script: Script, body: dict[str, Any]) -> Reply:
+    def resolve(cls, script: Script, body: dict[str, Any], stream_default: bool = False) -> Reply:
         size = script.chunk_size
         text_chunks = list(script.chunks) if script.chunks is not None else split(script.text, size)
         thinking = script.thinking or ""
@@ -57,7 +57,7 @@ class Reply:
         return cls(
             script=script,
             model=str(body.get("model") or "fake-model"),
-            stream=body.get("stream") is True,
+            stream=body.get("stream", stream_default) is True,
             include_usage=isinstance(stream_options, dict)
             and stream_options.get("include_usage") is True,
             text="".join(text_chunks),

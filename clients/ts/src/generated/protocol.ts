@@ -72,6 +72,10 @@ export interface Conversation {
  */
 export interface ConversationSettingsOutput {
   /**
+   * The context window to fit the prompt into, in tokens, when smaller or larger than the model's (a local model run with more or less memory); Ollama is asked to size its context to it (`options.num_ctx`). Unset: the model's.
+   */
+  contextWindow: number | null;
+  /**
    * How hard a reasoning model thinks. Each adapter maps it onto what the model's profile accepts: the nearest level the model takes (never a lower one, `max` its highest), a thinking budget for budget-style models; `auto` sends none (the model's default; budget-style models then do not think). Ignored by models that do not reason.
    */
   effort: "low" | "medium" | "high" | "max" | "auto";
@@ -688,7 +692,7 @@ export interface ProvidersUpdated {
  */
 export interface Provider {
   /**
-   * The wire API: `responses` (OpenAI's Responses API, POST /responses) or `chat` (chat completions; Anthropic's Messages API for the anthropic kind). Default: `responses` for the openai kind, `chat` for the others.
+   * The wire API: `responses` (OpenAI's Responses API, POST /responses) or `chat` (chat completions; Anthropic's Messages API for the anthropic kind, Ollama's native /api/chat for the ollama kind). Default: `responses` for the openai kind, `chat` for the others.
    */
   api: "responses" | "chat";
   baseUrl: string;
@@ -709,7 +713,7 @@ export interface Provider {
    * Where the key comes from: set through providers.configure, or the usual environment variable.
    */
   keySource: ("stored" | "environment") | null;
-  kind: "openai" | "anthropic" | "deepseek" | "openai-compatible";
+  kind: "openai" | "anthropic" | "deepseek" | "openai-compatible" | "ollama";
   maxRetries: number;
   name: string;
   /**
@@ -1227,6 +1231,10 @@ export interface DocumentConversationInput {
  * Per-conversation generation settings; unset fields fall back to the model's defaults.
  */
 export interface ConversationSettingsInput {
+  /**
+   * The context window to fit the prompt into, in tokens, when smaller or larger than the model's (a local model run with more or less memory); Ollama is asked to size its context to it (`options.num_ctx`). Unset: the model's.
+   */
+  contextWindow?: number | null;
   /**
    * How hard a reasoning model thinks. Each adapter maps it onto what the model's profile accepts: the nearest level the model takes (never a lower one, `max` its highest), a thinking budget for budget-style models; `auto` sends none (the model's default; budget-style models then do not think). Ignored by models that do not reason.
    */
@@ -1835,6 +1843,9 @@ export interface ProvidersConfigureParams {
    * Null removes the stored key.
    */
   apiKey?: string | null;
+  /**
+   * Required for a new backend, except of kind `ollama` (its default: http://127.0.0.1:11434, the server's root without `/api`).
+   */
   baseUrl?: string | null;
   connectTimeoutSeconds?: number | null;
   enabled?: boolean | null;
@@ -1846,7 +1857,7 @@ export interface ProvidersConfigureParams {
   } | null;
   id: string;
   idleTimeoutSeconds?: number | null;
-  kind?: ("openai" | "anthropic" | "deepseek" | "openai-compatible") | null;
+  kind?: ("openai" | "anthropic" | "deepseek" | "openai-compatible" | "ollama") | null;
   maxRetries?: number | null;
   name?: string | null;
   totalTimeoutSeconds?: number | null;
@@ -1871,6 +1882,10 @@ export interface ServerModelInfo {
   contextWindow: number | null;
   displayName: string | null;
   /**
+   * The model family, where the server says (Ollama: `llama`).
+   */
+  family: string | null;
+  /**
    * The sidecar model of this provider that sends this name, if there is one.
    */
   modelId: string | null;
@@ -1878,6 +1893,14 @@ export interface ServerModelInfo {
    * The name the server knows it by (what a request sends).
    */
   name: string;
+  /**
+   * Its parameter count as the server writes it (`8.0B`).
+   */
+  parameterSize: string | null;
+  /**
+   * Its quantization, where the server says (`Q4_K_M`).
+   */
+  quantization: string | null;
   /**
    * On disk, for a local server.
    */

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sidecar.dev.fakes.dialects.anthropic import MessagesDialect
 from sidecar.dev.fakes.dialects.common import KEEPALIVE, PACED, FakeDialect, Frame, split_awkwardly
+from sidecar.dev.fakes.dialects.ollama import OllamaDialect
 from sidecar.dev.fakes.dialects.openai import ChatCompletionsDialect
 from sidecar.dev.fakes.dialects.responses import ResponsesDialect
 
@@ -14,6 +15,8 @@ RESPONSES_KINDS = ("openai", "openai-compatible")
 def dialect_for(kind: str, quirk: str | None = None) -> FakeDialect:
     if kind == "anthropic":
         return MessagesDialect()
+    if kind == "ollama":
+        return OllamaDialect()
     return ChatCompletionsDialect(kind, quirk)
 
 

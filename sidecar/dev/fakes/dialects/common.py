@@ -1,4 +1,5 @@
-"""What every dialect shares: SSE framing, ids, error answers and the `FakeDialect` interface."""
+"""What every dialect shares: SSE and NDJSON framing, ids, error answers and the
+`FakeDialect` interface."""
 
 from __future__ import annotations
 
@@ -33,8 +34,11 @@ class Frame:
 
 @dataclass
 class HttpError:
+    """An answer other than a chat reply: an error, or (`FakeDialect.info`) a small JSON
+    answer; a `str` body is sent as it is (a plain-text 404)."""
+
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | str
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -48,6 +52,11 @@ def data_frame(obj: Any, kind: str) -> Frame:
 
 def event_frame(name: str, obj: Any, kind: str) -> Frame:
     return Frame(f"event: {name}\ndata: {dumps(obj)}\n\n".encode(), kind)
+
+
+def line_frame(obj: Any, kind: str) -> Frame:
+    """One object of a newline-delimited JSON stream (Ollama's)."""
+    return Frame(f"{dumps(obj)}\n".encode(), kind)
 
 
 def comment_frame(text: str, kind: str = "event") -> Frame:
@@ -85,6 +94,8 @@ class FakeDialect(ABC):
     request_id_header: str
     error_event_fault: str = "http_500"  # what `error_event` becomes on a non-streamed request
     stream_content_type: str = "text/event-stream"
+    keepalive: bytes = KEEPALIVE  # what `keepalive` and `keepalive_only` send
+    stream_default: bool = False  # a request that leaves `stream` out is streamed
 
     @abstractmethod
     def authorized(self, headers: dict[str, str], api_key: str) -> bool: ...
@@ -126,6 +137,11 @@ class FakeDialect(ABC):
     def models(self) -> dict[str, Any]:
         """GET {base}/models: a small model list."""
         return {"object": "list", "data": []}
+
+    def info(self, method: str, path: str, body: dict[str, Any] | None) -> HttpError | None:
+        """An answer to a request that is not a chat (a model's details, the version): a
+        status and body like an error's; None when the path is not one."""
+        return None
 
     def new_request_id(self) -> str:
         return "req_" + secrets.token_hex(16)
