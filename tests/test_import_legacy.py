@@ -112,6 +112,8 @@ def build_app_db(
     add("models", provider="anthropic", model_name="claude-sonnet-4-5-20250929", enabled=1)
     add("models", provider="claude_cli", model_name="claude-cli-sonnet", enabled=1)
     add("models", provider="openai", model_name="whisper-1", enabled=1)
+    add("models", provider="ollama", model_name="qwen3:8b", url="http://localhost:11434/api/chat",
+        enabled=1)  # fmt: skip
     add("api_keys", provider="openai", key=OPENAI_KEY)
     add("api_keys", provider="anthropic", key=ANTHROPIC_KEY)
     if "custom_backends" in tables:
@@ -168,9 +170,10 @@ def expected_added(version: int) -> dict[str, int]:
         "thinking": 1 if later else 0,
         "usage": 4,
         "systemPrompts": 2,
-        "providers": 1 if later else 0,
+        "providers": 2 if later else 1,  # Ollama, and My Ollama (a custom backend)
         "apiKeys": 3 if later else 2,
-        "models": 2 if later else 1,  # gpt-4o disabled, llama3 (Claude Sonnet 4.5 is retired)
+        # gpt-4o disabled, qwen3:8b, llama3 (Claude Sonnet 4.5 is retired)
+        "models": 3 if later else 2,
         "preferences": 1 if version >= 43 else 0,
     }
 
@@ -289,6 +292,10 @@ async def check_setup(client: Client, version: int) -> None:
     models = {m["id"]: m for m in (await client.request("models.list", {}))["models"]}
     assert models["gpt-4o"]["enabled"] is False
     assert "claude-cli-sonnet" not in models
+    # The old app's own Ollama models go to Ollama's native API (num_ctx is honoured there).
+    assert providers["ollama"]["kind"] == "ollama" and not providers["ollama"]["hasKey"]
+    assert providers["ollama"]["baseUrl"] == "http://localhost:11434"
+    assert models["qwen3:8b"]["provider"] == "ollama"
     prompts = {
         p["name"]: p["content"]
         for p in (await client.request("systemPrompts.list"))["systemPrompts"]

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 PLACEHOLDER_TITLE = "New Conversation"
 LAST_MODEL_KEY = "last_used_model"
-OLLAMA_URL = "http://localhost:11434/v1"
+OLLAMA_URL = "http://localhost:11434"
 _NOT_CHAT_PROVIDERS = {"claude_cli": "runs a local CLI (claude_cli), which the sidecar does not"}
 _MIME_BY_TYPE = {"image": "image/png", "audio": "audio/webm"}
 
@@ -218,9 +218,9 @@ def _model_provider(
         if provider_id is None:
             skips.add("models", "a custom model whose backend is gone")
         return provider_id
-    if kind == "ollama":
-        url = openai_base_url(legacy.url or "") or OLLAMA_URL
-        provide("ollama", None, kind="openai-compatible", name="Ollama", base_url=url)
+    if kind == "ollama":  # the old app's own Ollama models: Ollama's native API
+        url = ollama_base_url(legacy.url or "") or OLLAMA_URL
+        provide("ollama", None, kind="ollama", name="Ollama", base_url=url)
         return "ollama"
     skips.add("models", _NOT_CHAT_PROVIDERS.get(kind, f"provider {kind!r} is not known here"))
     return None
@@ -270,6 +270,13 @@ def openai_base_url(url: str) -> str | None:
     if not path:
         path = "/v1"
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def ollama_base_url(url: str) -> str | None:
+    """The server root of an Ollama URL the old app stored (its native `/api/...` or its
+    OpenAI-compatible `/v1/...` path), for the `ollama` kind; None when not http(s)."""
+    base = openai_base_url(url)
+    return base.removesuffix("/v1") if base is not None else None
 
 
 def _backend_id(name: str, url: str, providers: dict[str, Any], used: set[str]) -> str:
