@@ -6,6 +6,7 @@
  */
 import WebSocket from "ws";
 import { get } from "svelte/store";
+import { until } from "./support/chat.js";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { ChatSendParams } from "../src/generated/protocol.js";
 import { SidecarClient } from "../src/client.js";
@@ -61,20 +62,6 @@ afterAll(async () => {
   await Promise.all([sidecar?.stop(), ...Object.values(fakes ?? {}).map((f) => f.stop())]);
 });
 
-function until<T>(store: Readable<T>, match: (value: T) => boolean, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`never: ${what}`)), 20_000);
-    let stop = (): void => {};
-    let done = false;
-    stop = store.subscribe((value) => {
-      if (done || !match(value)) return;
-      done = true;
-      clearTimeout(timer);
-      queueMicrotask(() => stop());
-      resolve(value);
-    });
-  });
-}
 
 async function upstreamCount(): Promise<number> {
   const counts = await Promise.all(Object.values(fakes).map(async (f) => (await f.requests()).length));

@@ -7,6 +7,7 @@
  */
 import WebSocket from "ws";
 import { get } from "svelte/store";
+import { until } from "./support/chat.js";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { ChatSendParams } from "../src/generated/protocol.js";
 import { SidecarClient } from "../src/client.js";
@@ -72,20 +73,6 @@ afterAll(async () => {
   await Promise.all([sidecar?.stop(), fake?.stop()]);
 });
 
-function until<T>(store: Readable<T>, match: (value: T) => boolean): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("timed out")), 10_000);
-    let stop = (): void => {};
-    let done = false;
-    stop = store.subscribe((value) => {
-      if (done || !match(value)) return;
-      done = true;
-      clearTimeout(timer);
-      queueMicrotask(() => stop());
-      resolve(value);
-    });
-  });
-}
 
 /** Sends through the router and reports which path got it, checked on both sides. */
 async function sendVia(conversationId: string, content: string, modelId?: string) {

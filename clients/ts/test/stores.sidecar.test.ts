@@ -5,6 +5,7 @@
  */
 import WebSocket from "ws";
 import { get } from "svelte/store";
+import { until } from "./support/chat.js";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { SidecarClient, type ConnectionState } from "../src/client.js";
 import {
@@ -43,24 +44,6 @@ afterAll(async () => {
 });
 
 /** Resolves with the first value `match` accepts (checked on every change). */
-function until<T>(store: Readable<T>, match: (value: T) => boolean, what = "", timeoutMs = 15_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    let stop: (() => void) | undefined;
-    let done = false;
-    const timer = setTimeout(() => {
-      stop?.();
-      reject(new Error(`the store never got there: ${what}`));
-    }, timeoutMs);
-    stop = store.subscribe((value) => {
-      if (done || !match(value)) return;
-      done = true;
-      clearTimeout(timer);
-      queueMicrotask(() => stop?.());
-      resolve(value);
-    });
-    if (done) stop();
-  });
-}
 
 test("SidecarClient fits the stores' ClientLike", () => {
   const fits: ClientLike<ConnectionState> = client;

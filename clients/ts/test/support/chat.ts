@@ -1,6 +1,7 @@
 /**
  * Small helpers for tests that chat through a real sidecar and a fake provider.
  */
+import type { Readable } from "svelte/store";
 import type { SidecarClient } from "../../src/client.js";
 import type { EventType, Events } from "../../src/generated/protocol.js";
 import type { FakeProcess } from "./env.js";
@@ -53,3 +54,29 @@ export async function waitUntil(condition: () => boolean, timeoutMs = 15_000, wh
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Resolves with the store's first value that `match`es (the current one included), then
+ * unsubscribes; rejects after `timeoutMs`, naming `what`. */
+export function until<T>(
+  store: Readable<T>,
+  match: (value: T) => boolean,
+  what = "",
+  timeoutMs = 15_000,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let stop: (() => void) | undefined;
+    let done = false;
+    const timer = setTimeout(() => {
+      stop?.();
+      reject(new Error(`the store never got there: ${what}`));
+    }, timeoutMs);
+    stop = store.subscribe((value) => {
+      if (done || !match(value)) return;
+      done = true;
+      clearTimeout(timer);
+      queueMicrotask(() => stop?.());
+      resolve(value);
+    });
+    if (done) stop();
+  });
+}
