@@ -79,6 +79,12 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         sys.stderr.write(f"cannot start {argv[0]}: {exc.strerror or exc}\n")
         return 127
+    # Let go of the MCP pipes: the server's end of them is then the only one, so the
+    # sidecar sees EOF the moment the server dies, not when the guard notices.
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
     while True:
         try:
             code = child.wait(timeout=POLL)

@@ -111,3 +111,34 @@ def state_event(server_id: str, state: str):
 
 def env_with_path() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "")}
+
+
+class HttpServer:
+    """tests/mcp_servers/http_server.py in a process of its own (.venv-mcp's Python)."""
+
+    def __init__(self, key: str, port: int = 0) -> None:
+        self.key = key
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> HttpServer:
+        self.proc = subprocess.Popen(
+            [str(VENV / "bin" / "python"), str(HTTP_SERVER), str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "EXPECTED_KEY": self.key},
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode()
+        assert line.startswith("PORT "), line
+        self.port = int(line.split()[1])
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)

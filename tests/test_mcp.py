@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +66,203 @@ async def test_a_stdio_server_s_tool_runs_in_the_loop_with_approval(tmp_path):
         assert ENV_SECRET not in received
         db = (env.sidecar.data_dir / "sidecar.db").read_bytes()
         assert ENV_SECRET.encode() not in db
+
+
+async def _add_ready(env, params: dict) -> dict:
+    server = (await env.client.request("mcp.servers.add", params))["server"]
+    ready = await env.client.wait_for(mcp_env.ready_event(server["id"]), 60)
+    return ready["server"]
+
+
+async def _run_call(env, tool: str, arguments: dict, reply: str = "Done.") -> tuple[str, dict]:
+    env.fake.enqueue(Script(text="", tool_calls=[call(tool, arguments)]), Script(text=reply))
+    ids = await env.send(f"use {tool}", tools=[tool])
+    return ids["assistantMessageId"], ids
+
+
+async def test_a_server_that_never_answers_fails_that_call_and_the_reply_goes_on(tmp_path):
+    async with chat_env(tmp_path) as env:
+        server = await _add_ready(
+            env, mcp_env.misbehaving_server(approval="never", timeoutSeconds=1.5)
+        )
+        assert server["tools"][0]["requiresApproval"] is False
+        mid, _ = await _run_call(env, "misbehaving__hang", {}, "It did not answer.")
+        final = await env.settled(mid, 30)
+        assert final["status"] == "complete" and final["content"] == "It did not answer."
+        [tc] = final["toolCalls"]
+        assert tc["status"] == "failed" and "did not answer" in tc["error"], tc
+        assert "did not answer" in env.fake.requests[-1].body["messages"][-1]["content"]
+
+        mid, _ = await _run_call(env, "misbehaving__garbage", {}, "Garbage.")
+        final = await env.settled(mid, 30)
+        assert final["status"] == "complete"
+        assert final["toolCalls"][0]["status"] == "failed"
+        assert final["toolCalls"][0]["error"], final["toolCalls"][0]
+
+        mid, _ = await _run_call(env, "misbehaving__echo", {"text": "still here"})
+        final = await env.settled(mid, 30)
+        assert final["toolCalls"][0]["result"] == "echo: still here", "the server still serves"
+
+
+async def test_a_server_that_dies_mid_call_fails_that_call_and_comes_back(tmp_path):
+    async with chat_env(tmp_path) as env:
+        server = await _add_ready(env, mcp_env.misbehaving_server(approval="never"))
+        seen = len(env.client.events)
+        mid, _ = await _run_call(env, "misbehaving__die", {}, "It crashed.")
+        final = await env.settled(mid, 30)
+        assert final["status"] == "complete" and final["content"] == "It crashed."
+        [tc] = final["toolCalls"]
+        assert tc["status"] == "failed" and "stopped before answering" in tc["error"], tc
+        # it restarts with backoff: failed (why), starting, ready again
+        states = []
+
+        def back(e):
+            if e["type"] == "mcp.server.updated" and e["server"]["id"] == server["id"]:
+                states.append(e["server"]["state"])
+                return e["server"]["state"] == "ready"
+            return False
+
+        await env.client.wait_for(
+            lambda e: e["seq"] > env.client.events[seen - 1]["seq"] and back(e), 30
+        )
+        assert states[-3:] == ["failed", "starting", "ready"], states
+        mid, _ = await _run_call(env, "misbehaving__echo", {"text": "again"})
+        assert (await env.settled(mid, 30))["toolCalls"][0]["result"] == "echo: again"
+
+
+async def test_a_real_server_killed_mid_call(tmp_path):
+    async with chat_env(tmp_path) as env:
+        server = await _add_ready(env, mcp_env.everything_server(approval="never"))
+        tool = "everything__trigger-long-running-operation"
+        assert tool in [t["name"] for t in server["tools"]]
+        mid, _ = await _run_call(env, tool, {"duration": 30, "steps": 30}, "Interrupted.")
+        await env.client.wait_for(lambda e: e["type"] == "tool.execution.started")
+        pids = mcp_env.processes_of(server["id"])
+        assert pids, "the server runs under the sidecar's marker"
+        node = [p for p in pids if Path(f"/proc/{p}/cmdline").read_bytes().startswith(b"node\0")]
+        os.kill(node[0], signal.SIGKILL)
+        final = await env.settled(mid, 30)
+        assert final["status"] == "complete" and final["content"] == "Interrupted."
+        assert final["toolCalls"][0]["status"] == "failed"
+        assert "stopped before answering" in final["toolCalls"][0]["error"]
+        await env.client.wait_for(
+            lambda e: mcp_env.ready_event(server["id"])(e) and e["seq"] > final_seq(env, mid), 60
+        )
+
+
+def final_seq(env, mid: str) -> int:
+    return max(e["seq"] for e in env.events_of(mid))
+
+
+async def test_removing_a_server_while_its_call_runs(tmp_path):
+    async with chat_env(tmp_path) as env:
+        server = await _add_ready(env, mcp_env.misbehaving_server(approval="never"))
+        mid, _ = await _run_call(env, "misbehaving__hang", {}, "Gone.")
+        await env.client.wait_for(lambda e: e["type"] == "tool.execution.started")
+        assert mcp_env.processes_of(server["id"])
+        await env.client.request("mcp.servers.remove", {"id": server["id"]})
+        final = await env.settled(mid, 30)
+        assert final["status"] == "complete" and final["content"] == "Gone."
+        assert final["toolCalls"][0]["status"] == "failed"
+        await env.client.wait_for(
+            lambda e: e["type"] == "mcp.server.removed" and e["serverId"] == server["id"]
+        )
+        assert mcp_env.processes_of(server["id"]) == [], "removed: its processes are gone"
+        listed = await env.client.request("mcp.servers.list")
+        assert listed["servers"] == []
+        tools = await env.client.request("tools.list")
+        assert not [t for t in tools["tools"] if t["executor"] == "mcp"]
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+async def test_no_server_outlives_the_sidecar(tmp_path, how):
+    async with chat_env(tmp_path) as env:
+        ids = [
+            (await _add_ready(env, mcp_env.everything_server()))["id"],
+            (await _add_ready(env, mcp_env.misbehaving_server()))["id"],
+            (await _add_ready(env, mcp_env.time_server()))["id"],
+        ]
+        for server_id in ids:
+            assert mcp_env.processes_of(server_id)
+        if how == "SIGKILL":
+            env.sidecar.proc.kill()
+        else:
+            env.sidecar.proc.terminate()
+        env.sidecar.proc.wait(20)
+        for server_id in ids:
+            mcp_env.wait_until(lambda s=server_id: not mcp_env.processes_of(s), 20)
+
+
+HEADER_SECRET = "http-header-SECRET-5b2e8a1f90"
+
+
+async def test_an_http_server_with_a_header_secret(tmp_path):
+    http = mcp_env.HttpServer(HEADER_SECRET).start()
+    try:
+        async with chat_env(tmp_path) as env:
+            wrong = (
+                await env.client.request(
+                    "mcp.servers.add",
+                    {
+                        "name": "Nokey",
+                        "transport": "http",
+                        "url": http.url,
+                        "headers": {"X-Api-Key": "wrong"},
+                    },
+                )
+            )["server"]
+            await env.client.wait_for(mcp_env.state_event(wrong["id"], "failed"), 30)
+            await env.client.request("mcp.servers.remove", {"id": wrong["id"]})
+
+            server = await _add_ready(
+                env,
+                {
+                    "name": "Calc",
+                    "transport": "http",
+                    "url": http.url,
+                    "headers": {"X-Api-Key": HEADER_SECRET},
+                    "approval": "once",
+                },
+            )
+            assert server["headerNames"] == ["X-Api-Key"]
+            assert {t["name"] for t in server["tools"]} == {"calc__add", "calc__slow"}
+            mid, _ = await _run_call(env, "calc__add", {"a": 2, "b": 40})
+            proposed = await env.client.wait_for(
+                lambda e: e["type"] == "tool.execution.proposed" and e["messageId"] == mid
+            )
+            await env.client.request(
+                "tools.approve", {"callId": proposed["callId"], "approved": True}
+            )
+            final = await env.settled(mid, 30)
+            result = final["toolCalls"][0]["result"]
+            assert result["content"] == [{"type": "text", "text": "sum=42"}]
+            assert result["structuredContent"] == {"result": "sum=42"}
+            assert env.fake.requests[-1].body["messages"][-1]["content"] == "sum=42"
+            # "once": the same conversation is not asked again
+            mid, _ = await _run_call(env, "calc__add", {"a": 1, "b": 1})
+            final = await env.settled(mid, 30)
+            assert final["toolCalls"][0]["result"]["content"][0]["text"] == "sum=2"
+            assert [k for k, _ in tool_events(env, mid)] == ["started", "completed"]
+
+            # the server restarts (same port): the next call reconnects and goes through
+            http.stop()
+            http.start()
+            mid, _ = await _run_call(env, "calc__add", {"a": 3, "b": 4})
+            final = await env.settled(mid, 60)
+            assert final["toolCalls"][0]["status"] == "completed", final["toolCalls"][0]
+            assert final["toolCalls"][0]["result"]["content"][0]["text"] == "sum=7"
+
+            # the server goes away: the call fails, never waits
+            http.stop()
+            mid, _ = await _run_call(env, "calc__add", {"a": 1, "b": 2}, "Down.")
+            final = await env.settled(mid, 90)
+            assert final["status"] == "complete"
+            assert final["toolCalls"][0]["status"] == "failed", final["toolCalls"][0]
+
+            assert HEADER_SECRET not in env.sidecar.stderr()
+            received = "".join(r if isinstance(r, str) else r.decode() for r in env.client.raw)
+            assert HEADER_SECRET not in received
+            db = (env.sidecar.data_dir / "sidecar.db").read_bytes()
+            assert HEADER_SECRET.encode() not in db
+    finally:
+        http.stop()

@@ -138,6 +138,8 @@ class McpLink:
             if self._stop.is_set():
                 break
             fails = 1 if self.state == "ready" and time.monotonic() - began > STABLE else fails + 1
+            if self._broken.is_set() and fails < GIVE_UP_AFTER:
+                continue  # a request found the connection cut: reconnect at once
             if fails >= GIVE_UP_AFTER:
                 self._set("failed", f"{why} (gave up after {fails} attempts)")
                 return
@@ -249,7 +251,7 @@ class McpLink:
             except TimeoutError:
                 raise McpFailure(f"the MCP server did not answer {name} in time") from None
             except Exception as exc:
-                if not _is_cut(exc):
+                if not _is_cut(exc, self.target.transport == "http"):
                     raise
                 if self.target.transport != "http" or attempt == 2:
                     raise McpFailure(
@@ -304,11 +306,13 @@ async def _forward(read: Any, send: Any, ended: asyncio.Event) -> None:
         ended.set()
 
 
-def _is_cut(exc: BaseException) -> bool:
+def _is_cut(exc: BaseException, http: bool) -> bool:
+    """The request's connection broke (it may not have reached the server): for HTTP also
+    a session the server no longer knows (it restarted)."""
     from mcp import MCPError
 
     if isinstance(exc, MCPError):
-        return exc.code == CUT
+        return exc.code == CUT or (http and "session" in exc.error.message.lower())
     return isinstance(exc, OSError | ConnectionError) or type(exc).__module__.startswith(
         ("httpx2", "httpcore2", "anyio")
     )

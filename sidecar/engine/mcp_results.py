@@ -89,15 +89,17 @@ def is_mcp_result(result: Any) -> bool:
 
 
 def model_text(result: dict[str, Any]) -> str:
-    """What the model reads of a rich result: its text, a note per image, then the
-    structured content as JSON."""
+    """What the model reads of a rich result: its text and a note per image; the structured
+    content as JSON only when there is no text (servers send its text form beside it)."""
     parts = []
     for b in result["content"]:
         if b.get("type") == "image":
             parts.append(f"[image {b.get('mimeType')}: attached]")
         else:
             parts.append(str(b.get("text", "")))
-    if "structuredContent" in result:
+    if "structuredContent" in result and not any(
+        b.get("type") == "text" for b in result["content"]
+    ):
         parts.append(orjson.dumps(result["structuredContent"]).decode())
     return "\n".join(parts)
 
