@@ -12,6 +12,7 @@ import pytest
 from sidecar.dev.fakes import Script
 from tests import mcp_env
 from tests.chat_env import chat_env
+from tests.harness import RpcFailure
 from tests.test_tools import call, tool_events
 
 ENV_SECRET = "mcp-env-SECRET-7d1c9e0b4a"
@@ -266,3 +267,142 @@ async def test_an_http_server_with_a_header_secret(tmp_path):
             assert HEADER_SECRET.encode() not in db
     finally:
         http.stop()
+
+
+VISION = {"vision": True, "tools": True}
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_an_image_result_reaches_a_vision_model_as_the_provider_takes_it(tmp_path, kind):
+    async with chat_env(tmp_path, kind) as env:
+        await env.client.request(
+            "models.upsert",
+            {
+                "model": {
+                    "id": env.model_id,
+                    "provider": env.provider_id,
+                    "providerModel": f"upstream-{kind}",
+                    "capabilities": VISION,
+                }
+            },
+        )
+        await _add_ready(env, mcp_env.everything_server(approval="never"))
+        mid, _ = await _run_call(env, "everything__get-tiny-image", {}, "A tiny image.")
+        final = await env.settled(mid, 30)
+        assert final["status"] == "complete", final
+        result = final["toolCalls"][0]["result"]
+        [image] = [b for b in result["content"] if b["type"] == "image"]
+        assert image["mimeType"] == "image/png" and image["data"]
+        body = env.fake.requests[-1].body
+        if kind == "anthropic":
+            [tool_result] = [
+                b
+                for m in body["messages"]
+                if isinstance(m["content"], list)
+                for b in m["content"]
+                if b.get("type") == "tool_result"
+            ]
+            kinds = [b["type"] for b in tool_result["content"]]
+            assert "image" in kinds and "text" in kinds
+            [img] = [b for b in tool_result["content"] if b["type"] == "image"]
+            assert img["source"]["data"] == image["data"]
+        else:
+            tool, after = body["messages"][-2], body["messages"][-1]
+            assert tool["role"] == "tool" and "[image (image/png)]" in tool["content"]
+            assert after["role"] == "user"
+            assert after["content"][1]["image_url"]["url"].endswith(image["data"])
+
+
+async def test_prompts_and_resources(tmp_path):
+    async with chat_env(tmp_path) as env:
+        server = await _add_ready(env, mcp_env.everything_server())
+        sid = server["id"]
+        prompts = (await env.client.request("mcp.prompts.list", {"serverId": sid}))["prompts"]
+        [args_prompt] = [p for p in prompts if p["name"] == "args-prompt"]
+        assert [a["name"] for a in args_prompt["arguments"]] == ["city", "state"]
+        assert args_prompt["arguments"][0]["required"] is True
+        got = await env.client.request(
+            "mcp.prompts.get",
+            {"serverId": sid, "name": "args-prompt", "arguments": {"city": "Lisbon"}},
+        )
+        assert got["text"] == "What's weather in Lisbon?"
+        # usable as a system prompt
+        env.fake.enqueue(Script(text="Sunny."))
+        ids = await env.send("and?", systemPrompt=got["text"])
+        await env.settled(ids["assistantMessageId"])
+        assert "What's weather in Lisbon?" in json.dumps(env.fake.requests[-1].body["messages"][0])
+
+        resources = (await env.client.request("mcp.resources.list", {"serverId": sid}))["resources"]
+        [doc] = [r for r in resources if r["uri"].endswith("architecture.md")]
+        read = await env.client.request("mcp.resources.read", {"serverId": sid, "uri": doc["uri"]})
+        [content] = read["contents"]
+        assert content["text"] and content["uri"] == doc["uri"]
+        # attached to a message as text
+        env.fake.enqueue(Script(text="Read it."))
+        ids = await env.send(
+            "summarize",
+            attachments=[
+                {"name": doc["name"], "mimeType": "text/markdown", "text": content["text"]}
+            ],
+        )
+        await env.settled(ids["assistantMessageId"])
+        assert content["text"] in env.fake.requests[-1].body["messages"][-1]["content"]
+
+        with pytest.raises(RpcFailure) as err:
+            await env.client.request("mcp.prompts.get", {"serverId": sid, "name": "no-such"})
+        assert err.value.reason == "MCP_SERVER_ERROR"
+        with pytest.raises(RpcFailure) as err:
+            await env.client.request("mcp.prompts.list", {"serverId": "nope"})
+        assert err.value.reason == "NOT_FOUND"
+
+
+async def test_update_policies_restart_and_disable(tmp_path):
+    async with chat_env(tmp_path) as env:
+        server = await _add_ready(env, mcp_env.misbehaving_server())
+        sid = server["id"]
+        updated = await env.client.request(
+            "mcp.servers.update",
+            {"id": sid, "approval": "never", "toolApprovals": {"echo": "always"}},
+        )
+        tools = {t["name"]: t for t in updated["server"]["tools"]}
+        assert tools["misbehaving__echo"]["requiresApproval"] is True
+        assert tools["misbehaving__hang"]["requiresApproval"] is False
+        pids = mcp_env.processes_of(sid)
+        assert pids, "a policy change does not restart it"
+        seen = env.client.events[-1]["seq"]
+        await env.client.request(
+            "mcp.servers.update", {"id": sid, "args": [str(mcp_env.MISBEHAVING), "--x"]}
+        )
+        await env.client.wait_for(lambda e: e["seq"] > seen and mcp_env.ready_event(sid)(e), 30)
+        mcp_env.wait_until(lambda: not set(pids) & set(mcp_env.processes_of(sid)))
+        await env.client.request("mcp.servers.update", {"id": sid, "enabled": False})
+        mcp_env.wait_until(lambda: not mcp_env.processes_of(sid))
+        listed = await env.client.request("tools.list")
+        assert not [t for t in listed["tools"] if t.get("serverId") == sid]
+        with pytest.raises(RpcFailure) as err:
+            await env.send("x", tools=["misbehaving__echo"])
+        assert err.value.code == -32602
+        with pytest.raises(RpcFailure):
+            await env.client.request(
+                "mcp.servers.add", {"name": "bad", "transport": "http", "command": "x"}
+            )
+
+
+async def test_a_server_that_cannot_start_says_why(tmp_path):
+    async with chat_env(tmp_path) as env:
+        added = await env.client.request(
+            "mcp.servers.add",
+            {"name": "Nothing", "transport": "stdio", "command": "/no/such/mcp-server"},
+        )
+        failed = await env.client.wait_for(mcp_env.state_event(added["server"]["id"], "failed"), 30)
+        assert "command not found" in failed["server"]["error"]
+        hung = await env.client.request(
+            "mcp.servers.add", mcp_env.misbehaving_server("--hang-initialize", name="Hung")
+        )
+        assert hung["server"]["slug"] == "hung"
+        listed = await env.client.request("mcp.servers.list")
+        assert {s["name"] for s in listed["servers"]} == {"Nothing", "Hung"}
+        hung_id = hung["server"]["id"]
+        mcp_env.wait_until(lambda: mcp_env.processes_of(hung_id))
+    # the sidecar stopped (SIGTERM) while the server was still starting: it went too
+    mcp_env.wait_until(lambda: not mcp_env.processes_of(hung_id), 20)

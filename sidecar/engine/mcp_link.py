@@ -105,6 +105,10 @@ class McpLink:
         self._stop.set()
         task = self._task
         if task is not None and not task.done():
+            if self.state == "starting":
+                # Still connecting (a server may never answer `initialize`): cancel. The SDK's
+                # stdio shutdown runs shielded and bounded, so the group still goes.
+                task.cancel()
             try:
                 await asyncio.wait_for(asyncio.shield(task), 15)
             except TimeoutError:
@@ -128,7 +132,9 @@ class McpLink:
             try:
                 why = await self._session_once()
             except asyncio.CancelledError:
-                raise
+                if not self._stop.is_set():
+                    raise
+                break
             except McpFailure as exc:
                 why = str(exc)
             except Exception as exc:  # the SDK and the transports raise many kinds

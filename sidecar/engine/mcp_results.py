@@ -94,7 +94,7 @@ def model_text(result: dict[str, Any]) -> str:
     parts = []
     for b in result["content"]:
         if b.get("type") == "image":
-            parts.append(f"[image {b.get('mimeType')}: attached]")
+            parts.append(f"[image ({b.get('mimeType')})]")
         else:
             parts.append(str(b.get("text", "")))
     if "structuredContent" in result and not any(

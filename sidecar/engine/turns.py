@@ -374,7 +374,15 @@ class Turns:
         ids = {"conversation_id": m.conversation_id, "message_id": m.id}
         for call in step.calls:
             await e.tools.run(ids, call, turn.enabled.get(call.name), turn.folders)
-        request.messages.extend(step_messages(step.content, step.thinking, step.step, step.calls))
+        request.messages.extend(
+            step_messages(
+                step.content,
+                step.thinking,
+                step.step,
+                step.calls,
+                vision=turn.state.model.capabilities.vision,
+            )
+        )
 
     async def _finish(self, turn: Turn, status: MessageStatus, error: ErrorInfo | None) -> None:
         e = self._e
