@@ -101,10 +101,13 @@ class Mcp:
     async def list(self) -> list[McpServer]:
         return [self._wire(r) for r in (await self.loaded()).values()]
 
-    async def add(self, p: McpServersAddParams) -> McpServer:
+    async def add(
+        self, p: McpServersAddParams, server_id: str | None = None, start: bool = True
+    ) -> McpServer:
+        """`server_id` and `start=False`: import-legacy (a stable id; nothing runs)."""
         rows = await self.loaded()
         _check_transport(p.transport, p.command, p.url, p.args, p.env, p.cwd, p.headers)
-        row = McpRow(id=new_id(), name=p.name, transport=p.transport)
+        row = McpRow(id=server_id or new_id(), name=p.name, transport=p.transport)
         row.data = {
             "slug": slugify(p.name, {r.data.get("slug", "") for r in rows.values()}),
             "command": p.command,
@@ -125,7 +128,7 @@ class Mcp:
         await self._e.repos.mcp.save(row)
         rows[row.id] = row
         self._publish(row)
-        if p.enabled:
+        if p.enabled and start:
             await self._link(row)
         return self._wire(row)
 

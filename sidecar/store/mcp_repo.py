@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sidecar.ids import now_iso
 from sidecar.store.rows import from_json, json_text
-from sidecar.store.sql import fetch_all, run
+from sidecar.store.sql import fetch_all, run, run_many
 
 if TYPE_CHECKING:
     from sidecar.store.database import Database
@@ -68,6 +68,17 @@ class McpRepo:
                     row.created_at,
                     row.updated_at,
                 ),
+            )
+
+    async def imported(self) -> set[str]:
+        """The ids a bulk import (import-legacy) ever added (`imported_ids`)."""
+        async with self._db.locked() as db:
+            return {r["id"] for r in await fetch_all(db, "SELECT id FROM imported_ids")}
+
+    async def mark_imported(self, ids: list[str]) -> None:
+        async with self._db.locked() as db:
+            await run_many(
+                db, "INSERT OR IGNORE INTO imported_ids (id) VALUES (?)", [(i,) for i in ids]
             )
 
     async def delete(self, id: str) -> bool:
