@@ -12,7 +12,7 @@ import pytest
 from sidecar.dev.fakes import Script
 from tests import mcp_env
 from tests.chat_env import chat_env
-from tests.harness import RpcFailure
+from tests.harness import Client, RpcFailure, launch
 from tests.test_tools import call, tool_events
 
 ENV_SECRET = "mcp-env-SECRET-7d1c9e0b4a"
@@ -406,3 +406,47 @@ async def test_a_server_that_cannot_start_says_why(tmp_path):
         mcp_env.wait_until(lambda: mcp_env.processes_of(hung_id))
     # the sidecar stopped (SIGTERM) while the server was still starting: it went too
     mcp_env.wait_until(lambda: not mcp_env.processes_of(hung_id), 20)
+
+
+async def test_start_on_launch_and_lazy_start_after_a_restart(tmp_path):
+    data = tmp_path / "data"
+    sc = launch(data)
+    try:
+        client = await Client.open(sc)
+        eager = (
+            await client.request(
+                "mcp.servers.add",
+                mcp_env.misbehaving_server(name="Eager", startOnLaunch=True, enabled=False),
+            )
+        )["server"]
+        await client.request("mcp.servers.update", {"id": eager["id"], "enabled": True})
+        await client.wait_for(mcp_env.ready_event(eager["id"]), 30)
+        lazy = await _add_ready(_Env(client), mcp_env.misbehaving_server(name="Lazy"))
+        await client.close()
+    finally:
+        sc.terminate()
+    for server in (eager, lazy):
+        mcp_env.wait_until(lambda s=server: not mcp_env.processes_of(s["id"]), 20)
+
+    sc = launch(data)
+    try:
+        client = await Client.open(sc, subscribe=0)  # with the events since the start
+        await client.wait_for(mcp_env.ready_event(eager["id"]), 30)
+        servers = {s["id"]: s for s in (await client.request("mcp.servers.list"))["servers"]}
+        assert servers[lazy["id"]]["state"] == "stopped"
+        assert mcp_env.processes_of(lazy["id"]) == [], "started at first use, not before"
+        names = [t["name"] for t in servers[lazy["id"]]["tools"]]
+        assert "lazy__echo" in names, "its last known tools, before it runs"
+        listed = await client.request("tools.list")
+        assert "lazy__echo" in [t["name"] for t in listed["tools"]]
+        await client.wait_for(mcp_env.ready_event(lazy["id"]), 30)
+        await client.close()
+    finally:
+        sc.kill()
+    for server in (eager, lazy):
+        mcp_env.wait_until(lambda s=server: not mcp_env.processes_of(s["id"]), 20)
+
+
+class _Env:
+    def __init__(self, client: Client) -> None:
+        self.client = client
