@@ -239,7 +239,7 @@ async def test_unknown_events_blocks_and_deltas_are_ignored():
         ("tool_use", "tool_calls"),
         ("refusal", "refusal"),
         ("pause_turn", "pause_turn"),
-        ("model_context_window_exceeded", "model_context_window_exceeded"),
+        ("model_context_window_exceeded", "length"),
     ],
 )
 async def test_stop_reason_normalization(stop, finish):
