@@ -69,7 +69,10 @@ async def load_sdk() -> None:
 
 
 def guard_command(command: str, args: list[str]) -> tuple[str, list[str]]:
-    """The watchdog's command line around a server's (see `sidecar.guard`)."""
+    """The watchdog's command line around a server's (see `sidecar.guard`). Not on
+    Windows: there the SDK starts the server in a Job Object that ends with the sidecar."""
+    if sys.platform == "win32":
+        return command, args
     if getattr(sys, "frozen", False):  # the one-folder build: the executable is the sidecar
         return sys.executable, ["mcp-guard", "--", command, *args]
     return sys.executable, ["-m", "sidecar", "mcp-guard", "--", command, *args]
