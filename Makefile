@@ -10,7 +10,7 @@ NPM_STAMP := $(TS)/node_modules/.installed
 LINT_VENV  := .venv-lint
 LINT_STAMP := $(LINT_VENV)/.installed
 
-.PHONY: setup setup-ts demo test schema bench lint clean dist soak
+.PHONY: setup setup-ts demo test schema bench lint clean dist soak mcp-servers
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,25 @@ $(NPM_STAMP): $(TS)/package-lock.json $(TS)/package.json
 
 setup-ts: $(NPM_STAMP)
 
+# The MCP servers the tests run (nobody here wrote them), pinned, each in its own tree:
+# mcp-server-time (PyPI) in .venv-mcp, @modelcontextprotocol/server-everything (npm) in
+# tests/mcp_servers/node_modules from its package-lock.json.
+MCP_DIR   := tests/mcp_servers
+MCP_VENV  := .venv-mcp
+MCP_STAMP := $(MCP_VENV)/.installed
+MCP_NPM_STAMP := $(MCP_DIR)/node_modules/.installed
+
+$(MCP_STAMP): $(MCP_DIR)/requirements.lock
+	$(PYTHON) -m venv $(MCP_VENV)
+	$(MCP_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(MCP_DIR)/requirements.lock
+	touch $(MCP_STAMP)
+
+$(MCP_NPM_STAMP): $(MCP_DIR)/package-lock.json $(MCP_DIR)/package.json
+	cd $(MCP_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(MCP_NPM_STAMP)
+
+mcp-servers: $(MCP_STAMP) $(MCP_NPM_STAMP)
+
 # The demo chat page next to a sidecar and a fake provider; prints its URL, Ctrl-C stops.
 # (`$(BIN)/python -m sidecar.dev.demo` is the terminal version: one chat, printed.)
 demo: setup setup-ts
@@ -41,7 +60,7 @@ demo: setup setup-ts
 # Lint (style and the import layers), the Python suite, then the TypeScript package (types in sync with schema/, strict typecheck,
 # build, unit and integration tests against a real sidecar, npm pack contents), then the
 # demo page in headless Chromium.
-test: lint setup-ts
+test: lint setup-ts mcp-servers
 	$(BIN)/python -m pytest
 	cd $(TS) && SIDECAR_PYTHON=$(CURDIR)/$(BIN)/python npm run check
 	cd $(TS) && SIDECAR_PYTHON=$(CURDIR)/$(BIN)/python npm run e2e
@@ -70,4 +89,4 @@ lint: setup $(LINT_STAMP)
 	$(LINT_VENV)/bin/lint-imports
 
 clean:
-	rm -rf $(VENV) $(LINT_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LINT_VENV) $(MCP_VENV) .pytest_cache .ruff_cache

@@ -10,3 +10,8 @@ every module imports only what its own job needs.
 # for a change old clients cannot handle (a removed or renamed method, event or field).
 __version__ = "0.2.0"
 PROTOCOL_VERSION = 1
+
+# httpx imports its own command line (click, pygments) whenever click is importable, and
+# the MCP SDK brings click (its server side needs uvicorn). The sidecar never runs httpx's
+# command line: keep it, and the memory it costs, out of every process.
+__import__("sys").modules.setdefault("httpx._main", None)

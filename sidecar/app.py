@@ -69,6 +69,13 @@ class App:
             for hook in self._engine.disconnect_hooks:
                 hook(key)
 
+    async def start_mcp_servers(self) -> None:
+        """After the ready line: the MCP servers set to start with the sidecar (the engine is
+        built only when there is one)."""
+        rows = await self.repos.mcp.rows()
+        if any(r.data.get("startOnLaunch") and r.data.get("enabled", True) for r in rows):
+            await self.engine.mcp.start_on_launch()
+
     async def stop_engine(self) -> None:
         """Running turns end `interrupted` (their text stored); the database stays open."""
         if self._engine is not None:

@@ -162,6 +162,11 @@ def _resolve(args: argparse.Namespace) -> ServeConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["mcp-guard"]:  # internal: the watchdog an MCP server runs under
+        from sidecar.guard import main as guard
+
+        return guard(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         # Each command imports what it runs, when it runs: `--help` and a launch stay fast.

@@ -81,7 +81,7 @@ async def _serve(config: ServeConfig) -> int:
             app.repos.database.interrupted_at_start,
         )
     # Warm the request path in the background so the first request does not pay for it.
-    warm = asyncio.create_task(asyncio.to_thread(_warm_imports, app))
+    warm = asyncio.create_task(_warm_then_start(app))
     loop_stats = LoopStats.from_env()  # opt-in, for the soak suite
 
     await stop.wait()
@@ -114,6 +114,14 @@ def _print_ready(ready: dict[str, object]) -> bool:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+async def _warm_then_start(app: App) -> None:
+    await asyncio.to_thread(_warm_imports, app)
+    try:
+        await app.start_mcp_servers()
+    except Exception:
+        log.exception("the MCP servers set to start with the sidecar could not be started")
 
 
 def _warm_imports(app: App) -> None:

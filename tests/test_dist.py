@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import sidecar
+from sidecar.dev.fakes import Script
 from tests.chat_env import chat_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +83,9 @@ def test_lazily_imported_modules_are_bundled_and_test_tools_are_not(binary):
         "httpx_sse",
         "aiosqlite",
         "orjson",
+        "sidecar.guard",
+        "mcp.client.stdio",
+        "mcp.client.streamable_http",
     ):
         assert needed in modules, needed
     assert not {m for m in modules if m == "sidecar.dev" or m.startswith("sidecar.dev.")}
@@ -109,6 +113,35 @@ async def test_binary_chats_through_a_fake_provider_and_exits_when_stdin_closes(
         assert await asyncio.to_thread(env.sidecar.proc.wait, 5) == 0
         assert time.monotonic() - started < 2.0
     assert "stopped" in env.sidecar.stderr()
+
+
+async def test_binary_runs_an_mcp_server_under_its_own_guard(tmp_path, binary):
+    """The frozen executable is its own watchdog (`<binary> mcp-guard -- ...`)."""
+    from tests import mcp_env
+    from tests.test_tools import call
+
+    async with chat_env(tmp_path, command=[str(binary)]) as env:
+        added = await env.client.request(
+            "mcp.servers.add", mcp_env.misbehaving_server(approval="never")
+        )
+        sid = added["server"]["id"]
+        await env.client.wait_for(mcp_env.ready_event(sid), 60)
+        guards = [
+            p
+            for p in mcp_env.processes_of(sid)
+            if Path(f"/proc/{p}/cmdline").read_bytes().startswith(str(binary).encode() + b"\0")
+        ]
+        assert guards, "the guard is the binary itself"
+        env.fake.enqueue(
+            Script(text="", tool_calls=[call("misbehaving__echo", {"text": "frozen"})]),
+            Script(text="ok"),
+        )
+        ids = await env.send("echo", tools=["misbehaving__echo"])
+        final = await env.settled(ids["assistantMessageId"], 60)
+        assert final["toolCalls"][0]["result"] == "echo: frozen"
+        env.sidecar.proc.kill()
+        env.sidecar.proc.wait(10)
+        mcp_env.wait_until(lambda: not mcp_env.processes_of(sid), 20)
 
 
 def test_binary_refuses_bad_flags_in_one_line(binary, tmp_path):

@@ -25,7 +25,8 @@ from tests.harness import Client, Sidecar, launch
 BACKEND_KEY = "sk-legacy-backend-DISTINCT-7d1e"
 OPENAI_KEY = "sk-legacy-openai-DISTINCT-42aa"
 ANTHROPIC_KEY = "sk-ant-legacy-DISTINCT-93bc"
-KEYS = (BACKEND_KEY, OPENAI_KEY, ANTHROPIC_KEY)
+MCP_KEY = "mcp-legacy-key-DISTINCT-5e0f"
+KEYS = (BACKEND_KEY, OPENAI_KEY, ANTHROPIC_KEY, MCP_KEY)
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 OGG = b"OggS" + bytes(range(100))
 LONG = ("🌍 долгий текст, 長い文章. " * 7000)[:150_000]  # any Unicode, 150k characters
@@ -130,6 +131,10 @@ def build_app_db(
         add("users", id="u", name="me")
     if "agent_sessions" in tables:
         add("agent_sessions", id="s1", conversation_id="c1", created_at=DAY2)
+    if "mcp_servers" in tables:
+        add("mcp_servers", id="x1", name="Team docs", url="https://mcp.example.com/mcp",
+            auth_type="api_key", api_key=MCP_KEY, created_at=DAY2)  # fmt: skip
+        add("mcp_servers", id="x2", name="Odd", url="npx some-server", created_at=DAY2)
     db.commit()
     db.close()
     return path
@@ -175,6 +180,7 @@ def expected_added(version: int) -> dict[str, int]:
         # gpt-4o disabled, qwen3:8b, llama3 (Claude Sonnet 4.5 is retired)
         "models": 3 if later else 2,
         "preferences": 1 if version >= 43 else 0,
+        "mcpServers": 1 if version >= 45 else 0,
     }
 
 
@@ -197,6 +203,10 @@ async def test_every_version_imports_what_the_user_saw(tmp_path, version):
         "audio.transcribe takes it": 1,
         "a retired model (its id now names the model that replaced it)": 1,
     }
+    if version >= 45:
+        assert done["found"]["mcpServers"] == 2
+        assert done["skipped"]["mcpServers"] == {"a server without an http(s) URL": 1}
+        assert "mcp_servers" not in done["tablesLeft"]
     if version >= 43:
         assert done["tablesLeft"]["users"] == {"rows": 1, "why": "not chat history"}
         assert done["tablesLeft"]["agent_sessions"]["rows"] == 1
@@ -311,6 +321,15 @@ async def check_setup(client: Client, version: int) -> None:
         assert ollama["baseUrl"] == "http://localhost:11434/v1"
         assert ollama["hasKey"] and ollama["keySource"] == "stored"
         assert models["llama3"]["provider"] == "my-ollama"
+    servers = (await client.request("mcp.servers.list"))["servers"]
+    if version >= 45:
+        [server] = servers
+        assert server["id"] == "legacy-mcp-x1" and server["name"] == "Team docs"
+        assert server["transport"] == "http" and server["url"] == "https://mcp.example.com/mcp"
+        assert server["headerNames"] == ["Authorization"] and server["state"] == "stopped"
+        assert server["enabled"] and server["approval"] == "always"
+    else:
+        assert servers == []
 
 
 @asynccontextmanager
@@ -571,3 +590,19 @@ async def test_what_the_user_deleted_stays_deleted_at_the_next_import(tmp_path):
     async with sidecar_over(data) as (sc, client):
         titles = [c["title"] for c in (await client.request("conversations.list", {}))["items"]]
         assert titles == [None], "only the untitled chat is left"
+
+
+async def test_a_removed_mcp_server_stays_removed_at_the_next_import(tmp_path):
+    legacy = build_app_db(tmp_path / "old", 45)
+    data = tmp_path / "data"
+    report(import_legacy(legacy, data))
+    async with sidecar_over(data) as (sc, client):
+        await client.request("mcp.servers.remove", {"id": "legacy-mcp-x1"})
+    again = report(import_legacy(legacy, data))
+    assert again["added"]["mcpServers"] == 0
+    assert again["skipped"]["mcpServers"] == {
+        "a server without an http(s) URL": 1,
+        "removed in the sidecar since an earlier import": 1,
+    }
+    async with sidecar_over(data) as (sc, client):
+        assert (await client.request("mcp.servers.list"))["servers"] == []

@@ -273,7 +273,47 @@ def stream_samples(conversation_id: str) -> list[Event]:
         ev.UsageRecorded(usage=record),
         ev.ProvidersUpdated(providers=[provider]),
         ev.ModelsUpdated(models=[model]),
+        ev.McpServerUpdated(server=sample_mcp_server()),
+        ev.McpServerRemoved(server_id="s1"),
     ]
+
+
+def sample_mcp_server():
+    from sidecar.protocol.mcp import McpServer
+    from sidecar.protocol.objects import Tool
+
+    now = now_iso()
+    return McpServer(
+        id="s1",
+        name="Time",
+        slug="time",
+        transport="stdio",
+        command="mcp-server-time",
+        args=["--local-timezone", "UTC"],
+        cwd=None,
+        url=None,
+        env_names=["TOKEN"],
+        header_names=[],
+        enabled=True,
+        start_on_launch=False,
+        approval="once",
+        tool_approvals={"get_current_time": "never"},
+        timeout_seconds=60,
+        state="ready",
+        error=None,
+        tools=[
+            Tool(
+                name="time__get_current_time",
+                description="Now",
+                input_schema={"type": "object"},
+                executor="mcp",
+                requires_approval=False,
+                server_id="s1",
+            )
+        ],
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def sample_events() -> dict[str, Event]:
@@ -407,6 +447,7 @@ def test_params_forbid_additional_properties(method: str):
         "inputSchema": {"type": "object"},
         "approved": True,
         "reply": {"content": "x", "modelId": "m", "status": "complete"},
+        "transport": "stdio",
     }
     required = {name: samples.get(name, "x") for name in schema.get("required", [])}
     if method == "branches.rename":

@@ -16,6 +16,7 @@ from sidecar.engine.branches import Branches
 from sidecar.engine.conversations import Conversations
 from sidecar.engine.external import ExternalTurns
 from sidecar.engine.http_client import SharedHttp
+from sidecar.engine.mcp import Mcp
 from sidecar.engine.models import Models
 from sidecar.engine.providers import Providers
 from sidecar.engine.reports import Reports
@@ -57,6 +58,7 @@ class Engine:
         self.models = Models(self)
         self.reports = Reports(self)
         self.tools = Tools(self)
+        self.mcp = Mcp(self)
         self.http = SharedHttp()  # provider calls of turns and titles share one pool
         self.turns = Turns(self, self.http)
         self.external = ExternalTurns(self)
@@ -71,5 +73,6 @@ class Engine:
     async def close(self) -> None:
         """Stop every running turn (stored as interrupted) and release connections."""
         await self.turns.close()
+        await self.mcp.close()  # after the turns: their MCP calls end first
         await self.titles.close()  # before the client: a title call would fail on a closed one
         await self.http.close()

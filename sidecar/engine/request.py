@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from sidecar.engine.attachments import is_image
+from sidecar.engine.mcp_results import images_of
 from sidecar.engine.tools import result_text
 from sidecar.providers.types import ChatMessage, ChatRequest, ToolCallRef
 
@@ -34,7 +35,8 @@ def build_request(
 ) -> tuple[ChatRequest, int]:
     """The request for the reply after `path`, and how many path messages were left out."""
     images = images or {}
-    messages = [cm for m in path if _sendable(m) for cm in _messages(m, images, model.id)]
+    vision = model.capabilities.vision
+    messages = [cm for m in path if _sendable(m) for cm in _messages(m, images, model.id, vision)]
     settings = conversation.settings
     max_output = settings.max_output_tokens or model.max_output_tokens
     window = settings.context_window or model.context_window
@@ -61,7 +63,9 @@ def _sendable(message: Message) -> bool:
     return message.role == "user" or bool(message.content or message.tool_calls)
 
 
-def _messages(message: Message, images: dict[str, str], model_id: str) -> list[ChatMessage]:
+def _messages(
+    message: Message, images: dict[str, str], model_id: str, vision: bool
+) -> list[ChatMessage]:
     """A stored message as the provider saw it: a tool loop replays step by step. Opaque
     reasoning (Responses items, Anthropic signatures and redacted blocks) goes back only to
     the model that made it: another cannot decrypt or verify it."""
@@ -87,6 +91,7 @@ def _messages(message: Message, images: dict[str, str], model_id: str) -> list[C
             step,
             calls,
             same_model=message.model_id == model_id,
+            vision=vision,
         )
         content_start, thinking_start = step.content_end, step.thinking_end
     rest = message.content[content_start:]
@@ -104,10 +109,12 @@ def step_messages(
     calls: list[ToolCall],
     *,
     same_model: bool = True,
+    vision: bool = False,
 ) -> list[ChatMessage]:
     """One provider call: the assistant's text, thinking and calls, then each call's result.
 
-    Calls go back under the provider's own ids (the sidecar's ids are for clients only)."""
+    Calls go back under the provider's own ids (the sidecar's ids are for clients only).
+    The images of MCP tool results go to vision models only."""
     out = [
         ChatMessage(
             role="assistant",
@@ -118,7 +125,15 @@ def step_messages(
         )
     ]
     out += [
-        ChatMessage(role="tool", content=result_text(c), tool_call_id=upstream_id(c)) for c in calls
+        ChatMessage(
+            role="tool",
+            content=result_text(c),
+            tool_call_id=upstream_id(c),
+            images=images_of(c.result)
+            if vision and c.executor == "mcp" and c.status == "completed"
+            else [],
+        )
+        for c in calls
     ]
     return out
 

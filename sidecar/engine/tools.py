@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from sidecar.engine.mcp_results import is_mcp_result, model_text
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
 from sidecar.protocol.events import ToolCompleted, ToolFailed, ToolProposed, ToolStarted
 from sidecar.protocol.objects import Tool, ToolCall
@@ -50,6 +51,8 @@ class Enabled:
     tool: Tool
     impl: SidecarTool | None
     owner: str | None = None
+    remote_name: str | None = None  # an MCP tool: its server's own name for it
+    approval: Literal["always", "once", "never"] = "always"  # for MCP tools
 
 
 class ClientGone(Exception):
@@ -73,6 +76,7 @@ class Tools:
         self._client: dict[str, dict[str, Tool]] = {}  # connection id -> name -> tool
         self._waiting: dict[str, Waiting] = {}  # the sidecar's call id -> what it waits for
         self._ended: OrderedDict[str, str] = OrderedDict()  # call id -> how its wait ended
+        self._approved: set[tuple[str, str]] = set()  # (conversation, tool): "ask once" given
         self.client_timeout = CLIENT_TOOL_TIMEOUT
         self.disconnect_grace = DISCONNECT_GRACE
 
@@ -87,6 +91,13 @@ class Tools:
     def list(self, connection: str) -> list[Tool]:
         tools = [_wire(t) for t in self.builtin.values()]
         return tools + sorted(self._client.get(connection, {}).values(), key=lambda t: t.name)
+
+    async def listing(self, connection: str) -> list[Tool]:
+        """tools.list: the sidecar's, the enabled MCP servers' (starting them), this
+        connection's."""
+        builtin = [_wire(t) for t in self.builtin.values()]
+        mine = sorted(self._client.get(connection, {}).values(), key=lambda t: t.name)
+        return builtin + await self._e.mcp.tools() + mine
 
     def register(self, connection: str, p: ToolsRegisterParams) -> Tool:
         if p.name in self.builtin:
@@ -125,6 +136,9 @@ class Tools:
                 enabled[name] = Enabled(_wire(self.builtin[name]), self.builtin[name])
             elif name in mine:
                 enabled[name] = Enabled(mine[name], None, connection)
+            elif (found := self._e.mcp.find(name)) is not None:
+                tool, remote, policy = found
+                enabled[name] = Enabled(tool, None, None, remote, policy)  # type: ignore[arg-type]
             else:
                 raise InvalidParams(f"unknown tool {name!r}: see tools.list", ("tools", str(i)))
         return enabled
@@ -178,7 +192,10 @@ class Tools:
         if enabled is None:
             return self._fail(ids, call, f"there is no tool named {call.name!r}")
         call.executor = enabled.tool.executor
-        if enabled.tool.requires_approval:
+        once = (ids["conversation_id"], call.name)
+        if enabled.tool.requires_approval and not (
+            enabled.approval == "once" and once in self._approved
+        ):
             call.status = "proposed"
             bus.publish(
                 ToolProposed(**ids, call_id=call.id, name=call.name, arguments=call.arguments)
@@ -188,6 +205,8 @@ class Tools:
                 call.error = "the user denied this tool call"
                 bus.publish(ToolFailed(**ids, call_id=call.id, error=call.error))
                 return None
+            if enabled.approval == "once":
+                self._approved.add(once)
         call.status = "running"
         bus.publish(
             ToolStarted(
@@ -198,7 +217,11 @@ class Tools:
                 executor=call.executor,
             )
         )
-        if enabled.impl is not None:
+        if enabled.remote_name is not None and enabled.tool.server_id is not None:
+            result, error = await self._e.mcp.call(
+                enabled.tool.server_id, enabled.remote_name, call.arguments
+            )
+        elif enabled.impl is not None:
             try:
                 result = await asyncio.wait_for(
                     enabled.impl.run(call.arguments, ToolContext(allowed_folders=folders)),
@@ -223,7 +246,7 @@ class Tools:
                 return self._fail(ids, call, "the client that runs this tool disconnected")
         if error is not None:
             return self._fail(ids, call, error)
-        if len(orjson.dumps(result)) > MAX_RESULT_CHARS:
+        if enabled.remote_name is None and len(orjson.dumps(result)) > MAX_RESULT_CHARS:
             return self._fail(ids, call, "the result is too large")
         call.status = "completed"
         call.result = result
@@ -289,5 +312,7 @@ def result_text(call: ToolCall) -> str:
     if call.status == "completed":
         if isinstance(call.result, str):
             return call.result
+        if call.executor == "mcp" and is_mcp_result(call.result):
+            return model_text(call.result)  # type: ignore[arg-type]
         return orjson.dumps(call.result).decode()
     return f"Error: {call.error or 'the tool did not run'}"

@@ -74,6 +74,7 @@ class Turns:
     async def send(self, p: ChatSendParams, connection: str = "") -> tuple[str, str]:
         """A user message and a reply to it: (user message id, assistant message id)."""
         e = self._e
+        await e.mcp.loaded()  # the MCP servers' tools can be named
         async with (
             self._send_lock
         ):  # two sends with one clientRequestId: the second finds the first
@@ -107,6 +108,7 @@ class Turns:
     async def regenerate(self, p: ChatRegenerateParams, connection: str = "") -> str:
         """A new sibling of an assistant message: the same user message, answered again."""
         e = self._e
+        await e.mcp.loaded()
         async with e.lock:
             old = await self._require_message(p.message_id, "assistant")
             conversation = await e.conversations.require(old.conversation_id)
@@ -125,6 +127,7 @@ class Turns:
     async def edit(self, p: ChatEditParams, connection: str = "") -> tuple[str, str]:
         """A new sibling of a user message with new content, and a reply to it."""
         e = self._e
+        await e.mcp.loaded()
         async with e.lock:
             old = await self._require_message(p.message_id, "user")
             conversation = await e.conversations.require(old.conversation_id)
@@ -371,7 +374,15 @@ class Turns:
         ids = {"conversation_id": m.conversation_id, "message_id": m.id}
         for call in step.calls:
             await e.tools.run(ids, call, turn.enabled.get(call.name), turn.folders)
-        request.messages.extend(step_messages(step.content, step.thinking, step.step, step.calls))
+        request.messages.extend(
+            step_messages(
+                step.content,
+                step.thinking,
+                step.step,
+                step.calls,
+                vision=turn.state.model.capabilities.vision,
+            )
+        )
 
     async def _finish(self, turn: Turn, status: MessageStatus, error: ErrorInfo | None) -> None:
         e = self._e

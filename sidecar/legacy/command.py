@@ -33,7 +33,7 @@ import platformdirs
 
 from sidecar.bus import EventBus
 from sidecar.engine import Engine
-from sidecar.legacy import plan, read
+from sidecar.legacy import mcp_servers, plan, read
 from sidecar.legacy.progress import Progress
 from sidecar.legacy.read import LegacyError
 from sidecar.store import Database, Repositories, StoreOpenError
@@ -57,6 +57,7 @@ KINDS = (
     "apiKeys",
     "models",
     "preferences",
+    "mcpServers",
 )
 APP_IDENTIFIER = "dev.michalmlak.ai_agent"
 
@@ -180,6 +181,7 @@ async def _import(
     skips = plan.Skips()
     try:
         config = await plan.config(engine, data, skips)
+        servers = await mcp_servers.plan(engine, data, skips)
         history = plan.history(data, files_dir=files_dir, planned=config, skips=skips)
         deleted = await repos.transfer.deleted_since_imported(
             history.conversations, history.messages
@@ -212,6 +214,7 @@ async def _import(
         )
         if not dry_run:
             await plan.apply_config(engine, config)
+            await mcp_servers.apply(engine, servers)
     finally:
         await engine.close()
         await repos.database.close()
@@ -224,6 +227,7 @@ async def _import(
         "toolExecutions": sum(len(m.tool_calls) for m in new),
         "thinking": sum(1 for m in new if m.thinking),
         "continued": continued,
+        "mcpServers": len(servers),
     }, skips
 
 
@@ -272,6 +276,7 @@ def _found(data: read.LegacyData) -> dict[str, int]:
         + sum(1 for b in data.backends if b.api_key),
         "models": len(data.models),
         "preferences": len(data.preferences),
+        "mcpServers": len(data.mcp_servers),
     }
 
 

@@ -152,6 +152,17 @@ class Preference:
     value: str | None
 
 
+@dataclass(slots=True, frozen=True)
+class McpServer:
+    row_order: int
+    id: str
+    name: str | None
+    url: str
+    auth_type: str | None
+    api_key: str | None = field(repr=False)
+    created_at: int | None = None
+
+
 # table, row class, the columns without which a row means nothing
 _TABLES: tuple[tuple[str, type, frozenset[str]], ...] = (
     ("conversations", Conversation, frozenset({"id", "name"})),
@@ -167,6 +178,7 @@ _TABLES: tuple[tuple[str, type, frozenset[str]], ...] = (
     ("custom_backends", Backend, frozenset({"id", "url"})),
     ("system_prompts", SystemPrompt, frozenset({"id", "content"})),
     ("user_preferences", Preference, frozenset({"key"})),
+    ("mcp_servers", McpServer, frozenset({"id", "url"})),
 )
 _REQUIRED_TABLES = ("conversations", "messages")
 _MILLISECONDS = {("custom_backends", "created_at")}
@@ -189,6 +201,7 @@ class LegacyData:
     backends: list[Backend]
     system_prompts: list[SystemPrompt]
     preferences: list[Preference]
+    mcp_servers: list[McpServer]
     left: dict[str, tuple[int, str]] = field(default_factory=dict)
     """Tables not imported -> (their row count, why)."""
 

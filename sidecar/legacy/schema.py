@@ -190,6 +190,5 @@ SKIPPED_TABLES: dict[str, str] = {
     "agent_plan_steps": "agent runs, not chat history",
     "agent_step_results": "agent runs, not chat history",
     "agent_step_approvals": "agent runs, not chat history",
-    "mcp_servers": "MCP servers are not a tool source of the sidecar yet",
 }
 """Tables the old app has that the import leaves, with the reason its report gives."""

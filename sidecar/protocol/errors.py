@@ -24,6 +24,9 @@ class Reason(StrEnum):
     PROVIDER_ERROR = "PROVIDER_ERROR"
     """A one-shot provider call (audio.transcribe) failed: `data.error` is the ErrorInfo
     (code auth, rate_limited, ...) a stream's failure would carry, never a key."""
+    MCP_SERVER_ERROR = "MCP_SERVER_ERROR"
+    """An MCP server could not serve the request (not running, failed, did not answer, or
+    answered with an error): `message` says which."""
 
     @property
     def code(self) -> int:
@@ -38,6 +41,7 @@ _CODES = {
     Reason.NOT_INITIALIZED: -32005,
     Reason.OVERLOADED: -32006,
     Reason.PROVIDER_ERROR: -32007,
+    Reason.MCP_SERVER_ERROR: -32008,
 }
 
 # Standard codes get a reason too, so every error a client sees has `data.reason`.

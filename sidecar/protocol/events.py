@@ -11,6 +11,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, JsonValue, TypeAdapter
 
 from sidecar.protocol.base import Wire
+from sidecar.protocol.mcp import McpServer
 from sidecar.protocol.objects import (
     Branch,
     Conversation,
@@ -170,7 +171,7 @@ class ToolStarted(StreamEvent):
     call_id: str
     name: str
     arguments: dict[str, JsonValue]
-    executor: Literal["sidecar", "client"]
+    executor: Literal["sidecar", "client", "mcp"]
 
 
 class ToolCompleted(StreamEvent):
@@ -202,6 +203,19 @@ class ModelsUpdated(Event):
     models: list[Model]
 
 
+class McpServerUpdated(Event):
+    """An MCP server was added or changed, or its state changed (`starting`, `ready` with
+    its tools, `failed` with why, `stopped`)."""
+
+    type: Literal["mcp.server.updated"] = "mcp.server.updated"
+    server: McpServer
+
+
+class McpServerRemoved(Event):
+    type: Literal["mcp.server.removed"] = "mcp.server.removed"
+    server_id: str
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     ConversationCreated,
     ConversationUpdated,
@@ -229,6 +243,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     UsageRecorded,
     ProvidersUpdated,
     ModelsUpdated,
+    McpServerUpdated,
+    McpServerRemoved,
 )
 
 AnyEvent = Annotated[Union[EVENT_TYPES], Field(discriminator="type")]  # noqa: UP007

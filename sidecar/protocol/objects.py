@@ -100,7 +100,7 @@ class ToolCall(Wire):
     step: int = Field(
         default=0, description="The tool-loop step (provider call) that made this call."
     )
-    executor: Literal["sidecar", "client"] | None = None
+    executor: Literal["sidecar", "client", "mcp"] | None = None
 
 
 class OrderedBlock(Wire):
@@ -150,8 +150,11 @@ class Tool(Wire):
     name: str
     description: str
     input_schema: dict[str, JsonValue]
-    executor: Literal["sidecar", "client"]
+    executor: Literal["sidecar", "client", "mcp"]
     requires_approval: bool
+    server_id: str | None = Field(
+        default=None, description="The MCP server that runs it (executor `mcp`)."
+    )
 
 
 class Attachment(Wire):

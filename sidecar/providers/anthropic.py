@@ -286,7 +286,12 @@ def _tool_input(arguments: str) -> dict[str, Any]:
 def _blocks(m: ChatMessage) -> tuple[str, list[dict[str, Any]]]:
     if m.role == "tool":
         result: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.tool_call_id or ""}
-        if m.content:
+        if m.images:  # an MCP tool's images: tool_result takes image blocks beside the text
+            result["content"] = ([{"type": "text", "text": m.content}] if m.content else []) + [
+                {"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}}
+                for mime, data in m.images
+            ]
+        elif m.content:
             result["content"] = m.content
         return "user", [result]
     blocks: list[dict[str, Any]] = []

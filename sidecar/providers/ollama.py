@@ -167,6 +167,8 @@ def _messages(request: ChatRequest) -> list[dict[str, Any]]:
 def _message(m: ChatMessage, names: dict[str, str]) -> dict[str, Any]:
     if m.role == "tool":
         msg: dict[str, Any] = {"role": "tool", "content": m.content}
+        if m.images:  # an MCP tool's images
+            msg["images"] = [data for _, data in m.images]
         name = names.get(m.tool_call_id or "")
         if name:
             msg["tool_name"] = name

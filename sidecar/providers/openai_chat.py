@@ -356,6 +356,34 @@ def _message(m: ChatMessage, send_reasoning: bool) -> dict[str, Any]:
     return {"role": "user", "content": parts}
 
 
+def _with_tool_images(messages: list[ChatMessage], send_reasoning: bool) -> list[dict[str, Any]]:
+    """The messages; tool messages take text only, so the images of a step's tool results
+    (MCP tools) follow its last tool message as one user message."""
+    out: list[dict[str, Any]] = []
+    pending: list[tuple[str, str]] = []
+    for m in messages:
+        if m.role != "tool" and pending:
+            out.append(tool_images_message(pending))
+            pending = []
+        out.append(_message(m, send_reasoning))
+        if m.role == "tool":
+            pending += m.images
+    if pending:
+        out.append(tool_images_message(pending))
+    return out
+
+
+def tool_images_message(images: list[tuple[str, str]]) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [{"type": "text", "text": TOOL_IMAGES_NOTE}]
+    parts += [
+        {"type": "image_url", "image_url": {"url": data_url(mime, data)}} for mime, data in images
+    ]
+    return {"role": "user", "content": parts}
+
+
+TOOL_IMAGES_NOTE = "The images the tool results above refer to:"
+
+
 class OpenAIChatProvider(Provider):
     """Kinds openai, deepseek and openai-compatible."""
 
@@ -374,7 +402,7 @@ class OpenAIChatProvider(Provider):
         if request.system:
             messages.append({"role": "system", "content": request.system})
         send_reasoning = request.send_reasoning_back
-        messages.extend(_message(m, send_reasoning) for m in request.messages)
+        messages.extend(_with_tool_images(request.messages, send_reasoning))
         body: dict[str, Any] = {"model": request.model, "messages": messages}
         if stream:
             body["stream"] = True

@@ -248,7 +248,11 @@ def responses_input(messages: list[ChatMessage]) -> list[dict[str, Any]]:
     """The conversation as input items: a reply's reasoning items, its text, its calls, then
     each call's output (by the call's `call_id`)."""
     items: list[dict[str, Any]] = []
+    pending: list[tuple[str, str]] = []  # images of tool results (MCP tools), sent after them
     for m in messages:
+        if m.role != "tool" and pending:
+            items.append(_images_message(pending))
+            pending = []
         if m.role == "tool":
             items.append(
                 {
@@ -257,6 +261,7 @@ def responses_input(messages: list[ChatMessage]) -> list[dict[str, Any]]:
                     "output": m.content,
                 }
             )
+            pending += m.images
         elif m.role == "assistant":
             items.extend(m.reasoning_items)
             if m.content:
@@ -285,7 +290,20 @@ def responses_input(messages: list[ChatMessage]) -> list[dict[str, Any]]:
                     {"type": "input_image", "image_url": data_url(mime, data), "detail": "auto"}
                 )
             items.append({"type": "message", "role": "user", "content": content})
+    if pending:
+        items.append(_images_message(pending))
     return items
+
+
+def _images_message(images: list[tuple[str, str]]) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [
+        {"type": "input_text", "text": "The images the tool results above refer to:"}
+    ]
+    content += [
+        {"type": "input_image", "image_url": data_url(mime, data), "detail": "auto"}
+        for mime, data in images
+    ]
+    return {"type": "message", "role": "user", "content": content}
 
 
 class OpenAIResponsesProvider(Provider):

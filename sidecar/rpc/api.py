@@ -9,6 +9,7 @@ from sidecar.rpc import (
     conversations,
     handshake,
     library,
+    mcp_servers,
     providers,
     reports,
     tools,
@@ -27,4 +28,5 @@ METHODS: dict[str, Method] = {
     **transfer.family,
     **attachments.family,
     **audio.family,
+    **mcp_servers.family,
 }

@@ -18,9 +18,14 @@ from sidecar.rpc.method import NF, Context, Family
 family = Family()
 
 
-@family("tools.list", "Tools a chat can use: the sidecar's and this connection's.", reads=True)
+@family(
+    "tools.list",
+    "Tools a chat can use: the sidecar's, the enabled MCP servers' (executor `mcp`; this "
+    "starts servers not running yet) and this connection's.",
+    reads=True,
+)
 async def list_tools(session: Context, p: Empty) -> ToolsListResult:
-    return ToolsListResult(tools=session.engine.tools.list(session.key))
+    return ToolsListResult(tools=await session.engine.tools.listing(session.key))
 
 
 @family("tools.register", "Offer a tool this client runs.", errors=(Reason.CONFLICT,))

@@ -273,6 +273,20 @@ _V7_FINISH_REASON = """
 ALTER TABLE messages ADD COLUMN finish_reason TEXT;
 """
 
+# MCP servers the user added (`mcp.servers.*`). `data` is the rest of its settings as JSON
+# (command, args, url, the names of its env variables and headers, policies, its last known
+# tools); the values of env variables and headers are secrets and live in the key store.
+_V8_MCP_SERVERS = """
+CREATE TABLE mcp_servers (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    transport  TEXT NOT NULL,
+    data       TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1,
     _V2_SEARCH,
@@ -281,6 +295,7 @@ MIGRATIONS: tuple[str, ...] = (
     _V5_IMPORTED_IDS,
     _V6_PROVIDER_API,
     _V7_FINISH_REASON,
+    _V8_MCP_SERVERS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

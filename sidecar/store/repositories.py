@@ -12,6 +12,7 @@ from sidecar.store.catalog_repo import CatalogRepo
 from sidecar.store.conversation_repo import ConversationRepo
 from sidecar.store.database import Database
 from sidecar.store.library_repo import LibraryRepo
+from sidecar.store.mcp_repo import McpRepo
 from sidecar.store.message_repo import MessageRepo
 from sidecar.store.transfer_repo import TransferRepo
 from sidecar.store.usage_repo import UsageRepo
@@ -26,6 +27,7 @@ class Repositories:
     catalog: CatalogRepo
     usage: UsageRepo
     transfer: TransferRepo
+    mcp: McpRepo
 
     @classmethod
     def over(cls, database: Database) -> Repositories:
@@ -37,4 +39,5 @@ class Repositories:
             catalog=CatalogRepo(database),
             usage=UsageRepo(database),
             transfer=TransferRepo(database),
+            mcp=McpRepo(database),
         )

@@ -4,6 +4,7 @@
  * mapping (RpcError with `reason`) and typed event subscriptions.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fileURLToPath } from "node:url";
 import { WebSocket as WS } from "ws";
 import {
   METHOD_NAMES,
@@ -255,6 +256,47 @@ describe("every method through client.request", () => {
       name: "RpcError",
       reason: "NOT_FOUND",
     });
+
+    // MCP servers: a real one (server-everything, installed by `make mcp-servers`)
+    const everything = fileURLToPath(
+      new URL(
+        "../../../tests/mcp_servers/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
+        import.meta.url,
+      ),
+    );
+    const becameReady = nextEvent(
+      client,
+      "mcp.server.updated",
+      (e) => e.server.name === "Everything" && e.server.state === "ready",
+      60_000,
+    );
+    const added = await call("mcp.servers.add", {
+      name: "Everything",
+      transport: "stdio",
+      command: "node",
+      args: [everything, "stdio"],
+      env: { EVERYTHING_TOKEN: "not-shown" },
+    });
+    expect(added.server).toMatchObject({ slug: "everything", envNames: ["EVERYTHING_TOKEN"], approval: "always" });
+    const serverId = added.server.id;
+    const ready = await becameReady;
+    expect(ready.server.tools.map((t) => t.name)).toContain("everything__echo");
+    expect((await call("mcp.servers.list", {})).servers.map((s) => s.id)).toEqual([serverId]);
+    const mcpTool = (await client.request("tools.list", {})).tools.find((t) => t.name === "everything__echo");
+    expect(mcpTool).toMatchObject({ executor: "mcp", serverId, requiresApproval: true });
+    const policy = await call("mcp.servers.update", { id: serverId, approval: "never" });
+    expect(policy.server.tools.find((t) => t.name === "everything__echo")?.requiresApproval).toBe(false);
+    const prompts = await call("mcp.prompts.list", { serverId });
+    expect(prompts.prompts.map((p) => p.name)).toContain("args-prompt");
+    expect(await call("mcp.prompts.get", { serverId, name: "args-prompt", arguments: { city: "Porto" } })).toMatchObject({
+      text: "What's weather in Porto?",
+    });
+    const resources = await call("mcp.resources.list", { serverId });
+    const doc = resources.resources.find((r) => r.uri.endsWith("architecture.md"))!;
+    const read = await call("mcp.resources.read", { serverId, uri: doc.uri });
+    expect(read.contents[0]?.text).toContain("Architecture");
+    expect(await call("mcp.servers.remove", { id: serverId })).toEqual({});
+    await expect(client.request("mcp.prompts.list", { serverId })).rejects.toMatchObject({ reason: "NOT_FOUND" });
 
     expect(METHOD_NAMES.filter((m) => !called.has(m))).toEqual([]);
   });

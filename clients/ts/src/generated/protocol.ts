@@ -35,7 +35,9 @@ export type AnyEvent =
   | ToolFailed
   | UsageRecorded
   | ProvidersUpdated
-  | ModelsUpdated;
+  | ModelsUpdated
+  | McpServerUpdated
+  | McpServerRemoved;
 export type JsonValue = null | boolean | number | string | JsonValue[] | {[key: string]: JsonValue};
 
 export interface ConversationCreated {
@@ -341,7 +343,7 @@ export interface ToolCall {
     [k: string]: JsonValue | undefined;
   };
   error: string | null;
-  executor: ("sidecar" | "client") | null;
+  executor: ("sidecar" | "client" | "mcp") | null;
   /**
    * The sidecar's own id for the call (unique, sortable): the `callId` of every event and method.
    */
@@ -596,7 +598,7 @@ export interface ToolStarted {
   };
   callId: string;
   conversationId: string;
-  executor: "sidecar" | "client";
+  executor: "sidecar" | "client" | "mcp";
   messageId: string;
   name: string;
   /**
@@ -834,6 +836,108 @@ export interface ModelProfile {
    * none: does not reason. always: reasons, with no control. budget: Anthropic manual thinking (`budget_tokens`), off unless an effort is set. adaptive: Anthropic adaptive thinking with `output_config.effort` (budgets deprecated). adaptive-only: adaptive thinking only, thinking text asked for as summaries. summaries: OpenAI reasoning (effort; summaries and encrypted reasoning on the Responses API). effort: DeepSeek V4 (thinks by default, `reasoning_effort`).
    */
   thinking: "none" | "always" | "budget" | "adaptive" | "adaptive-only" | "summaries" | "effort";
+}
+/**
+ * An MCP server was added or changed, or its state changed (`starting`, `ready` with
+ * its tools, `failed` with why, `stopped`).
+ */
+export interface McpServerUpdated {
+  /**
+   * Process-wide, grows by exactly 1 per event.
+   */
+  seq: number;
+  server: McpServer;
+  /**
+   * RFC 3339 UTC time of publication.
+   */
+  ts: string;
+  type: "mcp.server.updated";
+}
+/**
+ * A server as clients see it: never the values of its environment or headers (they may
+ * hold secrets), only their names.
+ */
+export interface McpServer {
+  /**
+   * The approval policy of its tools.
+   */
+  approval: "always" | "once" | "never";
+  args: string[];
+  /**
+   * stdio: the program to run.
+   */
+  command: string | null;
+  createdAt: string;
+  cwd: string | null;
+  enabled: boolean;
+  /**
+   * stdio: the environment variables it is given.
+   */
+  envNames: string[];
+  /**
+   * Why it failed (state `failed`).
+   */
+  error: string | null;
+  /**
+   * http: the headers sent with every request.
+   */
+  headerNames: string[];
+  id: string;
+  name: string;
+  /**
+   * The prefix of its tools' names: `<slug>__<tool>` (unique among servers).
+   */
+  slug: string;
+  /**
+   * Start with the sidecar; otherwise at first use (tools.list, a call).
+   */
+  startOnLaunch: boolean;
+  state: "stopped" | "starting" | "ready" | "failed";
+  /**
+   * The longest one tool call may take.
+   */
+  timeoutSeconds: number;
+  /**
+   * Per-tool policies (by the server's own tool name), over `approval`.
+   */
+  toolApprovals: {
+    [k: string]: "always" | "once" | "never" | undefined;
+  };
+  /**
+   * Its tools as tools.list shows them (the last known list while it is not running).
+   */
+  tools: Tool[];
+  transport: "stdio" | "http";
+  updatedAt: string;
+  /**
+   * http: the streamable HTTP endpoint.
+   */
+  url: string | null;
+}
+export interface Tool {
+  description: string;
+  executor: "sidecar" | "client" | "mcp";
+  inputSchema: {
+    [k: string]: JsonValue | undefined;
+  };
+  name: string;
+  requiresApproval: boolean;
+  /**
+   * The MCP server that runs it (executor `mcp`).
+   */
+  serverId: string | null;
+}
+export interface McpServerRemoved {
+  /**
+   * Process-wide, grows by exactly 1 per event.
+   */
+  seq: number;
+  serverId: string;
+  /**
+   * RFC 3339 UTC time of publication.
+   */
+  ts: string;
+  type: "mcp.server.removed";
 }
 /**
  * A file sent with a message: `text` for text and JSON (inlined into the prompt),
@@ -1356,7 +1460,7 @@ export interface DocumentToolCallInput {
     [k: string]: JsonValue | undefined;
   };
   error?: string | null;
-  executor?: ("sidecar" | "client") | null;
+  executor?: ("sidecar" | "client" | "mcp") | null;
   /**
    * The sidecar's own id for the call (unique, sortable): the `callId` of every event and method.
    */
@@ -1505,7 +1609,7 @@ export interface DocumentToolCallOutput {
     [k: string]: JsonValue | undefined;
   };
   error: string | null;
-  executor: ("sidecar" | "client") | null;
+  executor: ("sidecar" | "client" | "mcp") | null;
   /**
    * The sidecar's own id for the call (unique, sortable): the `callId` of every event and method.
    */
@@ -1676,6 +1780,129 @@ export interface InitializeResult {
 export interface ServerInfo {
   name: string;
   version: string;
+}
+export interface McpPrompt {
+  arguments: McpPromptArgument[];
+  description: string | null;
+  name: string;
+  title: string | null;
+}
+export interface McpPromptArgument {
+  description: string | null;
+  name: string;
+  required: boolean;
+}
+export interface McpPromptsGetParams {
+  arguments?: {
+    [k: string]: string | undefined;
+  };
+  name: string;
+  serverId: string;
+}
+export interface McpPromptsGetResult {
+  description: string | null;
+  /**
+   * The prompt's messages as one text (usable as `chat.send {systemPrompt}`).
+   */
+  text: string;
+}
+export interface McpPromptsListResult {
+  prompts: McpPrompt[];
+}
+export interface McpResource {
+  description: string | null;
+  mimeType: string | null;
+  name: string;
+  size: number | null;
+  title: string | null;
+  uri: string;
+}
+export interface McpResourceContent {
+  /**
+   * A binary resource, base64.
+   */
+  data: string | null;
+  mimeType: string | null;
+  /**
+   * A text resource.
+   */
+  text: string | null;
+  uri: string;
+}
+export interface McpResourcesListResult {
+  resources: McpResource[];
+}
+export interface McpResourcesReadParams {
+  serverId: string;
+  uri: string;
+}
+export interface McpResourcesReadResult {
+  contents: McpResourceContent[];
+}
+export interface McpServerIdParams {
+  id: string;
+}
+export interface McpServerRefParams {
+  serverId: string;
+}
+export interface McpServerResult {
+  server: McpServer;
+}
+/**
+ * `{name, transport: "stdio", command, args?, env?, cwd?}` or `{name, transport: "http",
+ * url, headers?}`; env and header values are kept in the key store, like API keys.
+ */
+export interface McpServersAddParams {
+  approval?: "always" | "once" | "never";
+  /**
+   * @maxItems 200
+   */
+  args?: string[];
+  command?: string | null;
+  cwd?: string | null;
+  enabled?: boolean;
+  env?: {
+    [k: string]: string | undefined;
+  };
+  headers?: {
+    [k: string]: string | undefined;
+  };
+  name: string;
+  startOnLaunch?: boolean;
+  timeoutSeconds?: number;
+  toolApprovals?: {
+    [k: string]: "always" | "once" | "never" | undefined;
+  };
+  transport: "stdio" | "http";
+  url?: string | null;
+}
+export interface McpServersListResult {
+  servers: McpServer[];
+}
+/**
+ * Only the fields present change; `env` and `headers` replace the previous sets. A
+ * running server restarts when how it is reached changes.
+ */
+export interface McpServersUpdateParams {
+  approval?: ("always" | "once" | "never") | null;
+  args?: string[] | null;
+  command?: string | null;
+  cwd?: string | null;
+  enabled?: boolean | null;
+  env?: {
+    [k: string]: string | undefined;
+  } | null;
+  headers?: {
+    [k: string]: string | undefined;
+  } | null;
+  id: string;
+  name?: string | null;
+  startOnLaunch?: boolean | null;
+  timeoutSeconds?: number | null;
+  toolApprovals?: {
+    [k: string]: "always" | "once" | "never" | undefined;
+  } | null;
+  url?: string | null;
 }
 export interface MessageIdParams {
   messageId: string;
@@ -1962,15 +2189,6 @@ export interface TitlesGenerateResult {
    */
   title: string;
 }
-export interface Tool {
-  description: string;
-  executor: "sidecar" | "client";
-  inputSchema: {
-    [k: string]: JsonValue | undefined;
-  };
-  name: string;
-  requiresApproval: boolean;
-}
 export interface ToolNameParams {
   name: string;
 }
@@ -2140,7 +2358,7 @@ export interface Methods {
   "chat.edit": { params: ChatEditParams; result: ChatSendResult };
   /** Add a turn that ran outside the sidecar (the app's legacy path) to the conversation. */
   "chat.record": { params: ChatRecordParams; result: ChatSendResult };
-  /** Tools a chat can use: the sidecar's and this connection's. */
+  /** Tools a chat can use: the sidecar's, the enabled MCP servers' (executor `mcp`; this starts servers not running yet) and this connection's. */
   "tools.list": { params: Empty; result: ToolsListResult };
   /** Offer a tool this client runs. */
   "tools.register": { params: ToolsRegisterParams; result: ToolResult };
@@ -2178,6 +2396,22 @@ export interface Methods {
   "attachments.get": { params: AttachmentsGetParams; result: AttachmentsGetResult };
   /** The transcript of base64 audio, from the provider's transcription endpoint (openai and openai-compatible kinds; default model: the provider's transcription model). The call's usage is recorded (kind `transcription`, usage.recorded). Nothing else is stored: to keep the recording with a message, send it as a chat.send attachment with this `transcript`. Bad audio, type, model or provider kind: INVALID_PARAMS naming the field, before any upload; the provider's refusal or failure: PROVIDER_ERROR with `data.error`. */
   "audio.transcribe": { params: AudioTranscribeParams; result: AudioTranscribeResult };
+  /** The MCP servers the user added, with their state. */
+  "mcp.servers.list": { params: Empty; result: McpServersListResult };
+  /** Add an MCP server (stdio: a command; http: a URL); enabled, it starts now and `mcp.server.updated` tells its state. Env and header values go to the key store. */
+  "mcp.servers.add": { params: McpServersAddParams; result: McpServerResult };
+  /** Change an MCP server; only the fields present change (a running server restarts when how it is reached changes). */
+  "mcp.servers.update": { params: McpServersUpdateParams; result: McpServerResult };
+  /** Remove an MCP server: it stops (its whole process group), its calls running fail. */
+  "mcp.servers.remove": { params: McpServerIdParams; result: EmptyResult };
+  /** An MCP server's prompts. */
+  "mcp.prompts.list": { params: McpServerRefParams; result: McpPromptsListResult };
+  /** An MCP server's prompt, filled in, as one text (e.g. for `chat.send {systemPrompt}`). */
+  "mcp.prompts.get": { params: McpPromptsGetParams; result: McpPromptsGetResult };
+  /** An MCP server's resources. */
+  "mcp.resources.list": { params: McpServerRefParams; result: McpResourcesListResult };
+  /** Read an MCP server's resource: text, or base64 data (attach it to a message with chat.send attachments). */
+  "mcp.resources.read": { params: McpResourcesReadParams; result: McpResourcesReadResult };
 }
 
 /** Every event: its notification params (`type`, `seq`, `ts` and the event's fields). */
@@ -2208,6 +2442,8 @@ export interface Events {
   "usage.recorded": UsageRecorded;
   "providers.updated": ProvidersUpdated;
   "models.updated": ModelsUpdated;
+  "mcp.server.updated": McpServerUpdated;
+  "mcp.server.removed": McpServerRemoved;
 }
 
 export type MethodName = keyof Methods;
@@ -2216,10 +2452,10 @@ export type ParamsOf<M extends MethodName> = Methods[M]["params"];
 export type ResultOf<M extends MethodName> = Methods[M]["result"];
 export type SidecarEvent = Events[EventType];
 
-export const METHOD_NAMES = ["initialize","events.subscribe","conversations.create","conversations.list","conversations.get","conversations.update","conversations.delete","conversations.tree","branches.switch","branches.list","branches.rename","branches.path","branches.delete","systemPrompts.list","systemPrompts.create","systemPrompts.update","systemPrompts.delete","settings.get","settings.update","chat.send","chat.cancel","chat.regenerate","chat.edit","chat.record","tools.list","tools.register","tools.unregister","tools.submitResult","tools.approve","providers.list","providers.configure","providers.models","providers.check","providers.remove","models.list","models.upsert","models.remove","usage.summary","titles.generate","conversations.export","conversations.import","attachments.get","audio.transcribe"] as const;
-export const EVENT_TYPES = ["conversation.created","conversation.updated","conversation.deleted","branch.updated","branch.deleted","systemPrompts.updated","settings.updated","message.created","message.updated","message.deleted","assistant.stream.started","assistant.stream.delta","assistant.stream.retrying","assistant.stream.completed","assistant.stream.cancelled","assistant.stream.failed","agent.thinking.started","agent.thinking.delta","agent.thinking.completed","tool.execution.proposed","tool.execution.started","tool.execution.completed","tool.execution.failed","usage.recorded","providers.updated","models.updated"] as const;
+export const METHOD_NAMES = ["initialize","events.subscribe","conversations.create","conversations.list","conversations.get","conversations.update","conversations.delete","conversations.tree","branches.switch","branches.list","branches.rename","branches.path","branches.delete","systemPrompts.list","systemPrompts.create","systemPrompts.update","systemPrompts.delete","settings.get","settings.update","chat.send","chat.cancel","chat.regenerate","chat.edit","chat.record","tools.list","tools.register","tools.unregister","tools.submitResult","tools.approve","providers.list","providers.configure","providers.models","providers.check","providers.remove","models.list","models.upsert","models.remove","usage.summary","titles.generate","conversations.export","conversations.import","attachments.get","audio.transcribe","mcp.servers.list","mcp.servers.add","mcp.servers.update","mcp.servers.remove","mcp.prompts.list","mcp.prompts.get","mcp.resources.list","mcp.resources.read"] as const;
+export const EVENT_TYPES = ["conversation.created","conversation.updated","conversation.deleted","branch.updated","branch.deleted","systemPrompts.updated","settings.updated","message.created","message.updated","message.deleted","assistant.stream.started","assistant.stream.delta","assistant.stream.retrying","assistant.stream.completed","assistant.stream.cancelled","assistant.stream.failed","agent.thinking.started","agent.thinking.delta","agent.thinking.completed","tool.execution.proposed","tool.execution.started","tool.execution.completed","tool.execution.failed","usage.recorded","providers.updated","models.updated","mcp.server.updated","mcp.server.removed"] as const;
 
 /** Methods deduplicated by `clientRequestId`: a repeat gets the first answer (also across restarts). */
 export const DEDUPLICATED_METHODS: ReadonlySet<MethodName> = new Set<MethodName>(["chat.send","chat.record"]);
 /** Methods a client may send again after a reconnect: reads, and the deduplicated ones. */
-export const SAFE_TO_RESEND_METHODS: ReadonlySet<MethodName> = new Set<MethodName>(["conversations.list","conversations.get","conversations.tree","branches.list","branches.path","systemPrompts.list","settings.get","chat.send","chat.record","tools.list","providers.list","providers.models","providers.check","models.list","usage.summary","conversations.export","attachments.get"]);
+export const SAFE_TO_RESEND_METHODS: ReadonlySet<MethodName> = new Set<MethodName>(["conversations.list","conversations.get","conversations.tree","branches.list","branches.path","systemPrompts.list","settings.get","chat.send","chat.record","tools.list","providers.list","providers.models","providers.check","models.list","usage.summary","conversations.export","attachments.get","mcp.servers.list","mcp.prompts.list","mcp.prompts.get","mcp.resources.list","mcp.resources.read"]);

@@ -286,6 +286,17 @@ async function run(demo, userDataDir) {
     });
     ok("edit made user sibling 2/2 and a complete reply to it");
 
+    // 7b. Add an MCP server in the sidebar: it starts, and shows its tools.
+    const python = process.env.SIDECAR_PYTHON ?? "python3";
+    const server = join(TS_ROOT, "..", "..", "tests", "mcp_servers", "misbehaving.py");
+    await page.fill($("mcp-name"), "Misbehaving");
+    await page.fill($("mcp-target"), `${python} ${server}`);
+    await page.click(`${$("mcp-servers")} button[type="submit"]`);
+    await page.waitForSelector(`${$("mcp-server")}[data-state="ready"]`);
+    const toolsShown = (await page.textContent(`${$("mcp-server")} .state`)).trim();
+    assert(toolsShown === "4 tools", `MCP server panel: ${toolsShown}`);
+    ok(`MCP server added from the sidebar: ready, ${toolsShown}`);
+
     // 8. Kill the sidecar: the indicator goes to reconnecting, then back to open; nothing lost.
     const status = await (await fetch(new URL("_demo/status", ready.url))).json();
     const shown = await messages(page);
