@@ -7,10 +7,27 @@ engine is built) without importing httpx.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
+
+_ssl: list[ssl.SSLContext] = []
+_ssl_lock = threading.Lock()
+
+
+def ssl_context() -> ssl.SSLContext:
+    """The verifying TLS context every client shares, made once: building one (the CA
+    bundle) costs ~50 ms, which the launch's warm-up thread pays instead of the first chat."""
+    with _ssl_lock:
+        if not _ssl:
+            import httpx
+
+            _ssl.append(httpx.create_ssl_context())  # httpx's default: certifi, SSL_CERT_* env
+        return _ssl[0]
 
 
 class SharedHttp:
@@ -24,6 +41,7 @@ class SharedHttp:
             import httpx  # start-up time: httpx loads with the first provider call
 
             self._client = httpx.AsyncClient(
+                verify=ssl_context(),
                 limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
                 follow_redirects=False,
             )
