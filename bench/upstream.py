@@ -45,7 +45,7 @@ import httpx
 import orjson
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stream import Client, cpu_seconds, launch, log, pct, read_line, stop_sidecar  # noqa: E402
+from stream import CLK_TCK, Client, cpu_seconds, launch, log, pct, read_line, stop_sidecar  # noqa: E402
 
 STAMP = re.compile(r"@(\d+);")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -238,6 +238,21 @@ class Sidecar:
     def cpu(self) -> float:
         return cpu_seconds(self.proc.pid)
 
+    def threads(self) -> dict[str, float]:
+        """CPU seconds per thread name (the event loop is the one named like the process)."""
+        out: dict[str, float] = {}
+        root = f"/proc/{self.proc.pid}/task"
+        for tid in os.listdir(root):
+            try:
+                with open(f"{root}/{tid}/stat") as f:
+                    head, rest = f.read().rsplit(")", 1)
+            except OSError:
+                continue
+            name = "loop" if tid == str(self.proc.pid) else head.split("(", 1)[1]
+            fields = rest.split()
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return out
+
     async def conversations(self, n: int) -> list[str]:
         # titled: an untitled one gets a generated title, an extra upstream call
         created = await asyncio.gather(
@@ -265,18 +280,24 @@ class Sidecar:
         ids: dict[str, int] = {}
         client = self.client
         texts = client.texts = {}
-        cpu0 = self.cpu()
+        cpu0, threads0 = self.cpu(), self.threads()
         sent = await asyncio.gather(*(self.send(c, n, rate) for c in convs))
         for i, (_, mid) in enumerate(sent):
             ids[mid] = i
         await self.wait([mid for _, mid in sent])
-        cpu1 = self.cpu()
+        cpu1, threads1 = self.cpu(), self.threads()
         for mid, i in ids.items():
             for text, now in texts.pop(mid, []):
                 arrivals.add(i, text, now)
         result = arrivals.figures(streams * n)
         result["sidecarCpuMicrosPerChunk"] = round((cpu1 - cpu0) / (streams * n) * 1e6, 1)
         result["deltaEvents"] = sum(client.streams[mid].deltas for mid in ids)
+        per_thread = {k: v - threads0.get(k, 0.0) for k, v in threads1.items()}
+        loop = per_thread.pop("loop", 0.0)
+        result["loopThreadMicrosPerChunk"] = round(loop / (streams * n) * 1e6, 1)
+        result["otherThreadsMicrosPerChunk"] = round(
+            sum(per_thread.values()) / (streams * n) * 1e6, 1
+        )
         return result
 
     async def wait(self, message_ids: list[str]) -> None:
@@ -402,7 +423,9 @@ def added(sidecar: dict[str, Any], direct: dict[str, Any]) -> dict[str, float]:
     }
 
 
-async def run(quick: bool, profile: str | None, pyspy: str | None) -> dict[str, Any]:
+async def run(
+    quick: bool, profile: str | None, pyspy: str | None, phases: list[str]
+) -> dict[str, Any]:
     streams = 50
     n_full = 200 if quick else 400
     n_paced = 200 if quick else 400  # at 100/s: 2 or 4 seconds per stream
@@ -444,6 +467,8 @@ async def run(quick: bool, profile: str | None, pyspy: str | None) -> dict[str, 
                         pid = str(sidecar.proc.pid)
                         spy = spawn([py_spy, "record", "-o", pyspy, "-f", "raw", "-p", pid])
                     for name, rate, n in (("fullSpeed", 0, n_full), ("paced", 100, n_paced)):
+                        if phases and name not in phases:
+                            continue
                         via_runs, direct_runs = [], []
                         for r in range(rounds):
                             log(f"{name}: {streams} x {n} chunks, rate {rate or 'unpaced'}, #{r}")
@@ -487,12 +512,15 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one round of shorter streams")
     parser.add_argument("--profile-sidecar", metavar="FILE", help="cProfile stats to FILE")
     parser.add_argument("--py-spy", metavar="FILE", help="py-spy samples of the phases to FILE")
+    parser.add_argument("--phases", default="", help="only these, e.g. paced (default: all)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         return serve_upstream()
     start = time.perf_counter()
-    result = asyncio.run(run(args.quick, args.profile_sidecar, args.py_spy))
+    result = asyncio.run(
+        run(args.quick, args.profile_sidecar, args.py_spy, [p for p in args.phases.split(",") if p])
+    )
     result["seconds"] = round(time.perf_counter() - start, 1)
     print(orjson.dumps(result).decode())
     return 0

@@ -45,6 +45,9 @@ class SharedHttp:
                 limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
                 follow_redirects=False,
             )
+            from sidecar.engine.http_backend import install
+
+            install(self._client)  # asyncio streams under httpx: a read costs a third
         return self._client
 
     async def close(self) -> None:
