@@ -238,6 +238,11 @@ class Sidecar:
     def cpu(self) -> float:
         return cpu_seconds(self.proc.pid)
 
+    def sys_cpu(self) -> float:
+        """Of which in the kernel (stime): system calls, wake-ups."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[12]) / CLK_TCK
+
     def threads(self) -> dict[str, float]:
         """CPU seconds per thread name (the event loop is the one named like the process)."""
         out: dict[str, float] = {}
@@ -280,18 +285,19 @@ class Sidecar:
         ids: dict[str, int] = {}
         client = self.client
         texts = client.texts = {}
-        cpu0, threads0 = self.cpu(), self.threads()
+        cpu0, threads0, sys0 = self.cpu(), self.threads(), self.sys_cpu()
         sent = await asyncio.gather(*(self.send(c, n, rate) for c in convs))
         for i, (_, mid) in enumerate(sent):
             ids[mid] = i
         await self.wait([mid for _, mid in sent])
-        cpu1, threads1 = self.cpu(), self.threads()
+        cpu1, threads1, sys1 = self.cpu(), self.threads(), self.sys_cpu()
         for mid, i in ids.items():
             for text, now in texts.pop(mid, []):
                 arrivals.add(i, text, now)
         result = arrivals.figures(streams * n)
         result["sidecarCpuMicrosPerChunk"] = round((cpu1 - cpu0) / (streams * n) * 1e6, 1)
         result["deltaEvents"] = sum(client.streams[mid].deltas for mid in ids)
+        result["kernelMicrosPerChunk"] = round((sys1 - sys0) / (streams * n) * 1e6, 1)
         per_thread = {k: v - threads0.get(k, 0.0) for k, v in threads1.items()}
         loop = per_thread.pop("loop", 0.0)
         result["loopThreadMicrosPerChunk"] = round(loop / (streams * n) * 1e6, 1)
@@ -443,6 +449,8 @@ async def run(
                 try:
                     convs = await sidecar.conversations(tries + 1)
                     log("ttft: the first chat.send after launch, then interleaved tries")
+                    # an app's first message comes a moment after its launch, as here
+                    await asyncio.sleep(1.0)
                     first_ms = await sidecar.ttft(convs[-1])
                     await direct_ttft(http, url)
                     via, direct = [], []
@@ -465,7 +473,9 @@ async def run(
                     if pyspy:
                         py_spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
                         pid = str(sidecar.proc.pid)
-                        spy = spawn([py_spy, "record", "-o", pyspy, "-f", "raw", "-p", pid])
+                        spy = spawn(
+                            [py_spy, "record", "-r", "400", "-o", pyspy, "-f", "raw", "-p", pid]
+                        )
                     for name, rate, n in (("fullSpeed", 0, n_full), ("paced", 100, n_paced)):
                         if phases and name not in phases:
                             continue

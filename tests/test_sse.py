@@ -201,3 +201,40 @@ async def test_an_upstream_using_every_sse_feature_streams_through_the_sidecar(t
         assert "".join(d["text"] for d in deltas) == "Hello, world"
         assert [d["index"] for d in deltas] == list(range(len(deltas)))
         assert (await env.settled(mid))["content"] == "Hello, world"
+
+
+async def test_a_gzipped_event_stream_is_decoded_before_parsing():
+    import gzip
+
+    import httpx
+
+    from sidecar.providers import (
+        ChatMessage,
+        ChatRequest,
+        ProviderConfig,
+        TextDelta,
+        create_provider,
+    )
+
+    body = gzip.compress(
+        b"".join(b"data: " + chunk(t) + b"\n\n" for t in ("a", "b", "c"))
+        + b"data: "
+        + chunk(None, "stop")
+        + b"\n\ndata: [DONE]\n\n"
+    )
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n")
+        writer.write(b"content-encoding: gzip\r\ncontent-length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+    async with server, httpx.AsyncClient() as http:
+        cfg = ProviderConfig(id="g", kind="openai-compatible", base_url=url)
+        provider = create_provider(cfg, http)
+        request = ChatRequest(model="m", messages=[ChatMessage(role="user", content="hi")])
+        parts = [p async for p in provider.stream(request)]
+    assert "".join(p.text for p in parts if isinstance(p, TextDelta)) == "abc"

@@ -30,6 +30,18 @@ def ssl_context() -> ssl.SSLContext:
         return _ssl[0]
 
 
+def warm() -> None:
+    """What the first provider call would load: httpcore (httpx imports it only when a
+    client is made), this backend, anyio (httpcore's pool locks, on first request) and
+    the TLS context."""
+    import anyio._backends._asyncio  # noqa: F401
+    import anyio.lowlevel  # noqa: F401
+
+    import sidecar.engine.http_backend  # noqa: F401  (httpcore, h11)
+
+    ssl_context()
+
+
 class SharedHttp:
     def __init__(self) -> None:
         self._client: httpx.AsyncClient | None = None

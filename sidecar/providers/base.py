@@ -270,6 +270,14 @@ class Provider(ABC):
             write=WRITE_TIMEOUT,
             pool=config.connect_timeout,
         )
+        # A stream's reads wait under its clock (the idle limit, the deadline): no httpx
+        # read timeout beside it, which would arm a second timer for every read.
+        self._stream_timeout = httpx.Timeout(
+            connect=config.connect_timeout,
+            read=None,
+            write=WRITE_TIMEOUT,
+            pool=config.connect_timeout,
+        )
         # Config headers are applied last and win, even over auth: a custom backend may
         # need its own auth scheme (e.g. `api-key` or a different `Authorization`).
         common = {"content-type": "application/json", **self._auth_headers()}
@@ -324,7 +332,7 @@ class Provider(ABC):
     def _send(self, content: bytes, headers: dict[str, str]) -> Awaitable[httpx.Response]:
         """The response, its body not read yet: the caller closes it."""
         request = self._http.build_request(
-            "POST", self._url, content=content, headers=headers, timeout=self._timeout
+            "POST", self._url, content=content, headers=headers, timeout=self._stream_timeout
         )
         return self._http.send(request, stream=True)
 
@@ -358,7 +366,8 @@ class Provider(ABC):
                         else:
                             # per read, not per event: one timeout, one wake-up
                             framing = self._framing()
-                            chunks = response.aiter_bytes()
+                            coded = "content-encoding" in response.headers  # gzip, say
+                            chunks = response.aiter_bytes() if coded else response.aiter_raw()
                             async with aclosing(chunks):  # type: ignore[type-var]
                                 while True:
                                     chunk = await clock.within(anext(chunks, None))
