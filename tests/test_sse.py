@@ -238,3 +238,62 @@ async def test_a_gzipped_event_stream_is_decoded_before_parsing():
         request = ChatRequest(model="m", messages=[ChatMessage(role="user", content="hi")])
         parts = [p async for p in provider.stream(request)]
     assert "".join(p.text for p in parts if isinstance(p, TextDelta)) == "abc"
+
+
+async def raw_provider_server(hold_open: bool) -> tuple[asyncio.Server, list[int]]:
+    """An OpenAI-style server that answers every request on a connection with a chunked
+    stream ending in [DONE]; `hold_open`: the body's end never comes after it."""
+    connections: list[int] = []
+    events = b"".join(
+        b"data: " + c + b"\n\n" for c in (chunk("hi"), chunk(None, "stop"), b"[DONE]")
+    )
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n")
+                writer.write(b"transfer-encoding: chunked\r\n\r\n")
+                writer.write(b"%x\r\n%s\r\n" % (len(events), events))
+                if hold_open:
+                    await reader.read()  # until the client closes
+                    break
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0), connections
+
+
+@pytest.mark.parametrize("hold_open", [False, True])
+async def test_a_finished_stream_is_read_to_its_end_so_its_connection_is_reused(hold_open):
+    from sidecar.engine.http_client import SharedHttp
+    from sidecar.providers import (
+        ChatMessage,
+        ChatRequest,
+        ProviderConfig,
+        TextDelta,
+        create_provider,
+    )
+
+    server, connections = await raw_provider_server(hold_open)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+    shared = SharedHttp()
+    try:
+        async with server:
+            cfg = ProviderConfig(id="r", kind="openai-compatible", base_url=url)
+            provider = create_provider(cfg, shared.get())
+            request = ChatRequest(model="m", messages=[ChatMessage(role="user", content="hi")])
+            for _ in range(3):
+                parts = [p async for p in provider.stream(request)]
+                assert [p.text for p in parts if isinstance(p, TextDelta)] == ["hi"]
+            # a server that never ends the body costs a new connection each time, and
+            # the reply still ends (the wait for the body's end is bounded)
+            assert len(connections) == (3 if hold_open else 1)
+    finally:
+        await shared.close()

@@ -206,6 +206,26 @@ class _Clock:
         raise self.expired
 
 
+BODY_END_WAIT = 0.1  # s: how long the end of a body may take after the stream's own end
+BODY_END_BYTES = 64 * 1024
+
+
+async def _body_end(chunks: AsyncIterator[bytes], left: float) -> None:
+    """Read past the stream's own end marker ([DONE], message_stop) to the end of the HTTP
+    body, which usually came with it: a body read to its end lets the connection go back
+    to the pool, where closing it early cost the next call a new TCP (and TLS) handshake.
+    Bounded: a server that holds the body open after its end marker is closed on."""
+    size = 0
+    try:
+        async with asyncio.timeout(min(BODY_END_WAIT, max(left, 0.0))):
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > BODY_END_BYTES:
+                    return
+    except (TimeoutError, httpx.HTTPError):
+        pass
+
+
 async def read_bounded(response: httpx.Response, limit: int) -> bytes:
     """At most `limit` bytes of the body: an error page is not worth megabytes."""
     chunks: list[bytes] = []
@@ -270,14 +290,6 @@ class Provider(ABC):
             write=WRITE_TIMEOUT,
             pool=config.connect_timeout,
         )
-        # A stream's reads wait under its clock (the idle limit, the deadline): no httpx
-        # read timeout beside it, which would arm a second timer for every read.
-        self._stream_timeout = httpx.Timeout(
-            connect=config.connect_timeout,
-            read=None,
-            write=WRITE_TIMEOUT,
-            pool=config.connect_timeout,
-        )
         # Config headers are applied last and win, even over auth: a custom backend may
         # need its own auth scheme (e.g. `api-key` or a different `Authorization`).
         common = {"content-type": "application/json", **self._auth_headers()}
@@ -332,7 +344,7 @@ class Provider(ABC):
     def _send(self, content: bytes, headers: dict[str, str]) -> Awaitable[httpx.Response]:
         """The response, its body not read yet: the caller closes it."""
         request = self._http.build_request(
-            "POST", self._url, content=content, headers=headers, timeout=self._stream_timeout
+            "POST", self._url, content=content, headers=headers, timeout=self._timeout
         )
         return self._http.send(request, stream=True)
 
@@ -393,7 +405,10 @@ class Provider(ABC):
                                             clock.progress()
                                     if failure is not None:
                                         raise failure
-                                    if parser.done or chunk is None:
+                                    if chunk is None:
+                                        break
+                                    if parser.done:
+                                        await _body_end(chunks, clock.left())
                                         break
                     finally:
                         await response.aclose()
