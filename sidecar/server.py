@@ -23,7 +23,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State as WsState
 
 if TYPE_CHECKING:
     from websockets.http11 import Request, Response
@@ -71,8 +70,6 @@ class Connection:
         self._wakeup = asyncio.Event()
         self._limit = send_queue
         self._replay_pending = 0  # replayed frames at the queue's head, exempt from the limit
-        self._flush_due = False  # a _flush is scheduled for this turn of the event loop
-        self._writer_idle = False  # the write loop waits for frames (is not mid-write)
 
     # -- outbound -------------------------------------------------------------
 
@@ -84,38 +81,9 @@ class Connection:
             self._overflow()
             return
         self._queue.append(frame)
-        if not self._flush_due:
-            self._flush_due = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._wakeup.set()
 
     send = deliver  # a response leaves by the same queue, in order with the events
-
-    def _flush(self) -> None:
-        """Write what was queued during this turn of the event loop (often one delta of
-        each stream that had a read) in one socket write, from a plain callback: waking the
-        write loop's task for it cost more than the write. Whenever that would not be
-        right (the loop is mid-write or waiting for the socket to drain, the connection
-        is closing), the write loop takes the frames instead, with flow control."""
-        self._flush_due = False
-        queue, ws = self._queue, self.ws
-        if not queue:
-            return
-        if (
-            not self._writer_idle
-            or self.state is not State.OPEN
-            or ws.paused
-            or ws.protocol.state is not WsState.OPEN
-        ):
-            self._wakeup.set()
-            return
-        batch = [queue.popleft() for _ in range(min(len(queue), WRITE_BATCH))]
-        self._replay_pending = max(self._replay_pending - len(batch), 0)
-        protocol = ws.protocol
-        for frame in batch:
-            protocol.send_text(frame)
-        ws.transport.write(b"".join(protocol.data_to_send()))
-        if queue:
-            self._wakeup.set()
 
     async def write_loop(self) -> None:
         queue, ws = self._queue, self.ws
@@ -129,11 +97,7 @@ class Connection:
                     await ws.close(CLOSE_GOING_AWAY, "sidecar shutting down")
                     return
                 self._wakeup.clear()
-                self._writer_idle = True
-                try:
-                    await self._wakeup.wait()
-                finally:
-                    self._writer_idle = False
+                await self._wakeup.wait()
         except ConnectionClosed:
             pass
 
