@@ -365,9 +365,11 @@ def litellm_python() -> str | None:
         return None
 
 
-def spawn(command: list[str], log_file: str = os.devnull) -> subprocess.Popen[bytes]:
+def spawn(
+    command: list[str], log_file: str = os.devnull, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with open(log_file, "wb") as err:
-        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=env)
 
 
 async def litellm_peer(url: str, streams: int, n: int, rate_n: int) -> dict[str, Any] | None:
@@ -386,6 +388,8 @@ async def litellm_peer(url: str, streams: int, n: int, rate_n: int) -> dict[str,
         proc = spawn(
             [litellm, "--config", config, "--port", str(port), "--num_workers", "1"],
             os.path.join(tmp, "log"),
+            # the cost map shipped in the package: no fetch from the network at start
+            {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"},
         )
         base = f"http://127.0.0.1:{port}"
         try:

@@ -5,11 +5,21 @@ through a sidecar over its WebSocket from an upstream that uses every SSE featur
 from __future__ import annotations
 
 import asyncio
+import gzip
 
+import httpx
 import orjson
 import pytest
 
-from sidecar.providers import ProviderError
+from sidecar.engine.http_client import SharedHttp
+from sidecar.providers import (
+    ChatMessage,
+    ChatRequest,
+    ProviderConfig,
+    ProviderError,
+    TextDelta,
+    create_provider,
+)
 from sidecar.providers.sse import NDJSONParser, SSEParser
 from tests.chat_env import chat_env
 
@@ -153,6 +163,30 @@ def chunk(text: str | None, finish: str | None = None) -> bytes:
     return orjson.dumps(obj)
 
 
+END = b"data: " + chunk(None, "stop") + b"\n\ndata: [DONE]\n\n"
+
+
+async def serve_once(
+    body: bytes, headers: bytes = b"", pieces: int = 1
+) -> tuple[asyncio.Server, str]:
+    """A server answering a request with `body` (a content-length, then it closes),
+    written in `pieces` writes; and its base URL."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n" + headers)
+        writer.write(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+        step = -(-len(body) // pieces)
+        for i in range(0, len(body), step):
+            writer.write(body[i : i + step])
+            await writer.drain()
+            await asyncio.sleep(0)
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+
+
 async def test_an_upstream_using_every_sse_feature_streams_through_the_sidecar(tmp_path):
     # BOM, CR and CRLF endings, comments, retry/id fields, a named event, data split over
     # two lines (JSON allows the newline), every event written byte by byte in two writes
@@ -169,28 +203,14 @@ async def test_an_upstream_using_every_sse_feature_streams_through_the_sidecar(t
         + b"data:"
         + chunk("world")
         + b"\r\n\r\n"
-        + b"data: "
-        + chunk(None, "stop")
-        + b"\n\ndata: [DONE]\n\n"
+        + END
     )
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n")
-        writer.write(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
-        half = len(body) // 2
-        for piece in (body[:half], body[half:]):
-            writer.write(piece)
-            await writer.drain()
-            await asyncio.sleep(0)
-        writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    server, url = await serve_once(body, pieces=2)
     async with server, chat_env(tmp_path) as env:
         await env.client.request(
             "providers.configure",
-            {"id": "raw", "kind": "openai-compatible", "baseUrl": f"http://127.0.0.1:{port}/v1"},
+            {"id": "raw", "kind": "openai-compatible", "baseUrl": url},
         )
         await env.client.request("models.upsert", {"model": {"id": "raw-m", "provider": "raw"}})
         sent = await env.send("hi", modelId="raw-m")
@@ -203,41 +223,18 @@ async def test_an_upstream_using_every_sse_feature_streams_through_the_sidecar(t
         assert (await env.settled(mid))["content"] == "Hello, world"
 
 
+async def texts_from(url: str, http: httpx.AsyncClient) -> list[str]:
+    """One streamed reply from an OpenAI-compatible server at `url`: its text parts."""
+    provider = create_provider(ProviderConfig(id="r", kind="openai-compatible", base_url=url), http)
+    request = ChatRequest(model="m", messages=[ChatMessage(role="user", content="hi")])
+    return [p.text async for p in provider.stream(request) if isinstance(p, TextDelta)]
+
+
 async def test_a_gzipped_event_stream_is_decoded_before_parsing():
-    import gzip
-
-    import httpx
-
-    from sidecar.providers import (
-        ChatMessage,
-        ChatRequest,
-        ProviderConfig,
-        TextDelta,
-        create_provider,
-    )
-
-    body = gzip.compress(
-        b"".join(b"data: " + chunk(t) + b"\n\n" for t in ("a", "b", "c"))
-        + b"data: "
-        + chunk(None, "stop")
-        + b"\n\ndata: [DONE]\n\n"
-    )
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n")
-        writer.write(b"content-encoding: gzip\r\ncontent-length: %d\r\n\r\n" % len(body) + body)
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+    events = b"".join(b"data: " + chunk(t) + b"\n\n" for t in ("a", "b", "c")) + END
+    server, url = await serve_once(gzip.compress(events), b"content-encoding: gzip\r\n")
     async with server, httpx.AsyncClient() as http:
-        cfg = ProviderConfig(id="g", kind="openai-compatible", base_url=url)
-        provider = create_provider(cfg, http)
-        request = ChatRequest(model="m", messages=[ChatMessage(role="user", content="hi")])
-        parts = [p async for p in provider.stream(request)]
-    assert "".join(p.text for p in parts if isinstance(p, TextDelta)) == "abc"
+        assert "".join(await texts_from(url, http)) == "abc"
 
 
 async def raw_provider_server(hold_open: bool) -> tuple[asyncio.Server, list[int]]:
@@ -272,26 +269,13 @@ async def raw_provider_server(hold_open: bool) -> tuple[asyncio.Server, list[int
 
 @pytest.mark.parametrize("hold_open", [False, True])
 async def test_a_finished_stream_is_read_to_its_end_so_its_connection_is_reused(hold_open):
-    from sidecar.engine.http_client import SharedHttp
-    from sidecar.providers import (
-        ChatMessage,
-        ChatRequest,
-        ProviderConfig,
-        TextDelta,
-        create_provider,
-    )
-
     server, connections = await raw_provider_server(hold_open)
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
     shared = SharedHttp()
     try:
         async with server:
-            cfg = ProviderConfig(id="r", kind="openai-compatible", base_url=url)
-            provider = create_provider(cfg, shared.get())
-            request = ChatRequest(model="m", messages=[ChatMessage(role="user", content="hi")])
             for _ in range(3):
-                parts = [p async for p in provider.stream(request)]
-                assert [p.text for p in parts if isinstance(p, TextDelta)] == ["hi"]
+                assert await texts_from(url, shared.get()) == ["hi"]
             # a server that never ends the body costs a new connection each time, and
             # the reply still ends (the wait for the body's end is bounded)
             assert len(connections) == (3 if hold_open else 1)

@@ -59,7 +59,7 @@ class SharedHttp:
             )
             from sidecar.engine.http_backend import install
 
-            install(self._client)  # asyncio streams under httpx: a read costs a third
+            install(self._client)  # httpcore on asyncio streams, not anyio (http_backend.py)
         return self._client
 
     async def close(self) -> None:
