@@ -32,12 +32,11 @@ def ssl_context() -> ssl.SSLContext:
 
 def warm() -> None:
     """What the first provider call would load: httpcore (httpx imports it only when a
-    client is made), this backend, anyio (httpcore's pool locks, on first request) and
-    the TLS context."""
+    client is made), anyio (httpcore's network layer and pool locks, on first request)
+    and the TLS context."""
     import anyio._backends._asyncio  # noqa: F401
-    import anyio.lowlevel  # noqa: F401
-
-    import sidecar.engine.http_backend  # noqa: F401  (httpcore, h11)
+    import httpcore  # noqa: F401  (and h11)
+    import httpcore._backends.anyio  # noqa: F401  (anyio's streams and sockets)
 
     ssl_context()
 
@@ -57,9 +56,6 @@ class SharedHttp:
                 limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
                 follow_redirects=False,
             )
-            from sidecar.engine.http_backend import install
-
-            install(self._client)  # httpcore on asyncio streams, not anyio (http_backend.py)
         return self._client
 
     async def close(self) -> None:
