@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import os
 import re
+import secrets
 import signal
 import statistics
 import subprocess
@@ -142,6 +143,7 @@ def start_upstream() -> tuple[subprocess.Popen[bytes], str]:
         [sys.executable, os.path.abspath(__file__), "--serve"],
         stdout=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # (its connections' tasks, cancelled as it stops)
     )
     return proc, f"http://127.0.0.1:{int(read_line(proc))}/v1"
 
@@ -384,18 +386,24 @@ async def litellm_peer(url: str, streams: int, n: int, rate_n: int) -> dict[str,
                 f"      model: openai/bench\n      api_base: {url}\n      api_key: none\n"
             )
         port = 40000 + os.getpid() % 20000
+        key = "sk-bench-" + secrets.token_hex(16)
         litellm = os.path.join(os.path.dirname(python), "litellm")
         proc = spawn(
             [litellm, "--config", config, "--port", str(port), "--num_workers", "1"],
             os.path.join(tmp, "log"),
             # the cost map shipped in the package: no fetch from the network at start
-            {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"},
+            {
+                **os.environ,
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                "LITELLM_LOG": "ERROR",
+                "LITELLM_MASTER_KEY": key,  # it refuses to start without one
+            },
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            async with httpx.AsyncClient(
-                timeout=120, limits=httpx.Limits(max_connections=100)
-            ) as h:
+            auth = {"authorization": f"Bearer {key}"}
+            limits = httpx.Limits(max_connections=100)
+            async with httpx.AsyncClient(timeout=120, limits=limits, headers=auth) as h:
                 deadline = time.monotonic() + 120
                 while True:
                     try:
