@@ -77,6 +77,7 @@ bench: setup
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/events.py
 	$(BIN)/python bench/stream.py
+	$(BIN)/python bench/upstream.py
 
 # Reliability and security under faults, load and attack: one JSON report (5-10 min).
 soak: setup

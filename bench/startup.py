@@ -4,6 +4,10 @@ Prints one JSON object: median/min/max milliseconds to ready and the median idle
 RSS (MiB) one second after ready, when the background warm-up has finished.
 With `--binary PATH` (a `make dist` executable) the same figures for it go under
 "binary"; the two are launched alternately, so both see the same machine load.
+"importsMsMedian" is the time, in the same run, for a process that only imports what a
+launch imports before its ready line (`sidecar.cli`, `sidecar.logs`, `sidecar.process`:
+the store and its models, websockets, aiosqlite, pydantic) and exits; `readyOverImports`
+the ratio: what the launch spends beyond its imports (the database, the socket).
 Usage: python bench/startup.py [--runs N] [--binary dist/sidecar-<triple>/sidecar-<triple>]
 """
 
@@ -55,6 +59,15 @@ def one_run(command: list[str]) -> tuple[float, float]:
         return ready_ms, rss
 
 
+IMPORTS = "import os, sidecar.cli, sidecar.logs, sidecar.process; os._exit(0)"  # no teardown
+
+
+def imports_ms() -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", IMPORTS], check=True)
+    return (time.perf_counter() - start) * 1000
+
+
 def figures(results: list[tuple[float, float]]) -> dict[str, float]:
     ready = [r[0] for r in results]
     return {
@@ -76,10 +89,19 @@ def main() -> int:
     for command in commands.values():
         one_run(command)  # warm the OS page cache and __pycache__
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    imports = []
     for _ in range(args.runs):
+        imports.append(imports_ms())
         for name, command in commands.items():
             results[name].append(one_run(command))
-    report = {"bench": "startup", "runs": args.runs, **figures(results["python"])}
+    report = {
+        "bench": "startup",
+        "runs": args.runs,
+        "loadAvg1m": os.getloadavg()[0],
+        **figures(results["python"]),
+        "importsMsMedian": round(statistics.median(imports), 1),
+    }
+    report["readyOverImports"] = round(report["readyMsMedian"] / report["importsMsMedian"], 2)
     if args.binary:
         report["binary"] = {"path": args.binary, **figures(results["binary"])}
     print(json.dumps(report))

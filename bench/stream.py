@@ -180,6 +180,7 @@ class Client:
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.streams: dict[str, Stream] = {}
         self.delta_frame: str | bytes = b""  # one delta frame as received, for its size
+        self.texts: dict[str, list[tuple[str, int]]] | None = None  # set: keep delta texts
         self.reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -210,6 +211,8 @@ class Client:
                     for token in TOKEN_TEXT.findall(params["text"]):
                         RECEIVED[int(token)] = now
                     stream = self.stream(params["messageId"])
+                    if self.texts is not None:
+                        self.texts.setdefault(params["messageId"], []).append((params["text"], now))
                     if not stream.deltas:
                         stream.first_ns = now
                         self.delta_frame = raw

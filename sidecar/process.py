@@ -129,7 +129,9 @@ def _warm_imports(app: App) -> None:
     import sidecar.engine  # noqa: F401
     import sidecar.providers  # noqa: F401  (httpx, httpx-sse: needed by the first chat)
     import sidecar.rpc.session  # noqa: F401
+    from sidecar.engine.http_client import warm
 
+    warm()  # httpcore and the CA bundle: ~100 ms the first chat would otherwise pay
     try:
         app.keys.warm()  # the keychain backend (keyring's import), needed by the first chat
     except StorageUnavailable as exc:

@@ -24,8 +24,12 @@ def _of(conversation_id: str, event: dict) -> bool:
 
 
 async def _settle_elsewhere(env) -> None:
-    """A full reply in another conversation: everything published before it is in."""
-    other = await env.client.request("conversations.create", {"modelId": env.model_id})
+    """A full reply in another conversation: everything published before it is in. Titled,
+    or its generated title would be one more provider call, racing the count below (with
+    the connection reused it often wins)."""
+    other = await env.client.request(
+        "conversations.create", {"modelId": env.model_id, "title": "Elsewhere"}
+    )
     env.fake.enqueue(Script(text="elsewhere"))
     ids = await env.client.request(
         "chat.send", {"conversationId": other["conversation"]["id"], "content": "hi"}

@@ -26,8 +26,6 @@ from typing import Any, TypeVar
 
 import httpx
 import orjson
-from httpx_sse import ServerSentEvent
-from httpx_sse._decoders import SSEDecoder  # (pinned < 0.5) its public API has no line limit
 
 from .errors import (
     MAX_ERROR_BODY,
@@ -36,11 +34,11 @@ from .errors import (
     error_from_response,
     error_from_transport,
     idle_timeout_error,
-    oversized_event_error,
     scrub,
     unexpected_answer,
 )
 from .retry import retry_delay
+from .sse import NDJSONParser, SSEParser
 from .types import (
     DEFAULT_BASE_URLS,
     ChatRequest,
@@ -166,56 +164,6 @@ def is_error_payload(obj: Any) -> bool:
     return isinstance(obj, dict) and (bool(obj.get("error")) or obj.get("object") == "error")
 
 
-async def byte_lines(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
-    """The lines of a body's bytes, their endings stripped (the last one even when the body
-    ends inside it); ProviderError once one line passes `limit` bytes. Split as bytes, so
-    what is held stays near the cap however long a line grows. A line ending in "\r" may
-    be a "\r\n" cut between reads: it is held until the next read says."""
-    held = bytearray()  # the line not ended yet
-    async for chunk in chunks:
-        held += chunk
-        if b"\n" in chunk or b"\r" in chunk:
-            lines = held.splitlines(keepends=True)
-            held = lines.pop() if not lines[-1].endswith(b"\n") else bytearray()
-            for line in lines:
-                if len(line) > limit:
-                    raise oversized_event_error(limit)
-                yield line.rstrip(b"\r\n")
-        if len(held) > limit:
-            raise oversized_event_error(limit)
-    if held:
-        yield held.rstrip(b"\r\n")
-
-
-async def sse_events(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[ServerSentEvent]:
-    """The SSE events in a body's bytes; ProviderError once one line or event passes `limit`
-    bytes. httpx-sse's own reader keeps a line of any length, several times over as text
-    (one 50 MB line cost 160 MiB); split here as bytes (`byte_lines`), what is held stays
-    near the cap. Whatever the content-type says: some OpenAI-compatible servers label
-    their streams text/plain or octet-stream."""
-    decoder = SSEDecoder()
-    size = 0  # bytes of the lines of the event being read
-    lines = byte_lines(chunks, limit)
-    async with aclosing(lines):
-        async for line in lines:
-            size = size + len(line) + 1 if line else 0
-            if size > limit:
-                raise oversized_event_error(limit)
-            sse = decoder.decode(line.decode("utf-8", "replace"))
-            if sse is not None:
-                yield sse
-
-
-async def ndjson_events(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[ServerSentEvent]:
-    """Newline-delimited JSON (Ollama's streams): each non-blank line as an event's data,
-    with no event name; the same cap on one line."""
-    lines = byte_lines(chunks, limit)
-    async with aclosing(lines):
-        async for line in lines:
-            if line.strip():
-                yield ServerSentEvent(event="", data=line.decode("utf-8", "replace"))
-
-
 class _Clock:
     """The time limits of one call: `idle` seconds without a content part (None: no such
     limit) and the total deadline, retries included. The timers run only while the call
@@ -256,6 +204,26 @@ class _Clock:
         else:
             self.expired = idle_timeout_error(idle)
         raise self.expired
+
+
+BODY_END_WAIT = 0.1  # s: how long the end of a body may take after the stream's own end
+BODY_END_BYTES = 64 * 1024
+
+
+async def _body_end(chunks: AsyncIterator[bytes], left: float) -> None:
+    """Read past the stream's own end marker ([DONE], message_stop) to the end of the HTTP
+    body, which usually came with it: a body read to its end lets the connection go back
+    to the pool, where closing it early cost the next call a new TCP (and TLS) handshake.
+    Bounded: a server that holds the body open after its end marker is closed on."""
+    size = 0
+    try:
+        async with asyncio.timeout(min(BODY_END_WAIT, max(left, 0.0))):
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > BODY_END_BYTES:
+                    return
+    except (TimeoutError, httpx.HTTPError):
+        pass
 
 
 async def read_bounded(response: httpx.Response, limit: int) -> bytes:
@@ -350,10 +318,10 @@ class Provider(ABC):
     def _parse_complete(self, obj: Any) -> tuple[str, UsagePart]:
         """Text and usage of a non-streamed response."""
 
-    def _events(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
-        """The streamed reply's events, each line or event capped: SSE unless an adapter
-        reads another framing."""
-        return sse_events(chunks, self.config.max_event_bytes)
+    def _framing(self) -> SSEParser | NDJSONParser:
+        """A parser of the streamed reply's framing, each line or event capped: SSE unless
+        an adapter reads another (`sse.py`)."""
+        return SSEParser(self.config.max_event_bytes)
 
     # --- the shared machinery -------------------------------------------------
 
@@ -408,13 +376,25 @@ class Provider(ABC):
                                 raise error_from_payload(obj, self.config.api_key)
                             parser.feed_json(obj)
                         else:
-                            events = self._events(response.aiter_bytes())
-                            async with aclosing(events):
-                                while (sse := await clock.within(anext(events, None))) is not None:
-                                    try:
-                                        parser.feed(sse.event, sse.data)
-                                    except ProviderError as exc:
-                                        failure = exc  # deliver what came before it first
+                            # per read, not per event: one timeout, one wake-up
+                            framing = self._framing()
+                            coded = "content-encoding" in response.headers  # gzip, say
+                            chunks = response.aiter_bytes() if coded else response.aiter_raw()
+                            async with aclosing(chunks):  # type: ignore[type-var]
+                                while True:
+                                    chunk = await clock.within(anext(chunks, None))
+                                    if chunk is None:
+                                        events = framing.end()
+                                    else:
+                                        events = framing.feed(chunk)
+                                    for event, data in events:
+                                        try:
+                                            parser.feed(event, data)
+                                        except ProviderError as exc:
+                                            failure = exc  # deliver what came before it first
+                                            break
+                                        if parser.done:
+                                            break
                                     if out:
                                         progress = any(type(p) in CONTENT_PARTS for p in out)
                                         for part in out:
@@ -425,7 +405,10 @@ class Provider(ABC):
                                             clock.progress()
                                     if failure is not None:
                                         raise failure
+                                    if chunk is None:
+                                        break
                                     if parser.done:
+                                        await _body_end(chunks, clock.left())
                                         break
                     finally:
                         await response.aclose()

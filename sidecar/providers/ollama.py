@@ -17,11 +17,9 @@ comes from `POST /api/show`, and `GET /api/version` says which Ollama answered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from httpx_sse import ServerSentEvent
 
 from .base import (
     Provider,
@@ -31,10 +29,10 @@ from .base import (
     effort_level,
     function_tools,
     loads,
-    ndjson_events,
     sampling,
 )
 from .errors import error_from_payload
+from .sse import NDJSONParser
 from .types import (
     ChatMessage,
     ChatRequest,
@@ -199,8 +197,8 @@ class OllamaProvider(Provider):
         # Ollama needs none; a proxy in front of it (or ollama.com) may.
         return bearer_auth(self.config.api_key)
 
-    def _events(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
-        return ndjson_events(chunks, self.config.max_event_bytes)
+    def _framing(self) -> NDJSONParser:
+        return NDJSONParser(self.config.max_event_bytes)
 
     def _body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {

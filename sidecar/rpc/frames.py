@@ -18,8 +18,36 @@ _HEAD = b'{"jsonrpc":"2.0","method":"'
 _MID = b'","params":'
 
 
+_DELTA = "assistant.stream.delta"
+
+
 def notification(event: Event) -> bytes:
-    """An event as the notification frame every subscriber gets (its `type` is the method)."""
+    """An event as the notification frame every subscriber gets (its `type` is the method).
+
+    A text delta (most of what is sent) is encoded straight from its fields: the same
+    bytes as the model's own JSON (tests/test_frames_fast.py checks), at half the cost."""
+    if event.type == _DELTA:
+        d = event.__dict__
+        return orjson.dumps(
+            {
+                "jsonrpc": "2.0",
+                "method": _DELTA,
+                "params": {
+                    "type": _DELTA,
+                    "seq": d["seq"],
+                    "ts": d["ts"],
+                    "conversationId": d["conversation_id"],
+                    "messageId": d["message_id"],
+                    "index": d["index"],
+                    "text": d["text"],
+                },
+            }
+        )
+    return model_frame(event)
+
+
+def model_frame(event: Event) -> bytes:
+    """Any event through its pydantic model: the wire's definition."""
     return b"".join((_HEAD, event.type.encode(), _MID, event.model_dump_json().encode(), b"}"))
 
 
