@@ -14,7 +14,6 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sidecar.engine.audio import audio_extension
 from sidecar.ids import new_id
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
 from sidecar.protocol.objects import Attachment
@@ -34,6 +33,46 @@ TEXT_TYPES = (
     "application/x-yaml",
     "application/yaml",
 )
+
+
+# The file extension the API goes by, for each type a recorder or a file picker names.
+EXTENSIONS = {
+    "audio/flac": "flac",
+    "audio/x-flac": "flac",
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+    "audio/mpeg3": "mp3",
+    "audio/x-mpeg-3": "mp3",
+    "audio/mpga": "mpga",
+    "audio/mp4": "mp4",
+    "video/mp4": "mp4",
+    "audio/m4a": "m4a",
+    "audio/x-m4a": "m4a",
+    "video/mpeg": "mpeg",
+    "audio/ogg": "ogg",
+    "audio/opus": "ogg",
+    "application/ogg": "ogg",
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/wave": "wav",
+    "audio/vnd.wave": "wav",
+    "audio/webm": "webm",
+    "video/webm": "webm",
+}
+
+
+def audio_extension(mime_type: str) -> str | None:
+    """The extension of an audio type the transcription API takes (`;codecs=...` and
+    case ignored); None for any other type."""
+    return EXTENSIONS.get(mime_type.split(";", 1)[0].strip().lower())
+
+
+def decode_base64(data: str, loc: tuple[str, ...]) -> bytes:
+    """The bytes of a client's base64 field; INVALID_PARAMS at `loc` when it is not base64."""
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidParams("`data` is not valid base64", loc) from None
 
 
 def is_image(mime_type: str) -> bool:
@@ -69,10 +108,7 @@ async def prepare(inputs: list[AttachmentInput], model: Model, folder: Path) -> 
         raw: bytes | None = None
         text = item.text
         if item.data is not None:
-            try:
-                raw = base64.b64decode(item.data, validate=True)
-            except (binascii.Error, ValueError):
-                raise InvalidParams("`data` is not valid base64", (*loc, "data")) from None
+            raw = decode_base64(item.data, (*loc, "data"))
         if item.transcript is not None and not is_audio(item.mime_type):
             raise InvalidParams("only an audio attachment has a `transcript`", (*loc, "transcript"))
         if is_audio(item.mime_type):

@@ -11,10 +11,9 @@ message as a chat.send attachment carrying the returned `transcript` (docs/proto
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import TYPE_CHECKING
 
+from sidecar.engine.attachments import audio_extension, decode_base64
 from sidecar.engine.usage import priced_record
 from sidecar.protocol.audio import MAX_AUDIO_BYTES, AudioTranscribeResult
 from sidecar.protocol.errors import InvalidParams, Reason, RpcError, not_found
@@ -32,37 +31,6 @@ if TYPE_CHECKING:
 TRANSCRIBING_KINDS = frozenset({"openai", "openai-compatible"})
 DEFAULT_MODELS = {"openai": "gpt-4o-mini-transcribe"}
 
-# The file extension the API goes by, for each type a recorder or a file picker names.
-EXTENSIONS = {
-    "audio/flac": "flac",
-    "audio/x-flac": "flac",
-    "audio/mpeg": "mp3",
-    "audio/mp3": "mp3",
-    "audio/mpeg3": "mp3",
-    "audio/x-mpeg-3": "mp3",
-    "audio/mpga": "mpga",
-    "audio/mp4": "mp4",
-    "video/mp4": "mp4",
-    "audio/m4a": "m4a",
-    "audio/x-m4a": "m4a",
-    "video/mpeg": "mpeg",
-    "audio/ogg": "ogg",
-    "audio/opus": "ogg",
-    "application/ogg": "ogg",
-    "audio/wav": "wav",
-    "audio/x-wav": "wav",
-    "audio/wave": "wav",
-    "audio/vnd.wave": "wav",
-    "audio/webm": "webm",
-    "video/webm": "webm",
-}
-
-
-def audio_extension(mime_type: str) -> str | None:
-    """The extension of an audio type the transcription API takes (`;codecs=...` and
-    case ignored); None for any other type."""
-    return EXTENSIONS.get(mime_type.split(";", 1)[0].strip().lower())
-
 
 def decode_audio(data: str, limit: int = MAX_AUDIO_BYTES) -> bytes:
     """The audio bytes of a base64 string; INVALID_PARAMS at `data` when it is too long to
@@ -70,10 +38,7 @@ def decode_audio(data: str, limit: int = MAX_AUDIO_BYTES) -> bytes:
     loc = ("data",)
     if len(data) > (limit + 2) // 3 * 4 + 4:  # base64 of `limit` bytes, with room to pad
         raise InvalidParams(f"the audio is over the {_mb(limit)} limit", loc)
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidParams("`data` is not valid base64", loc) from None
+    raw = decode_base64(data, loc)
     if not raw:
         raise InvalidParams("the audio is empty", loc)
     if len(raw) > limit:
