@@ -1,4 +1,10 @@
-"""Statement helpers every repository shares: one statement each, its cursor closed at once.
+"""Statement helpers every repository shares: one statement each, in one round trip.
+
+Every aiosqlite call is a hand-off to the database thread and back (~80-100 µs of CPU
+here, against ~8 µs for the statement itself), so each helper makes exactly one:
+reads fetch all their rows in the call (a fully read statement is reset, holding no
+read transaction), writes leave their cursor to the garbage collector instead of
+paying a second hand-off to close it.
 
 They take the connection a repository got from `Database.locked()` or
 `Database.transaction()`, so they never lock or commit themselves.
@@ -19,20 +25,19 @@ SqlParams = Sequence[Any] | Mapping[str, Any]
 
 async def run(db: aiosqlite.Connection, sql: str, params: SqlParams = ()) -> int:
     """Execute one statement; returns the rows it changed."""
-    async with db.execute(sql, params) as cursor:
-        return cursor.rowcount
+    return (await db.execute(sql, params)).rowcount
 
 
 async def run_many(db: aiosqlite.Connection, sql: str, rows: Iterable[SqlParams]) -> None:
-    async with db.executemany(sql, rows):
-        pass
+    await db.executemany(sql, rows)
 
 
 async def fetch_one(
     db: aiosqlite.Connection, sql: str, params: SqlParams = ()
 ) -> sqlite3.Row | None:
-    async with db.execute(sql, params) as cursor:
-        return await cursor.fetchone()
+    """The first row (queries here select by key or say LIMIT 1)."""
+    rows = await db.execute_fetchall(sql, params)
+    return next(iter(rows), None)
 
 
 async def fetch_all(

@@ -13,6 +13,7 @@ from typing import Any
 import aiosqlite
 
 from sidecar.protocol.reports import UsageGroupBy, UsageSummaryRow
+from sidecar.store.sql import fetch_all
 
 # The grouping key of each `groupBy`; fixed strings, never built from input.
 GROUP_KEYS: dict[str, str] = {
@@ -71,8 +72,7 @@ async def summary(
         + (f" WHERE {' AND '.join(where)}" if where else "")
         + " GROUP BY 1 ORDER BY key IS NULL, key"
     )
-    async with db.execute(sql, params) as cursor:
-        rows = await cursor.fetchall()
+    rows = await fetch_all(db, sql, params)
     return [
         UsageSummaryRow(
             key=row["key"],
