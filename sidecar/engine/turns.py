@@ -3,8 +3,8 @@
 A turn is a task independent of any connection: a client that drops never
 stops it; only `chat.cancel` (or shutdown) does. This module is the driver:
 it stores and starts turns, reads provider parts and publishes the events the
-turn's state machine (`turn_state.py`) makes of them, with no await between a
-part and its events (the hot path), runs tool steps, and leaves the writing of
+turn's state machine (`turn_state.py`) makes of them, joining the text that
+arrived in one read into one delta (`delta_batch.py`), runs tool steps, and leaves the writing of
 streamed text to the stream writer (`stream_writer.py`). Snapshots read the
 live text of running turns from here, so they always agree with their `seq`.
 """
@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from sidecar.engine.attachments import load_images, prepare
+from sidecar.engine.delta_batch import DeltaBatch
 from sidecar.engine.request import build_request, step_messages
 from sidecar.engine.stream_writer import StreamWriter
 from sidecar.engine.turn_state import TurnState
@@ -333,6 +334,7 @@ class Turns:
         state = turn.state
         status: MessageStatus
         error: ErrorInfo | None = None
+        batch = DeltaBatch(state.feed, self._e.bus.publish)
         try:
             turn.started = True
             if turn.stop_reason is not None:
@@ -340,13 +342,13 @@ class Turns:
             from sidecar.providers import create_provider  # start-up time: it imports httpx
 
             provider = create_provider(config, self._http.get(), request.profile.api)
-            publish, feed = self._e.bus.publish, state.feed
-            publish(state.start())
+            self._e.bus.publish(state.start())
             self._writer.watch(state)
+            add = batch.add
             while True:
                 async for part in provider.stream(request):
-                    for event in feed(part):  # the hot path: no await from part to event
-                        publish(event)
+                    add(part)  # the hot path: no await from part to event
+                batch.flush()
                 if not state.call_ended(bool(turn.enabled)):
                     break
                 await self._tool_step(turn, request)
@@ -362,6 +364,7 @@ class Turns:
             error = ErrorInfo(
                 code="internal", message="the sidecar hit an internal error", retryable=False
             )
+        batch.flush()  # text held when the turn was stopped or failed is part of the reply
         await asyncio.shield(self._finish(turn, status, error))
 
     async def _tool_step(self, turn: Turn, request: ChatRequest) -> None:
