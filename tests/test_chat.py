@@ -70,7 +70,8 @@ async def test_stream_round_trip(tmp_path, kind, quirk, split):
         final = await env.settled(ids["assistantMessageId"])
         events = env.events_of(ids["assistantMessageId"])
         deltas = assert_lifecycle(events, ids["assistantMessageId"], "assistant.stream.completed")
-        assert len(deltas) == len(range(0, len(TEXT), 5))
+        # one delta per read: at most one per upstream chunk, never a chunk split
+        assert 1 <= len(deltas) <= len(range(0, len(TEXT), 5))
         assert final["content"] == TEXT and final["status"] == "complete"
         completed = next(e for e in events if e["type"] == "assistant.stream.completed")
         assert completed["finishReason"] == "stop"
@@ -294,9 +295,8 @@ async def test_fault_matrix(tmp_path, kind, scripts, status, code, retried):
             if code is not None:
                 assert error["code"] == code, error
             if scripts[0].fault_after:
-                assert len(deltas) == scripts[0].fault_after, (
-                    "the text streamed before the fault is kept"
-                )
+                # the text streamed before the fault is kept (in as many deltas as reads)
+                assert 1 <= len(deltas) <= scripts[0].fault_after
                 assert final["content"] == TEXT[: 5 * scripts[0].fault_after]
             assert API_KEY not in error["message"] and "sk-proj" not in error["message"]
         else:
@@ -322,7 +322,8 @@ async def test_cancel_closes_upstream_and_keeps_the_partial_reply(tmp_path):
         assert (
             final["status"] == "cancelled"
             and len(deltas) >= 4
-            and final["content"] == "x" * (4 * len(deltas))
+            and final["content"] == "x" * len(final["content"])
+            and len(final["content"]) % 4 == 0
         )
         assert (await env.stored(mid))["content"] == final["content"]
         # Cancelling again, or a finished message, is not an error: nothing was running.

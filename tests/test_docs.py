@@ -9,7 +9,7 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from sidecar.dev.fakes import FakeProvider
+from sidecar.dev.fakes import FakeProvider, Script
 from tests import contract
 from tests.harness import launch
 
@@ -41,7 +41,8 @@ async def run_examples(doc: Path, tmp_path: Path) -> int:
     sc = launch(tmp_path)
     try:
         async with (
-            FakeProvider("openai-compatible") as fake,
+            # one chunk per reply: how many deltas two chunks make depends on the reads
+            FakeProvider("openai-compatible", echo=Script(chunk_size=64)) as fake,
             connect(sc.url, additional_headers={"Authorization": f"Bearer {sc.token}"}) as ws,
         ):
             methods: dict[object, str] = {}

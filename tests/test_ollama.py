@@ -55,7 +55,7 @@ async def test_text_with_usage_and_the_context_window_as_num_ctx(tmp_path):
         mid = (await env.send("Say something"))["assistantMessageId"]
         final = await env.settled(mid)
         deltas = assert_lifecycle(env.events_of(mid), mid, "assistant.stream.completed")
-        assert final["content"] == TEXT and len(deltas) == 5
+        assert final["content"] == TEXT and 1 <= len(deltas) <= 5  # one per read at most
         usage = final["usage"]
         assert (usage["inputTokens"], usage["outputTokens"]) == (31, 9)
         [record] = [e["usage"] for e in env.events_of(mid) if e["type"] == "usage.recorded"]
@@ -195,7 +195,9 @@ async def test_cancel_mid_stream_closes_the_upstream(tmp_path):
         await env.fake.wait_disconnect(2.0)
         final = await env.settled(mid)
         deltas = assert_lifecycle(env.events_of(mid), mid, "assistant.stream.cancelled")
-        assert final["status"] == "cancelled" and final["content"] == "z" * (4 * len(deltas))
+        content = final["content"]
+        assert final["status"] == "cancelled" and content == "z" * len(content)
+        assert len(content) % 4 == 0 and len(content) >= 12
 
 
 async def test_an_error_line_mid_stream_fails_the_reply_keeping_the_text(tmp_path):
@@ -205,7 +207,7 @@ async def test_an_error_line_mid_stream_fails_the_reply_keeping_the_text(tmp_pat
         final = await env.settled(mid)
         deltas = assert_lifecycle(env.events_of(mid), mid, "assistant.stream.failed")
         error = final["error"]
-        assert final["status"] == "failed" and len(deltas) == 2
+        assert final["status"] == "failed" and 1 <= len(deltas) <= 2
         assert final["content"] == TEXT[:10] == (await env.stored(mid))["content"]
         assert error["code"] == "stream_error" and "error was encountered" in error["message"]
         assert len(chat_requests(env)) == 1, "nothing is retried once text was shown"

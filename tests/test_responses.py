@@ -394,7 +394,7 @@ async def test_openai_defaults_to_responses_and_streams_text(tmp_path):
         final = await env.settled(mid)
         assert final["content"] == "Hello from Responses." and final["status"] == "complete"
         deltas = assert_lifecycle(env.events_of(mid), mid, "assistant.stream.completed")
-        assert len(deltas) == 5
+        assert 1 <= len(deltas) <= 5  # one per read at most
         sent = env.fake.requests[-1]
         assert sent.path == "/v1/responses"
         assert sent.body["instructions"] == "Be brief." and sent.body["store"] is False

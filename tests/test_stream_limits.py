@@ -223,7 +223,7 @@ async def test_a_keepalive_only_upstream_fails_the_reply_with_timeout_keeping_it
         events = env.events_of(mid)
         deltas = assert_lifecycle(events, mid, "assistant.stream.failed")
         assert final["status"] == "failed" and final["error"]["code"] == "timeout"
-        assert final["content"] == TEXT[:15] and len(deltas) == 3
+        assert final["content"] == TEXT[:15] and 1 <= len(deltas) <= 3
         assert not any(e["type"] == "assistant.stream.retrying" for e in events)
         assert (await env.stored(mid))["content"] == TEXT[:15]
         assert len(env.fake.requests) == 1

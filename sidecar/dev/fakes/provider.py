@@ -57,6 +57,7 @@ class FakeProvider:
         host: str = "127.0.0.1",
         port: int = 0,
         default: Script | None = None,
+        echo: Script | None = None,
         api_key: str | None = None,
         rate: float | None = None,
     ) -> None:
@@ -66,6 +67,7 @@ class FakeProvider:
         self.host = host
         self.port = port
         self.default = default
+        self.echo = echo or Script()  # the echo reply's shape (chunk size, usage, ...)
         self.api_key = api_key
         self.rate = rate
         self.requests: list[RecordedRequest] = []
@@ -124,7 +126,7 @@ class FakeProvider:
             return self._queue.popleft()
         if self.default is not None:
             return self.default
-        return echo_script(body, Script())
+        return echo_script(body, self.echo)
 
     # --- disconnects -----------------------------------------------------------------
 

@@ -1,0 +1,137 @@
+"""Text that arrives together leaves as one delta; text that arrives alone leaves at once.
+
+In process, on a real event loop: a `DeltaBatch` over a real `TurnState`, fed parts
+the way the turn driver feeds them, its events validated as a client receives them.
+What "arrived together" means here is "fed within one step of the task", which is what
+a socket read that brought several SSE events is for the reading task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from sidecar.dev.fakes import Script
+from sidecar.engine.delta_batch import DeltaBatch
+from sidecar.engine.turn_state import TurnState
+from sidecar.protocol.events import Event, event_adapter
+from sidecar.protocol.objects import Message, Model
+from sidecar.providers import types as parts
+from tests.chat_env import chat_env
+from tests.test_chat import assert_lifecycle
+
+ADAPTER = event_adapter()
+GUARD = 30.0  # seconds; only a defect makes the test wait this long
+MODEL = Model(id="m", provider="local", provider_model="llama", display_name="L")
+
+
+def new_state() -> TurnState:
+    message = Message(
+        id="msg-1",
+        conversation_id="conv-1",
+        parent_id="user-1",
+        role="assistant",
+        content="",
+        status="pending",
+        model_id=MODEL.id,
+        provider=MODEL.provider,
+        created_at="2000-01-01T00:00:00.000Z",
+        updated_at="2000-01-01T00:00:00.000Z",
+    )
+    return TurnState(message, MODEL, 0)
+
+
+class Published(list[dict[str, Any]]):
+    """What the bus would send: each event as the client sees it (validated)."""
+
+    def __call__(self, event: Event) -> None:
+        wire = event.model_dump(mode="json", by_alias=True)
+        ADAPTER.validate_python(wire)
+        self.append(wire)
+
+    def kinds(self) -> list[str]:
+        return [e["type"] for e in self]
+
+
+async def test_parts_of_one_step_become_one_delta_and_the_next_step_another() -> None:
+    state, out = new_state(), Published()
+    batch = DeltaBatch(state.feed, out)
+    out(state.start())
+    for text in ("The ", "quick ", "brown "):
+        batch.add(parts.TextDelta(text))
+    assert out.kinds() == ["assistant.stream.started"]  # nothing yet: the step goes on
+    await asyncio.sleep(0)  # the task yields: what it held leaves
+    assert out[1:] == [out[1]] and out[1]["text"] == "The quick brown " and out[1]["index"] == 0
+    batch.add(parts.TextDelta("fox"))
+    await asyncio.sleep(0)
+    assert [(e["index"], e["text"]) for e in out[1:]] == [(0, "The quick brown "), (1, "fox")]
+    assert state.live(state.message).content == "The quick brown fox"
+
+
+async def test_another_kind_of_part_sends_the_held_text_first_in_order() -> None:
+    state, out = new_state(), Published()
+    batch = DeltaBatch(state.feed, out)
+    out(state.start())
+    batch.add(parts.ThinkingDelta("Let me "))
+    batch.add(parts.ThinkingDelta("think."))
+    batch.add(parts.TextDelta("Hi"))
+    batch.add(parts.TextDelta(" there"))
+    batch.add(parts.Retrying(1, 10, "rate_limited"))  # any part that is not text
+    assert out.kinds() == [
+        "assistant.stream.started",
+        "agent.thinking.started",
+        "agent.thinking.delta",
+        "agent.thinking.completed",
+        "assistant.stream.delta",
+        "assistant.stream.retrying",
+    ]
+    assert out[2]["text"] == "Let me think." and out[4]["text"] == "Hi there"
+    await asyncio.sleep(0)  # the scheduled flush finds nothing more to send
+    assert len(out) == 6
+
+
+async def test_flush_sends_what_is_held_when_the_turn_stops_mid_step() -> None:
+    state, out = new_state(), Published()
+    batch = DeltaBatch(state.feed, out)
+    out(state.start())
+    batch.add(parts.TextDelta("cut "))
+    batch.add(parts.TextDelta("short"))
+    batch.flush()  # what the driver does before the terminal event
+    final = state.end("cancelled", None)
+    for event in final.events:
+        out(event)
+    assert out.kinds()[:2] == ["assistant.stream.started", "assistant.stream.delta"]
+    assert out[1]["text"] == "cut short"
+    assert final.message.content == "cut short"
+    await asyncio.sleep(0)
+    assert out.kinds().count("assistant.stream.delta") == 1
+
+
+# --- end to end: a sidecar reading a provider that goes quiet ------------------------------
+
+TEXT = "The quick brown fox jumps over the lazy dog, twice."
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_text_that_came_is_sent_without_waiting_for_more(tmp_path, kind) -> None:
+    """Three chunks, then the upstream says nothing (for longer than this test waits): the
+    three reach the client all the same, in one or more deltas, while the stream is still
+    open, since nothing holds text for more to come. Cancelling then stores exactly them."""
+    async with chat_env(tmp_path, kind, idle_timeout=GUARD) as env:
+        env.fake.enqueue(Script(text=TEXT, chunk_size=5, fault="stall", fault_after=3))
+        mid = (await env.send("Go"))["assistantMessageId"]
+
+        def shown() -> str:
+            return "".join(
+                e["text"] for e in env.events_of(mid) if e["type"] == "assistant.stream.delta"
+            )
+
+        await env.client.wait_for(lambda e: shown() == TEXT[:15], GUARD)
+        assert not any(e["type"].startswith("assistant.stream.c") for e in env.events_of(mid))
+        assert await env.client.request("chat.cancel", {"messageId": mid}) == {"cancelled": True}
+        final = await env.settled(mid)
+        deltas = assert_lifecycle(env.events_of(mid), mid, "assistant.stream.cancelled")
+        assert 1 <= len(deltas) <= 3 and final["content"] == TEXT[:15]
+        assert (await env.stored(mid))["content"] == TEXT[:15]
