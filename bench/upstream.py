@@ -20,7 +20,10 @@ Phases (one JSON object on stdout, progress on stderr):
   p99s (a starved stream shows there), CPU per chunk;
 - setup: the sidecar's CPU for one chat.send of a 1-chunk reply (request, store, events);
 - ttft: chat.send -> first delta vs POST -> first content chunk, interleaved; and the
-  first chat.send after a fresh launch vs later ones;
+  first chat.send after a fresh launch vs later ones made the same way, each after a
+  pause of PAUSE seconds (a person's messages come after a pause too, and waking a
+  process that slept costs on its own: back-to-back sends would make any first one look
+  slow), also reported against the back-to-back ones;
 - peers (BENCH_PEERS=litellm): the same full-speed and paced phases through a LiteLLM
   proxy, installed on demand into .venv-bench-litellm; skipped with a note otherwise.
 Figures move with the machine's load: the output carries the 1-minute load average.
@@ -50,6 +53,7 @@ from stream import CLK_TCK, Client, cpu_seconds, launch, log, pct, read_line, st
 
 STAMP = re.compile(r"@(\d+);")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAUSE = 1.0  # s before the first chat.send after launch, and before each one it is compared with
 
 
 # --- the upstream (its own process) ---------------------------------------------------
@@ -449,6 +453,7 @@ async def run(
     n_paced = 200 if quick else 400  # at 100/s: 2 or 4 seconds per stream
     rounds = 1 if quick else 3
     tries = 10 if quick else 20
+    paused = 3 if quick else 7  # later sends, each after PAUSE
     result: dict[str, Any] = {"bench": "upstream", "quick": quick, "loadAvg1m": os.getloadavg()[0]}
     upstream, url = start_upstream()
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -459,11 +464,16 @@ async def run(
                 first = Sidecar.start(data_dir, url, profile)
                 sidecar = await first
                 try:
-                    convs = await sidecar.conversations(tries + 1)
+                    convs = await sidecar.conversations(tries + 1 + paused)
                     log("ttft: the first chat.send after launch, then interleaved tries")
                     # an app's first message comes a moment after its launch, as here
-                    await asyncio.sleep(1.0)
+                    await asyncio.sleep(PAUSE)
                     first_ms = await sidecar.ttft(convs[-1])
+                    after_pause = []
+                    for conv in convs[tries : tries + paused]:
+                        await asyncio.sleep(PAUSE)
+                        after_pause.append(await sidecar.ttft(conv))
+                    paused_ms = statistics.median(after_pause)
                     await direct_ttft(http, url)
                     via, direct = [], []
                     for conv in convs[:tries]:
@@ -476,7 +486,9 @@ async def run(
                         "directMsMedian": round(statistics.median(direct), 3),
                         "addedMsMedian": round(later - statistics.median(direct), 3),
                         "firstSendMs": round(first_ms, 3),
-                        "firstSendRatio": round(first_ms / later, 2),
+                        "afterPauseMsMedian": round(paused_ms, 3),
+                        "firstSendRatio": round(first_ms / paused_ms, 2),
+                        "firstOverBackToBack": round(first_ms / later, 2),
                     }
                     log("setup: one chat.send of a 1-chunk reply")
                     result["setupCpuMsPerSend"] = await setup_cost(sidecar, tries)

@@ -69,6 +69,17 @@ class App:
             for hook in self._engine.disconnect_hooks:
                 hook(key)
 
+    async def warm(self) -> None:
+        """After the ready line and the warm-up imports: what the first chat would do
+        once for every later one (the engine, the HTTP client, every provider's key read
+        into memory), so that it costs what a later chat costs."""
+        engine = self.engine
+        engine.http.get()
+        try:
+            await engine.providers.list()
+        except (StorageUnavailable, sqlite3.Error) as exc:  # the first chat says it, precisely
+            log.debug("providers not read ahead: %s", exc)
+
     async def start_mcp_servers(self) -> None:
         """After the ready line: the MCP servers set to start with the sidecar (the engine is
         built only when there is one)."""

@@ -118,6 +118,7 @@ def _url_host(host: str) -> str:
 
 async def _warm_then_start(app: App) -> None:
     await asyncio.to_thread(_warm_imports, app)
+    await app.warm()
     try:
         await app.start_mcp_servers()
     except Exception:
