@@ -38,10 +38,19 @@ if TYPE_CHECKING:
 class Models:
     def __init__(self, engine: Engine) -> None:
         self._e = engine
+        self._kept: tuple[int, list[Model]] | None = None  # (catalog version, merged)
 
     async def _merged(self) -> list[Model]:
-        """Built-in and user models (`sidecar.registry.merged`), by provider, then id."""
-        return merged(await self._e.repos.catalog.list_models())
+        """Built-in and user models (`sidecar.registry.merged`), by provider, then id;
+        merged again only after the user's models changed (each chat asks)."""
+        catalog = self._e.repos.catalog
+        version, kept = catalog.version, self._kept
+        if kept is not None and kept[0] == version:
+            return list(kept[1])
+        models = merged(await catalog.list_models())
+        if version == catalog.version:
+            self._kept = (version, models)
+        return list(models)
 
     async def list(self, provider: str | None = None) -> list[Model]:
         models = await self._merged()

@@ -5,12 +5,18 @@ see `sidecar.store.database`). API keys and header values are not kept here but 
 the key store (`sidecar.store.keys`); the rows keep header names only, and the
 secrets an older version left in them are handed over once (`provider_secrets`,
 `forget_provider_secrets`).
+
+Every chat reads both tables and they change only through this repository, so it
+keeps what it read until its next write (two database round trips and a JSON
+validation of every model less per `chat.send`). `version` counts the writes, for
+callers that keep something made from these rows.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sidecar.ids import now_iso
@@ -63,13 +69,30 @@ class CatalogRepo:
 
     def __init__(self, database: Database) -> None:
         self._db = database
+        self.version = 0
+        self._providers: list[ProviderRow] | None = None
+        self._models: list[Model] | None = None
+
+    def _changed(self) -> None:
+        """After every write: what was kept is read again when next asked for."""
+        self.version += 1
+        self._providers = self._models = None
 
     # -- providers ---------------------------------------------------------------
 
     async def provider_rows(self) -> list[ProviderRow]:
-        async with self._db.locked() as db:
-            rows = await fetch_all(db, f"SELECT {_PROVIDER_COLUMNS} FROM providers ORDER BY id")
-        return [_provider_row(row) for row in rows]
+        """The stored rows, ordered by id: copies, for the caller to fill in."""
+        rows = self._providers
+        if rows is None:
+            version = self.version
+            async with self._db.locked() as db:
+                found = await fetch_all(
+                    db, f"SELECT {_PROVIDER_COLUMNS} FROM providers ORDER BY id"
+                )
+            rows = [_provider_row(row) for row in found]
+            if version == self.version:  # no write came in between
+                self._providers = rows
+        return [replace(r, headers=dict(r.headers)) for r in rows]
 
     async def save_provider_row(self, row: ProviderRow) -> None:
         """Insert or replace a provider's stored settings."""
@@ -80,12 +103,15 @@ class CatalogRepo:
         values["headers"] = _header_names(row.headers)
         values["enabled"] = int(row.enabled)
         names = ", ".join(_PROVIDER_FIELDS)
-        async with self._db.locked() as db:
-            await run(
-                db,
-                f"INSERT OR REPLACE INTO providers ({names}) VALUES ({', '.join(':' + c for c in _PROVIDER_FIELDS)})",
-                values,
-            )
+        try:
+            async with self._db.locked() as db:
+                await run(
+                    db,
+                    f"INSERT OR REPLACE INTO providers ({names}) VALUES ({', '.join(':' + c for c in _PROVIDER_FIELDS)})",
+                    values,
+                )
+        finally:
+            self._changed()
 
     async def provider_secrets(self) -> list[ProviderRow]:
         """Rows where an older version stored a secret: an API key or header values (see
@@ -115,28 +141,46 @@ class CatalogRepo:
             async with self._db.locked() as db:
                 await run(db, "PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
+            self._changed()
             async with self._db.locked() as db:
                 await run(db, "PRAGMA secure_delete = OFF")
 
     async def delete_provider_row(self, id: str) -> bool:
-        async with self._db.locked() as db:
-            return await run(db, "DELETE FROM providers WHERE id = ?", (id,)) > 0
+        try:
+            async with self._db.locked() as db:
+                return await run(db, "DELETE FROM providers WHERE id = ?", (id,)) > 0
+        finally:
+            self._changed()
 
     # -- models ------------------------------------------------------------------
 
     async def list_models(self) -> list[Model]:
-        async with self._db.locked() as db:
-            rows = await fetch_all(db, "SELECT data FROM models ORDER BY provider, id")
-        return [Model.model_validate(from_json(row["data"])) for row in rows]
+        """The user's models, by provider, then id (shared objects: never changed in place)."""
+        models = self._models
+        if models is None:
+            version = self.version
+            async with self._db.locked() as db:
+                rows = await fetch_all(db, "SELECT data FROM models ORDER BY provider, id")
+            models = [Model.model_validate(from_json(row["data"])) for row in rows]
+            if version == self.version:
+                self._models = models
+        return list(models)
 
     async def save_model(self, model: Model) -> None:
-        async with self._db.locked() as db:
-            await run(
-                db,
-                "INSERT OR REPLACE INTO models (id, provider, data, updated_at) VALUES (?, ?, ?, ?)",
-                (model.id, model.provider, json_text(model), now_iso()),
-            )
+        try:
+            async with self._db.locked() as db:
+                await run(
+                    db,
+                    "INSERT OR REPLACE INTO models (id, provider, data, updated_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (model.id, model.provider, json_text(model), now_iso()),
+                )
+        finally:
+            self._changed()
 
     async def delete_model(self, id: str) -> bool:
-        async with self._db.locked() as db:
-            return await run(db, "DELETE FROM models WHERE id = ?", (id,)) > 0
+        try:
+            async with self._db.locked() as db:
+                return await run(db, "DELETE FROM models WHERE id = ?", (id,)) > 0
+        finally:
+            self._changed()

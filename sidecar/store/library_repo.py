@@ -24,6 +24,8 @@ class LibraryRepo:
 
     def __init__(self, database: Database) -> None:
         self._db = database
+        self._settings: Settings | None = None  # what was read, until the next save
+        self._saves = 0
 
     # -- system prompts ----------------------------------------------------------
 
@@ -59,18 +61,31 @@ class LibraryRepo:
     # -- settings ----------------------------------------------------------------
 
     async def get_settings(self) -> Settings:
-        """The stored settings; fields never saved keep their defaults."""
-        async with self._db.locked() as db:
-            rows = await fetch_all(db, "SELECT key, value FROM settings")
-        return Settings.model_validate({row["key"]: from_json(row["value"]) for row in rows})
+        """The stored settings; fields never saved keep their defaults. Every chat asks,
+        and only `save_settings` changes them: read once, kept until the next save."""
+        settings = self._settings
+        if settings is None:
+            saves = self._saves
+            async with self._db.locked() as db:
+                rows = await fetch_all(db, "SELECT key, value FROM settings")
+            settings = Settings.model_validate(
+                {row["key"]: from_json(row["value"]) for row in rows}
+            )
+            if saves == self._saves:  # no save came in between
+                self._settings = settings
+        return settings.model_copy(deep=True)
 
     async def save_settings(self, settings: Settings) -> None:
         """Store every field, one row each, so a new field needs no migration."""
         values = settings.model_dump(mode="json", by_alias=False)
-        async with self._db.transaction(write=True) as db:
-            await run_many(
-                db,
-                "INSERT INTO settings (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [(key, json_text(value)) for key, value in values.items()],
-            )
+        try:
+            async with self._db.transaction(write=True) as db:
+                await run_many(
+                    db,
+                    "INSERT INTO settings (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [(key, json_text(value)) for key, value in values.items()],
+                )
+        finally:
+            self._saves += 1
+            self._settings = None
