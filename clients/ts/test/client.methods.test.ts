@@ -369,10 +369,14 @@ describe("typed events", () => {
     const sent = await client.request("chat.send", { conversationId, content: "abc" });
     const done = await nextEvent(client, "assistant.stream.completed", (e) => e.messageId === sent.assistantMessageId);
     expect(done.message.content).toBe("abc");
-    expect(deltas).toEqual([0, 1, 2]);
+    // one delta per read of the provider's stream: 1 to 3 here, numbered from 0
+    expect(deltas.length).toBeGreaterThanOrEqual(1);
+    expect(deltas.length).toBeLessThanOrEqual(3);
+    expect(deltas).toEqual(deltas.map((_, i) => i));
+    const seen = [...deltas];
     off();
     const again = await client.request("chat.send", { conversationId, content: "again" });
     await nextEvent(client, "assistant.stream.completed", (e) => e.messageId === again.assistantMessageId);
-    expect(deltas).toEqual([0, 1, 2]);
+    expect(deltas).toEqual(seen);
   });
 });
