@@ -1,4 +1,4 @@
-"""Text that arrives together leaves as one delta; text that arrives alone leaves at once.
+"""Text that arrives alone leaves at once; text that arrives with it leaves as one more delta.
 
 In process, on a real event loop: a `DeltaBatch` over a real `TurnState`, fed parts
 the way the turn driver feeds them, its events validated as a client receives them.
@@ -55,18 +55,25 @@ class Published(list[dict[str, Any]]):
         return [e["type"] for e in self]
 
 
-async def test_parts_of_one_step_become_one_delta_and_the_next_step_another() -> None:
+def texts(out: Published) -> list[tuple[int, str]]:
+    return [(e["index"], e["text"]) for e in out if e["type"] == "assistant.stream.delta"]
+
+
+async def test_the_first_text_of_a_step_leaves_at_once_and_the_rest_of_it_as_one_delta() -> None:
     state, out = new_state(), Published()
     batch = DeltaBatch(state.feed, out)
     out(state.start())
-    for text in ("The ", "quick ", "brown "):
+    batch.add(parts.TextDelta("The "))
+    assert texts(out) == [(0, "The ")]  # no waiting for more: a lone token is not delayed
+    for text in ("quick ", "brown "):
         batch.add(parts.TextDelta(text))
-    assert out.kinds() == ["assistant.stream.started"]  # nothing yet: the step goes on
-    await asyncio.sleep(0)  # the task yields: what it held leaves
-    assert out[1:] == [out[1]] and out[1]["text"] == "The quick brown " and out[1]["index"] == 0
-    batch.add(parts.TextDelta("fox"))
+    assert texts(out) == [(0, "The ")]  # held: the step goes on
+    await asyncio.sleep(0)  # the task yields: what it held leaves, joined
+    assert texts(out) == [(0, "The "), (1, "quick brown ")]
+    batch.add(parts.TextDelta("fox"))  # a new step: at once again
+    assert texts(out) == [(0, "The "), (1, "quick brown "), (2, "fox")]
     await asyncio.sleep(0)
-    assert [(e["index"], e["text"]) for e in out[1:]] == [(0, "The quick brown "), (1, "fox")]
+    assert len(texts(out)) == 3
     assert state.live(state.message).content == "The quick brown fox"
 
 
@@ -75,7 +82,8 @@ async def test_another_kind_of_part_sends_the_held_text_first_in_order() -> None
     batch = DeltaBatch(state.feed, out)
     out(state.start())
     batch.add(parts.ThinkingDelta("Let me "))
-    batch.add(parts.ThinkingDelta("think."))
+    batch.add(parts.ThinkingDelta("think "))
+    batch.add(parts.ThinkingDelta("first."))
     batch.add(parts.TextDelta("Hi"))
     batch.add(parts.TextDelta(" there"))
     batch.add(parts.Retrying(1, 10, "rate_limited"))  # any part that is not text
@@ -83,13 +91,15 @@ async def test_another_kind_of_part_sends_the_held_text_first_in_order() -> None
         "assistant.stream.started",
         "agent.thinking.started",
         "agent.thinking.delta",
+        "agent.thinking.delta",
         "agent.thinking.completed",
         "assistant.stream.delta",
         "assistant.stream.retrying",
     ]
-    assert out[2]["text"] == "Let me think." and out[4]["text"] == "Hi there"
-    await asyncio.sleep(0)  # the scheduled flush finds nothing more to send
-    assert len(out) == 6
+    assert [e.get("text") for e in out[2:4]] == ["Let me ", "think first."]
+    assert out[5]["text"] == "Hi there"
+    await asyncio.sleep(0)  # the end of the step finds nothing more to send
+    assert len(out) == 7
 
 
 async def test_flush_sends_what_is_held_when_the_turn_stops_mid_step() -> None:
@@ -97,16 +107,16 @@ async def test_flush_sends_what_is_held_when_the_turn_stops_mid_step() -> None:
     batch = DeltaBatch(state.feed, out)
     out(state.start())
     batch.add(parts.TextDelta("cut "))
-    batch.add(parts.TextDelta("short"))
+    batch.add(parts.TextDelta("short "))
+    batch.add(parts.TextDelta("here"))
     batch.flush()  # what the driver does before the terminal event
     final = state.end("cancelled", None)
     for event in final.events:
         out(event)
-    assert out.kinds()[:2] == ["assistant.stream.started", "assistant.stream.delta"]
-    assert out[1]["text"] == "cut short"
-    assert final.message.content == "cut short"
+    assert texts(out) == [(0, "cut "), (1, "short here")]
+    assert final.message.content == "cut short here"
     await asyncio.sleep(0)
-    assert out.kinds().count("assistant.stream.delta") == 1
+    assert len(texts(out)) == 2
 
 
 # --- end to end: a sidecar reading a provider that goes quiet ------------------------------
