@@ -82,14 +82,14 @@ class ExternalTurns:
                 created_at=now,
                 updated_at=now,
             )
-            await e.repos.messages.add_turn(user, assistant, p.client_request_id, records)
+            updated = await e.repos.messages.add_turn(
+                user, assistant, p.client_request_id, records
+            )
             if user is not None:
                 e.bus.publish(MessageCreated(message=user))
             e.bus.publish(MessageCreated(message=assistant))
             for record in records:
                 e.bus.publish(UsageRecorded(usage=record))
-            updated = await e.repos.conversations.get(conversation.id)
-            assert updated is not None
             e.bus.publish(ConversationUpdated(conversation=updated))
         e.titles.after_reply(assistant)
         answered = user.id if user is not None else assistant.parent_id

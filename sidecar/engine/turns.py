@@ -217,12 +217,10 @@ class Turns:
             created_at=now,
             updated_at=now,
         )
-        await e.repos.messages.add_turn(user, assistant, client_request_id)
+        updated = await e.repos.messages.add_turn(user, assistant, client_request_id)
         if user is not None:
             e.bus.publish(MessageCreated(message=user))
         e.bus.publish(MessageCreated(message=assistant))
-        updated = await e.repos.conversations.get(conversation.id)
-        assert updated is not None
         e.bus.publish(ConversationUpdated(conversation=updated))
         if settings.last_model_id != model.id:
             settings = settings.model_copy(update={"last_model_id": model.id})
@@ -234,7 +232,9 @@ class Turns:
                     raise
                 log.warning("last used model not saved: %s", storage_problem(exc))
         path = [
-            m for m in await e.repos.messages.active_path(conversation.id) if m.id != assistant.id
+            m
+            for m in await e.repos.messages.active_messages(conversation.id)
+            if m.id != assistant.id
         ]
         if system is None:
             system = await e.system_prompts.for_conversation(conversation, settings)
