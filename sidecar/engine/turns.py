@@ -90,7 +90,9 @@ class Turns:
                     if "parent_id" in p.model_fields_set
                     else conversation.active_leaf_id
                 )
-                await self.check_parent(conversation.id, parent_id)
+                await self.check_parent(
+                    conversation.id, parent_id, known=parent_id == conversation.active_leaf_id
+                )
                 system = p.system_prompt
                 if p.system_prompt_id is not None:
                     system = (await e.system_prompts.require(p.system_prompt_id)).content
@@ -145,13 +147,17 @@ class Turns:
             raise InvalidParams(f"message {message_id} is not a {role} message", ("messageId",))
         return message
 
-    async def check_parent(self, conversation_id: str, parent_id: str | None) -> None:
-        """A new turn may follow `parent_id`: a message of the conversation, not streaming."""
+    async def check_parent(
+        self, conversation_id: str, parent_id: str | None, *, known: bool = False
+    ) -> None:
+        """A new turn may follow `parent_id`: a message of the conversation, not streaming.
+        `known`: it is the conversation's active leaf, read with it just now (no lookup)."""
         if parent_id is None:
             return
-        parent = await self._e.repos.messages.get(parent_id)
-        if parent is None or parent.conversation_id != conversation_id:
-            raise not_found("message", parent_id)
+        if not known:
+            parent = await self._e.repos.messages.get(parent_id)
+            if parent is None or parent.conversation_id != conversation_id:
+                raise not_found("message", parent_id)
         if parent_id in self.active:
             raise RpcError(
                 Reason.CONFLICT,

@@ -92,8 +92,9 @@ class MessageRepo:
         it now is (its new active leaf and time)."""
         async with self._db.transaction(write=True) as db:
             if user is not None:
-                await insert_message(db, user)
+                await insert_message(db, user, leaf=False)  # the reply is the new leaf
             conversation = await insert_message(db, assistant)
+            assert conversation is not None
             for record in usage:
                 await run(db, USAGE.insert_sql, USAGE.params(record))
             if client_request_id is not None:
@@ -388,12 +389,17 @@ class MessageRepo:
         return {row["leaf_id"]: row["name"] for row in rows}
 
 
-async def insert_message(db: aiosqlite.Connection, message: Message) -> Conversation:
+async def insert_message(
+    db: aiosqlite.Connection, message: Message, *, leaf: bool = True
+) -> Conversation | None:
     """Insert a message as the conversation's active leaf; its parent's branch name
     moves down to it when the branch grew from its end (the parent was a leaf, or the
     active end: sending on a branch that ends inside the tree forks it there). Returns
     the conversation as it now is. Raises ValueError for an unknown conversation, a
-    parent outside the conversation, or a duplicate id."""
+    parent outside the conversation, or a duplicate id.
+
+    `leaf=False` when the same transaction inserts its child next: the child moves the
+    conversation's leaf and time (one statement fewer); None is returned."""
     try:
         await run(db, MESSAGES.insert_sql, MESSAGES.params(message))
     except sqlite3.IntegrityError as exc:
@@ -418,6 +424,8 @@ async def insert_message(db: aiosqlite.Connection, message: Message) -> Conversa
             "                AND active_leaf_id = :parent_id))",
             keys,
         )
+    if not leaf:
+        return None
     [row] = await fetch_all(
         db,
         "UPDATE conversations SET active_leaf_id = :id, "
