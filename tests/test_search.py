@@ -123,17 +123,20 @@ async def test_index_follows_updates_and_deletes(repos: Repositories) -> None:
     await repos.conversations.update(conversation.id, title=None)
     assert await found(repos, "delta") == set()
 
-    # A streaming reply's text is written again and again: only the last counts.
+    # A streaming reply's text is written again and again; its words are indexed once,
+    # when it ends (its text so far is found by the literal match only: "golf foxtrot"
+    # is not in it as written), and the index agrees with its content table throughout.
     await repos.messages.flush_streams([("echo fox", None, "streaming", now_iso(), second)])
     await repos.messages.flush_streams(
         [("echo foxtrot golf", None, "streaming", now_iso(), second)]
     )
     assert await found(repos, "charlie") == set()
-    assert await found(repos, "foxtrot golf") == {conversation.id}
-    await update_message(
-        repos.database, second, status="complete"
-    )  # no text change: nothing reindexed
-    assert await found(repos, "foxtrot") == {conversation.id}
+    assert await found(repos, "golf foxtrot") == set()
+    assert await found(repos, "foxtrot golf") == {conversation.id}  # the literal match
+    await index_is_in_step(repos)
+    await update_message(repos.database, second, status="complete")  # it ended: indexed
+    assert await found(repos, "golf foxtrot") == {conversation.id}
+    assert await found(repos, "echo fox") == {conversation.id}
     await index_is_in_step(repos)
 
     # Deleted messages leave the index (a deleted conversation takes its messages along).
@@ -149,6 +152,63 @@ async def test_index_follows_updates_and_deletes(repos: Repositories) -> None:
     async with repos.database.locked() as db:
         async with db.execute("SELECT count(*) FROM search_docs") as cur:
             assert (await cur.fetchone())[0] == 1  # only the kept title
+
+
+async def test_a_reply_deleted_or_interrupted_while_streaming_keeps_the_index_in_step(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "chat.db"
+    repos = await open_repos(path)
+    try:
+        conversation = await repos.conversations.create(title="Notes")
+        first = await add(repos, conversation.id, "question")
+        gone = await add(repos, conversation.id, "", parent=first, status="streaming")
+        cut = await add(repos, conversation.id, "", parent=first, status="pending")
+        rows = [
+            ("half a sentence about kiwis", None, "streaming", now_iso(), gone),
+            ("the start of mango facts", None, "streaming", now_iso(), cut),
+        ]
+        await repos.messages.flush_streams(rows)
+        async with repos.database.locked() as db:
+            await db.execute("DELETE FROM messages WHERE id = ?", (gone,))
+        await index_is_in_step(repos)
+    finally:
+        await repos.database.close()
+    repos = await open_repos(path)  # the next start: the cut reply ends `interrupted`
+    try:
+        assert await found(repos, "facts mango") == {conversation.id}
+        assert await found(repos, "kiwis") == set()
+        await index_is_in_step(repos)
+    finally:
+        await repos.database.close()
+
+
+async def test_migration_9_puts_replies_streaming_at_the_upgrade_in_step(tmp_path: Path) -> None:
+    """Under version 8 a streaming reply was indexed with its text so far; version 9
+    indexes it when it ends, and the upgrade leaves no entry the new triggers would not
+    remove exactly."""
+    path = tmp_path / "v8.db"
+    async with aiosqlite.connect(path, isolation_level=None) as db:
+        assert await migrate(db, MIGRATIONS[:8]) == 8
+        now = now_iso()
+        await db.execute(
+            "INSERT INTO conversations (id, title, settings, created_at, updated_at) "
+            "VALUES ('c1', 'Fruit', '{}', ?, ?)",
+            (now, now),
+        )
+        await db.execute(
+            "INSERT INTO messages (id, conversation_id, role, content, status, created_at, "
+            "updated_at) VALUES ('m1', 'c1', 'assistant', 'papaya so far', 'streaming', ?, ?)",
+            (now, now),
+        )
+        assert await migrate(db) == len(MIGRATIONS)
+        await db.execute("INSERT INTO search (search, rank) VALUES ('integrity-check', 1)")
+    repos = await open_repos(path)  # the start's sweep ends it `interrupted`: indexed
+    try:
+        assert await found(repos, "far papaya") == {"c1"}
+        await index_is_in_step(repos)
+    finally:
+        await repos.database.close()
 
 
 async def test_paging_through_search_results(repos: Repositories) -> None:
