@@ -196,6 +196,7 @@ async def test_cancel_mid_stream_closes_the_upstream(tmp_path):
         final = await env.settled(mid)
         deltas = assert_lifecycle(env.events_of(mid), mid, "assistant.stream.cancelled")
         content = final["content"]
+        assert len(deltas) >= 1
         assert final["status"] == "cancelled" and content == "z" * len(content)
         assert len(content) % 4 == 0 and len(content) >= 12
 

@@ -82,9 +82,7 @@ class ExternalTurns:
                 created_at=now,
                 updated_at=now,
             )
-            updated = await e.repos.messages.add_turn(
-                user, assistant, p.client_request_id, records
-            )
+            updated = await e.repos.messages.add_turn(user, assistant, p.client_request_id, records)
             if user is not None:
                 e.bus.publish(MessageCreated(message=user))
             e.bus.publish(MessageCreated(message=assistant))
