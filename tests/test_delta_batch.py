@@ -17,30 +17,13 @@ from sidecar.dev.fakes import Script
 from sidecar.engine.delta_batch import DeltaBatch
 from sidecar.engine.turn_state import TurnState
 from sidecar.protocol.events import Event, event_adapter
-from sidecar.protocol.objects import Message, Model
 from sidecar.providers import types as parts
 from tests.chat_env import chat_env
 from tests.test_chat import assert_lifecycle
+from tests.test_turn_state import UNPRICED, new_state
 
 ADAPTER = event_adapter()
 GUARD = 30.0  # seconds; only a defect makes the test wait this long
-MODEL = Model(id="m", provider="local", provider_model="llama", display_name="L")
-
-
-def new_state() -> TurnState:
-    message = Message(
-        id="msg-1",
-        conversation_id="conv-1",
-        parent_id="user-1",
-        role="assistant",
-        content="",
-        status="pending",
-        model_id=MODEL.id,
-        provider=MODEL.provider,
-        created_at="2000-01-01T00:00:00.000Z",
-        updated_at="2000-01-01T00:00:00.000Z",
-    )
-    return TurnState(message, MODEL, 0)
 
 
 class Published(list[dict[str, Any]]):
@@ -55,14 +38,19 @@ class Published(list[dict[str, Any]]):
         return [e["type"] for e in self]
 
 
+def started() -> tuple[TurnState, Published, DeltaBatch]:
+    """A turn that has started, what it published, and its batch."""
+    state, out = new_state(UNPRICED), Published()
+    out(state.start())
+    return state, out, DeltaBatch(state.feed, out)
+
+
 def texts(out: Published) -> list[tuple[int, str]]:
     return [(e["index"], e["text"]) for e in out if e["type"] == "assistant.stream.delta"]
 
 
 async def test_the_first_text_of_a_step_leaves_at_once_and_the_rest_of_it_as_one_delta() -> None:
-    state, out = new_state(), Published()
-    batch = DeltaBatch(state.feed, out)
-    out(state.start())
+    state, out, batch = started()
     batch.add(parts.TextDelta("The "))
     assert texts(out) == [(0, "The ")]  # no waiting for more: a lone token is not delayed
     for text in ("quick ", "brown "):
@@ -78,9 +66,7 @@ async def test_the_first_text_of_a_step_leaves_at_once_and_the_rest_of_it_as_one
 
 
 async def test_another_kind_of_part_sends_the_held_text_first_in_order() -> None:
-    state, out = new_state(), Published()
-    batch = DeltaBatch(state.feed, out)
-    out(state.start())
+    state, out, batch = started()
     batch.add(parts.ThinkingDelta("Let me "))
     batch.add(parts.ThinkingDelta("think "))
     batch.add(parts.ThinkingDelta("first."))
@@ -103,9 +89,7 @@ async def test_another_kind_of_part_sends_the_held_text_first_in_order() -> None
 
 
 async def test_flush_sends_what_is_held_when_the_turn_stops_mid_step() -> None:
-    state, out = new_state(), Published()
-    batch = DeltaBatch(state.feed, out)
-    out(state.start())
+    state, out, batch = started()
     batch.add(parts.TextDelta("cut "))
     batch.add(parts.TextDelta("short "))
     batch.add(parts.TextDelta("here"))

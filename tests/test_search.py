@@ -67,6 +67,25 @@ async def index_is_in_step(repos: Repositories) -> None:
     assert docs == rows
 
 
+async def old_database(
+    db: aiosqlite.Connection, version: int, title: str, message: tuple[str, str, str]
+) -> None:
+    """A database at schema `version` holding conversation c1 (`title`) and its message m1
+    (role, content, status), written as that version's code wrote it."""
+    assert await migrate(db, MIGRATIONS[:version]) == version
+    now = now_iso()
+    await db.execute(
+        "INSERT INTO conversations (id, title, settings, created_at, updated_at) "
+        "VALUES ('c1', ?, '{}', ?, ?)",
+        (title, now, now),
+    )
+    await db.execute(
+        "INSERT INTO messages (id, conversation_id, role, content, status, created_at, "
+        "updated_at) VALUES ('m1', 'c1', ?, ?, ?, ?, ?)",
+        (*message, now, now),
+    )
+
+
 async def test_words_in_any_order_prefix_case_and_diacritics(repos: Repositories) -> None:
     trip = await repos.conversations.create(title="Trip planning")
     await add(repos, trip.id, "We could visit Lisbon and then Évora in the spring.")
@@ -189,18 +208,7 @@ async def test_migration_9_puts_replies_streaming_at_the_upgrade_in_step(tmp_pat
     remove exactly."""
     path = tmp_path / "v8.db"
     async with aiosqlite.connect(path, isolation_level=None) as db:
-        assert await migrate(db, MIGRATIONS[:8]) == 8
-        now = now_iso()
-        await db.execute(
-            "INSERT INTO conversations (id, title, settings, created_at, updated_at) "
-            "VALUES ('c1', 'Fruit', '{}', ?, ?)",
-            (now, now),
-        )
-        await db.execute(
-            "INSERT INTO messages (id, conversation_id, role, content, status, created_at, "
-            "updated_at) VALUES ('m1', 'c1', 'assistant', 'papaya so far', 'streaming', ?, ?)",
-            (now, now),
-        )
+        await old_database(db, 8, "Fruit", ("assistant", "papaya so far", "streaming"))
         assert await migrate(db) == len(MIGRATIONS)
         await db.execute("INSERT INTO search (search, rank) VALUES ('integrity-check', 1)")
     repos = await open_repos(path)  # the start's sweep ends it `interrupted`: indexed
@@ -230,18 +238,8 @@ async def test_paging_through_search_results(repos: Repositories) -> None:
 async def test_migration_indexes_what_the_database_already_holds(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     async with aiosqlite.connect(path, isolation_level=None) as db:
-        assert await migrate(db, MIGRATIONS[:1]) == 1  # a database from before search
-        now = now_iso()
-        await db.execute(
-            "INSERT INTO conversations (id, title, settings, created_at, updated_at) "
-            "VALUES ('c1', 'Old Évora notes', '{}', ?, ?)",
-            (now, now),
-        )
-        await db.execute(
-            "INSERT INTO messages (id, conversation_id, role, content, status, created_at, "
-            "updated_at) VALUES ('m1', 'c1', 'user', 'saudade and fado', 'complete', ?, ?)",
-            (now, now),
-        )
+        # a database from before search
+        await old_database(db, 1, "Old Évora notes", ("user", "saudade and fado", "complete"))
     repos = await open_repos(path)
     try:
         assert await found(repos, "evora") == {"c1"}
