@@ -44,11 +44,11 @@ class Models:
         """Built-in and user models (`sidecar.registry.merged`), by provider, then id;
         merged again only after the user's models changed (each chat asks)."""
         catalog = self._e.repos.catalog
-        version, kept = catalog.version, self._kept
+        version, kept = catalog.models_version, self._kept
         if kept is not None and kept[0] == version:
             return list(kept[1])
         models = merged(await catalog.list_models())
-        if version == catalog.version:
+        if version == catalog.models_version:
             self._kept = (version, models)
         return list(models)
 

@@ -3,8 +3,8 @@
 A turn is a task independent of any connection: a client that drops never
 stops it; only `chat.cancel` (or shutdown) does. This module is the driver:
 it stores and starts turns, reads provider parts and publishes the events the
-turn's state machine (`turn_state.py`) makes of them, joining the text that
-arrived in one read into one delta (`delta_batch.py`), runs tool steps, and leaves the writing of
+turn's state machine (`turn_state.py`) makes of them, a read's text in at most
+two deltas (`delta_batch.py`), runs tool steps, and leaves the writing of
 streamed text to the stream writer (`stream_writer.py`). Snapshots read the
 live text of running turns from here, so they always agree with their `seq`.
 """

@@ -7,9 +7,8 @@ secrets an older version left in them are handed over once (`provider_secrets`,
 `forget_provider_secrets`).
 
 Every chat reads both tables and they change only through this repository, so it
-keeps what it read until its next write (two database round trips and a JSON
-validation of every model less per `chat.send`). `version` counts the writes, for
-callers that keep something made from these rows.
+keeps what it read until its next write (`kept.Kept`: two database round trips and a
+JSON validation of every model less per `chat.send`).
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from sidecar.ids import now_iso
 from sidecar.protocol.objects import Model
+from sidecar.store.kept import Kept
 from sidecar.store.provider_row import ProviderRow
 from sidecar.store.rows import from_json, json_text
 from sidecar.store.sql import fetch_all, run, run_many
@@ -69,30 +69,25 @@ class CatalogRepo:
 
     def __init__(self, database: Database) -> None:
         self._db = database
-        self.version = 0
-        self._providers: list[ProviderRow] | None = None
-        self._models: list[Model] | None = None
+        self._providers: Kept[list[ProviderRow]] = Kept()
+        self._models: Kept[list[Model]] = Kept()
 
-    def _changed(self) -> None:
-        """After every write: what was kept is read again when next asked for."""
-        self.version += 1
-        self._providers = self._models = None
+    @property
+    def models_version(self) -> int:
+        """Counts the writes of the models, for a caller keeping something made of them."""
+        return self._models.version
 
     # -- providers ---------------------------------------------------------------
 
     async def provider_rows(self) -> list[ProviderRow]:
         """The stored rows, ordered by id: copies, for the caller to fill in."""
-        rows = self._providers
-        if rows is None:
-            version = self.version
-            async with self._db.locked() as db:
-                found = await fetch_all(
-                    db, f"SELECT {_PROVIDER_COLUMNS} FROM providers ORDER BY id"
-                )
-            rows = [_provider_row(row) for row in found]
-            if version == self.version:  # no write came in between
-                self._providers = rows
+        rows = await self._providers.get(self._read_provider_rows)
         return [replace(r, headers=dict(r.headers)) for r in rows]
+
+    async def _read_provider_rows(self) -> list[ProviderRow]:
+        async with self._db.locked() as db:
+            rows = await fetch_all(db, f"SELECT {_PROVIDER_COLUMNS} FROM providers ORDER BY id")
+        return [_provider_row(row) for row in rows]
 
     async def save_provider_row(self, row: ProviderRow) -> None:
         """Insert or replace a provider's stored settings."""
@@ -111,7 +106,7 @@ class CatalogRepo:
                     values,
                 )
         finally:
-            self._changed()
+            self._providers.changed()
 
     async def provider_secrets(self) -> list[ProviderRow]:
         """Rows where an older version stored a secret: an API key or header values (see
@@ -141,7 +136,7 @@ class CatalogRepo:
             async with self._db.locked() as db:
                 await run(db, "PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
-            self._changed()
+            self._providers.changed()
             async with self._db.locked() as db:
                 await run(db, "PRAGMA secure_delete = OFF")
 
@@ -150,21 +145,18 @@ class CatalogRepo:
             async with self._db.locked() as db:
                 return await run(db, "DELETE FROM providers WHERE id = ?", (id,)) > 0
         finally:
-            self._changed()
+            self._providers.changed()
 
     # -- models ------------------------------------------------------------------
 
     async def list_models(self) -> list[Model]:
         """The user's models, by provider, then id (shared objects: never changed in place)."""
-        models = self._models
-        if models is None:
-            version = self.version
-            async with self._db.locked() as db:
-                rows = await fetch_all(db, "SELECT data FROM models ORDER BY provider, id")
-            models = [Model.model_validate(from_json(row["data"])) for row in rows]
-            if version == self.version:
-                self._models = models
-        return list(models)
+        return list(await self._models.get(self._read_models))
+
+    async def _read_models(self) -> list[Model]:
+        async with self._db.locked() as db:
+            rows = await fetch_all(db, "SELECT data FROM models ORDER BY provider, id")
+        return [Model.model_validate(from_json(row["data"])) for row in rows]
 
     async def save_model(self, model: Model) -> None:
         try:
@@ -176,11 +168,11 @@ class CatalogRepo:
                     (model.id, model.provider, json_text(model), now_iso()),
                 )
         finally:
-            self._changed()
+            self._models.changed()
 
     async def delete_model(self, id: str) -> bool:
         try:
             async with self._db.locked() as db:
                 return await run(db, "DELETE FROM models WHERE id = ?", (id,)) > 0
         finally:
-            self._changed()
+            self._models.changed()

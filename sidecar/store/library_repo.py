@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sidecar.ids import new_id, now_iso
 from sidecar.protocol.objects import Settings, SystemPrompt
+from sidecar.store.kept import Kept
 from sidecar.store.rows import SYSTEM_PROMPTS, from_json, json_text
 from sidecar.store.sql import fetch_all, run, run_many, update_row
 
@@ -24,8 +25,7 @@ class LibraryRepo:
 
     def __init__(self, database: Database) -> None:
         self._db = database
-        self._settings: Settings | None = None  # what was read, until the next save
-        self._saves = 0
+        self._settings: Kept[Settings] = Kept()
 
     # -- system prompts ----------------------------------------------------------
 
@@ -63,17 +63,12 @@ class LibraryRepo:
     async def get_settings(self) -> Settings:
         """The stored settings; fields never saved keep their defaults. Every chat asks,
         and only `save_settings` changes them: read once, kept until the next save."""
-        settings = self._settings
-        if settings is None:
-            saves = self._saves
-            async with self._db.locked() as db:
-                rows = await fetch_all(db, "SELECT key, value FROM settings")
-            settings = Settings.model_validate(
-                {row["key"]: from_json(row["value"]) for row in rows}
-            )
-            if saves == self._saves:  # no save came in between
-                self._settings = settings
-        return settings.model_copy(deep=True)
+        return (await self._settings.get(self._read_settings)).model_copy(deep=True)
+
+    async def _read_settings(self) -> Settings:
+        async with self._db.locked() as db:
+            rows = await fetch_all(db, "SELECT key, value FROM settings")
+        return Settings.model_validate({row["key"]: from_json(row["value"]) for row in rows})
 
     async def save_settings(self, settings: Settings) -> None:
         """Store every field, one row each, so a new field needs no migration."""
@@ -87,5 +82,4 @@ class LibraryRepo:
                     [(key, json_text(value)) for key, value in values.items()],
                 )
         finally:
-            self._saves += 1
-            self._settings = None
+            self._settings.changed()
