@@ -23,7 +23,9 @@ Phases (one JSON object on stdout, progress on stderr):
   first chat.send after a fresh launch vs later ones made the same way, each after a
   pause of PAUSE seconds (a person's messages come after a pause too, and waking a
   process that slept costs on its own: back-to-back sends would make any first one look
-  slow), also reported against the back-to-back ones;
+  slow), also reported against the back-to-back ones; and the added time again with an
+  upstream that takes THINK ms before it answers, as every real model does (what the
+  sidecar does while the model reads the prompt is not on the path to the first token);
 - peers (BENCH_PEERS=litellm): the same full-speed and paced phases through a LiteLLM
   proxy, installed on demand into .venv-bench-litellm; skipped with a note otherwise.
 Figures move with the machine's load: the output carries the 1-minute load average.
@@ -53,6 +55,7 @@ from stream import CLK_TCK, Client, cpu_seconds, launch, log, pct, read_line, st
 
 STAMP = re.compile(r"@(\d+);")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+THINK = 20  # ms an upstream takes to answer in the ttft phase's second half
 PAUSE = 1.0  # s before the first chat.send after launch, and before each one it is compared with
 
 
@@ -61,7 +64,7 @@ PAUSE = 1.0  # s before the first chat.send after launch, and before each one it
 
 def serve_upstream() -> int:
     """--serve: an OpenAI-compatible streaming endpoint. The last message's content says
-    what to send: "n=<chunks> rate=<per second, 0 unpaced>"."""
+    what to send: "n=<chunks> rate=<per second, 0 unpaced> think=<ms before the answer>"."""
 
     def event(obj: dict[str, Any]) -> bytes:
         data = b"data: " + orjson.dumps(obj) + b"\n\n"
@@ -105,6 +108,8 @@ def serve_upstream() -> int:
                     content = " ".join(p.get("text", "") for p in content)
                 found = dict(re.findall(r"(\w+)=(\d+)", content))
                 n, rate = int(found.get("n", 5)), int(found.get("rate", 0))
+                if think := int(found.get("think", 0)):
+                    await asyncio.sleep(think / 1000)  # a real model reads the prompt first
                 writer.write(head)
                 start = time.perf_counter()
                 for i in range(n):
@@ -183,22 +188,29 @@ class Arrivals:
         }
 
 
-def body(n: int, rate: int) -> dict[str, Any]:
+def body(n: int, rate: int, think: int = 0) -> dict[str, Any]:
     return {
         "model": "bench",
-        "messages": [{"role": "user", "content": f"n={n} rate={rate}"}],
+        "messages": [{"role": "user", "content": f"n={n} rate={rate} think={think}"}],
         "stream": True,
         "stream_options": {"include_usage": True},
     }
 
 
 async def direct_stream(
-    http: httpx.AsyncClient, url: str, n: int, rate: int, arrivals: Arrivals, i: int
+    http: httpx.AsyncClient,
+    url: str,
+    n: int,
+    rate: int,
+    arrivals: Arrivals,
+    i: int,
+    think: int = 0,
 ) -> int:
     """Read one stream as a plain httpx client would: lines, JSON per data line.
     Returns perf_counter_ns at the first content chunk."""
     first = 0
-    async with http.stream("POST", f"{url}/chat/completions", json=body(n, rate)) as r:
+    request = body(n, rate, think)
+    async with http.stream("POST", f"{url}/chat/completions", json=request) as r:
         async for line in r.aiter_lines():
             if not line.startswith("data: {"):
                 continue
@@ -277,12 +289,11 @@ class Sidecar:
         self.convs += n
         return [c["conversation"]["id"] for c in created]
 
-    async def send(self, conv: str, n: int, rate: int) -> tuple[int, str]:
+    async def send(self, conv: str, n: int, rate: int, think: int = 0) -> tuple[int, str]:
         """chat.send; returns (perf_counter_ns before sending, assistant message id)."""
         start = time.perf_counter_ns()
-        sent = await self.client.request(
-            "chat.send", {"conversationId": conv, "content": f"n={n} rate={rate}"}
-        )
+        content = f"n={n} rate={rate} think={think}"
+        sent = await self.client.request("chat.send", {"conversationId": conv, "content": content})
         return start, sent["assistantMessageId"]
 
     async def phase(self, streams: int, n: int, rate: int) -> dict[str, Any]:
@@ -319,8 +330,8 @@ class Sidecar:
         if bad:
             raise RuntimeError(f"streams did not complete: {bad[:3]}")
 
-    async def ttft(self, conv: str) -> float:
-        start, mid = await self.send(conv, 5, 0)
+    async def ttft(self, conv: str, think: int = 0) -> float:
+        start, mid = await self.send(conv, 5, 0, think)
         stream = self.client.stream(mid)
         await self.wait([mid])
         return (stream.first_ns - start) / 1e6
@@ -342,9 +353,9 @@ async def setup_cost(sidecar: Sidecar, tries: int) -> float:
     return round((sidecar.cpu() - cpu0) * 1000 / tries, 2)
 
 
-async def direct_ttft(http: httpx.AsyncClient, url: str) -> float:
+async def direct_ttft(http: httpx.AsyncClient, url: str, think: int = 0) -> float:
     start = time.perf_counter_ns()
-    first = await direct_stream(http, url, 5, 0, Arrivals(1), 0)
+    first = await direct_stream(http, url, 5, 0, Arrivals(1), 0, think)
     return (first - start) / 1e6
 
 
@@ -464,7 +475,7 @@ async def run(
                 first = Sidecar.start(data_dir, url, profile)
                 sidecar = await first
                 try:
-                    convs = await sidecar.conversations(tries + 1 + paused)
+                    convs = await sidecar.conversations(2 * tries + 1 + paused)
                     log("ttft: the first chat.send after launch, then interleaved tries")
                     # an app's first message comes a moment after its launch, as here
                     await asyncio.sleep(PAUSE)
@@ -480,6 +491,13 @@ async def run(
                         via.append(await sidecar.ttft(conv))
                         direct.append(await direct_ttft(http, url))
                     later = statistics.median(via)
+                    # an upstream that takes THINK ms to answer, as every real model does:
+                    # what the sidecar does meanwhile is off the path to the first token
+                    via_t, direct_t = [], []
+                    for conv in convs[tries + paused : 2 * tries + paused]:
+                        via_t.append(await sidecar.ttft(conv, THINK))
+                        direct_t.append(await direct_ttft(http, url, THINK))
+                    thinking = statistics.median(via_t) - statistics.median(direct_t)
                     result["ttft"] = {
                         "tries": tries,
                         "sidecarMsMedian": round(later, 3),
@@ -489,6 +507,8 @@ async def run(
                         "afterPauseMsMedian": round(paused_ms, 3),
                         "firstSendRatio": round(first_ms / paused_ms, 2),
                         "firstOverBackToBack": round(first_ms / later, 2),
+                        "thinkMs": THINK,
+                        "addedMsMedianThinking": round(thinking, 3),
                     }
                     log("setup: one chat.send of a 1-chunk reply")
                     result["setupCpuMsPerSend"] = await setup_cost(sidecar, tries)

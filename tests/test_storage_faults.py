@@ -117,6 +117,10 @@ async def test_locked_database_at_start_is_one_line_then_starts_once_free(tmp_pa
 
 async def test_locked_database_at_run_time_answers_a_storage_error(tmp_path):
     async with chat_env(tmp_path) as env:
+        kept = rows(env.sidecar.data_dir / "sidecar.db")
+        seen = len(env.client.events)
+        # The request leaves while the turn is stored: the reply streams in meanwhile.
+        env.fake.enqueue(Script(text="word " * 400, chunk_size=5, rate=20))  # 20 s
         blocker = sqlite3.connect(env.sidecar.data_dir / "sidecar.db", isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")  # held past the sidecar's 5 s busy timeout
         try:
@@ -131,6 +135,11 @@ async def test_locked_database_at_run_time_answers_a_storage_error(tmp_path):
             blocker.close()
         assert err.value.code == -32603 and err.value.data["storage"] == "locked"
         assert "locked" in err.value.error["message"]
+        # Nothing stored, nothing told, and the provider call that had started is closed.
+        assert rows(env.sidecar.data_dir / "sidecar.db") == kept
+        assert env.client.events[seen:] == []
+        assert len(env.fake.requests) == 1
+        await env.fake.wait_disconnect(10.0)
         ids = await env.send("Free again")
         assert (await env.settled(ids["assistantMessageId"]))["status"] == "complete"
         assert "Traceback" not in env.sidecar.stderr()

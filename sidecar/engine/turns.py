@@ -41,7 +41,7 @@ if TYPE_CHECKING:
         ChatRegenerateParams,
         ChatSendParams,
     )
-    from sidecar.protocol.objects import Conversation, MessageStatus
+    from sidecar.protocol.objects import Conversation, MessageStatus, Settings
     from sidecar.providers.types import ChatRequest, ProviderConfig
 
 log = logging.getLogger("sidecar.turns")
@@ -50,12 +50,15 @@ log = logging.getLogger("sidecar.turns")
 class Turn:
     """A running turn: its state machine, and what the driver needs to run and stop it."""
 
-    __slots__ = ("state", "task", "started", "stop_reason", "done", "enabled", "folders")
+    __slots__ = ("state", "task", "started", "stored", "stop_reason", "done", "enabled", "folders")
 
     def __init__(self, state: TurnState) -> None:
         self.state = state
         self.task: asyncio.Task[None] | None = None
         self.started = False
+        # The provider call starts while the turn's messages are stored: True once they
+        # are (and announced), False when storing them failed and the turn is dropped.
+        self.stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.stop_reason: MessageStatus | None = None  # "cancelled" or "interrupted"
         self.done = asyncio.Event()
         self.enabled: dict[str, Enabled] = {}  # tools this turn may call
@@ -181,7 +184,10 @@ class Turns:
 
         With `content` None there is no new user message: the reply answers `parent_id`.
         `system`: this turn's system prompt ("" for none), else the conversation's.
-        Everything is checked before anything is stored, so a refused call changes nothing.
+        Everything is checked before anything is stored or sent, so a refused call changes
+        nothing. The provider call starts while the messages are stored, its parts held
+        until they are (storing overlaps the connect and the model's first token); when
+        storing fails, the call is closed and nothing is published.
         """
         e = self._e
         settings = await e.repos.library.get_settings()
@@ -223,25 +229,12 @@ class Turns:
             created_at=now,
             updated_at=now,
         )
-        updated = await e.repos.messages.add_turn(user, assistant, client_request_id)
+        # The request: the stored branch the reply follows, and the new user message.
+        path = (
+            await e.repos.messages.branch_messages(conversation.id, parent_id) if parent_id else []
+        )
         if user is not None:
-            e.bus.publish(MessageCreated(message=user))
-        e.bus.publish(MessageCreated(message=assistant))
-        e.bus.publish(ConversationUpdated(conversation=updated))
-        if settings.last_model_id != model.id:
-            settings = settings.model_copy(update={"last_model_id": model.id})
-            try:  # a convenience: never worth leaving the stored turn without its reply
-                await e.repos.library.save_settings(settings)
-                e.bus.publish(SettingsUpdated(settings=settings))
-            except Exception as exc:
-                if storage_problem(exc) is None:
-                    raise
-                log.warning("last used model not saved: %s", storage_problem(exc))
-        path = [
-            m
-            for m in await e.repos.messages.active_messages(conversation.id)
-            if m.id != assistant.id
-        ]
+            path.append(user)
         if system is None:
             system = await e.system_prompts.for_conversation(conversation, settings)
         request, omitted = build_request(
@@ -263,7 +256,37 @@ class Turns:
         turn.task = asyncio.create_task(
             self._run(turn, request, config), name=f"turn-{assistant.id}"
         )
+        try:
+            updated = await e.repos.messages.add_turn(user, assistant, client_request_id)
+        except BaseException:
+            turn.stored.set_result(False)  # nothing stored: the call is closed, nothing told
+            turn.task.cancel()
+            raise
+        try:
+            if user is not None:
+                e.bus.publish(MessageCreated(message=user))
+            e.bus.publish(MessageCreated(message=assistant))
+            e.bus.publish(ConversationUpdated(conversation=updated))
+            if settings.last_model_id != model.id:
+                await self._note_last_model(settings, model.id)
+            e.bus.publish(turn.state.start())
+            self._writer.watch(turn.state)
+        finally:
+            turn.stored.set_result(True)  # stored: its parts may be published
         return (user.id if user else assistant.parent_id or ""), assistant.id
+
+    async def _note_last_model(self, settings: Settings, model_id: str) -> None:
+        """Remember the model last used: a convenience, never worth failing a stored turn."""
+        e = self._e
+        settings = settings.model_copy(update={"last_model_id": model_id})
+        try:
+            await e.repos.library.save_settings(settings)
+        except Exception as exc:
+            if storage_problem(exc) is None:
+                raise
+            log.warning("last used model not saved: %s", storage_problem(exc))
+        else:
+            e.bus.publish(SettingsUpdated(settings=settings))
 
     async def cancel(self, message_id: str) -> bool:
         turn = self.active.get(message_id)
@@ -348,11 +371,14 @@ class Turns:
             from sidecar.providers import create_provider  # start-up time: it imports httpx
 
             provider = create_provider(config, self._http.get(), request.profile.api)
-            self._e.bus.publish(state.start())
-            self._writer.watch(state)
             add = batch.add
+            stored: asyncio.Future[bool] | None = turn.stored
             while True:
                 async for part in provider.stream(request):
+                    if stored is not None:  # the first part waits for the turn to be stored
+                        if not await stored:
+                            raise asyncio.CancelledError
+                        stored = None
                     add(part)  # the hot path: no await from part to event
                 batch.flush()
                 if not state.call_ended(bool(turn.enabled)):
@@ -398,6 +424,9 @@ class Turns:
         state = turn.state
         m = state.message
         try:
+            if not await turn.stored:  # nothing was stored or told: nothing to end
+                del self.active[m.id]
+                return
             async with e.lock:
                 final = state.end(status, error)
                 try:

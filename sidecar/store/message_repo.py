@@ -193,16 +193,17 @@ class MessageRepo:
         """The active branch root first, each message with its siblings' ids."""
         return await self._path(_ACTIVE_PATH, {"conversation_id": conversation_id})
 
-    async def active_messages(self, conversation_id: str) -> list[Message]:
-        """The active branch, root first, without siblings: what a new turn sends. One
-        statement (atomic by itself), so one round trip, where `active_path` takes four."""
+    async def branch_messages(self, conversation_id: str, leaf_id: str) -> list[Message]:
+        """The branch ending at `leaf_id`, root first, without siblings (empty when the
+        conversation has no such message): what a new turn after it sends. One statement
+        (atomic by itself), so one round trip, where `path` takes four."""
         async with self._db.locked() as db:
             rows = await fetch_all(
                 db,
-                f"{_ACTIVE_PATH} SELECT {MESSAGES.select('m')} "
+                f"{_PATH_TO} SELECT {MESSAGES.select('m')} "
                 "FROM path JOIN messages m ON m.id = path.id "
                 "WHERE m.conversation_id = :conversation_id ORDER BY path.depth DESC",
-                {"conversation_id": conversation_id},
+                {"conversation_id": conversation_id, "leaf_id": leaf_id},
             )
         return [MESSAGES.load(row) for row in rows]
 
