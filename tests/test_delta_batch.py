@@ -16,6 +16,7 @@ import pytest
 from sidecar.dev.fakes import Script
 from sidecar.engine.delta_batch import DeltaBatch
 from sidecar.engine.turn_state import TurnState
+from sidecar.engine.turns import Turn, Turns
 from sidecar.protocol.events import Event, event_adapter
 from sidecar.providers import types as parts
 from tests.chat_env import chat_env
@@ -101,6 +102,54 @@ async def test_flush_sends_what_is_held_when_the_turn_stops_mid_step() -> None:
     assert final.message.content == "cut short here"
     await asyncio.sleep(0)
     assert len(texts(out)) == 2
+
+
+# --- the opening of a reply: its parts wait for the turn to be stored; its first words
+# leave before the rest of their read ------------------------------------------------------
+
+
+def opening() -> tuple[Turn, Published, DeltaBatch, list[str]]:
+    """A started turn, what it published, its batch, and what the connections' writers
+    sent: a writer runs when the loop does, as the server's write loop wakes up."""
+    state, out, batch = started()
+    turn, sent = Turn(state), []
+    loop = asyncio.get_running_loop()
+
+    def publish(event: Event) -> None:
+        out(event)
+        loop.call_soon(sent.append, out[-1]["type"])
+
+    return turn, out, DeltaBatch(state.feed, publish), sent
+
+
+async def test_the_first_words_leave_before_the_rest_of_their_read_is_parsed() -> None:
+    turn, out, batch, sent = opening()
+    turn.stored.set_result(True)
+    assert await Turns._opening(turn, parts.Retrying(1, 10, "rate_limited"), batch.add)
+    assert not await Turns._opening(turn, parts.TextDelta("Hi"), batch.add)  # opening over
+    # the task yielded once: the writers sent the first words before it parses on
+    assert sent == ["assistant.stream.retrying", "assistant.stream.delta"]
+    assert texts(out) == [(0, "Hi")]
+
+
+async def test_an_opening_part_waits_for_the_turn_to_be_stored() -> None:
+    turn, out, batch, _ = opening()
+    waiting = asyncio.ensure_future(Turns._opening(turn, parts.TextDelta("Hi"), batch.add))
+    await asyncio.sleep(0)
+    assert not waiting.done() and texts(out) == []  # the call started while the turn is stored
+    turn.stored.set_result(True)
+    assert not await asyncio.wait_for(waiting, GUARD)
+    assert texts(out) == [(0, "Hi")]
+
+
+async def test_a_turn_that_could_not_be_stored_publishes_nothing() -> None:
+    turn, out, batch, sent = opening()
+    turn.stored.set_result(False)
+    before = len(out)
+    with pytest.raises(asyncio.CancelledError):
+        await Turns._opening(turn, parts.TextDelta("Hi"), batch.add)
+    await asyncio.sleep(0)
+    assert len(out) == before and sent == []
 
 
 # --- end to end: a sidecar reading a provider that goes quiet ------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sidecar.engine.attachments import load_images, prepare
@@ -28,7 +29,7 @@ from sidecar.protocol.events import (
     SettingsUpdated,
 )
 from sidecar.protocol.objects import ErrorInfo, Message
-from sidecar.providers.types import ProviderError, ToolSpec
+from sidecar.providers.types import Part, ProviderError, TextDelta, ThinkingDelta, ToolSpec
 from sidecar.store.errors import storage_problem
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from sidecar.providers.types import ChatRequest, ProviderConfig
 
 log = logging.getLogger("sidecar.turns")
+
+FIRST_WORDS = (TextDelta, ThinkingDelta)  # what ends a reply's opening
 
 
 class Turn:
@@ -372,13 +375,12 @@ class Turns:
 
             provider = create_provider(config, self._http.get(), request.profile.api)
             add = batch.add
-            stored: asyncio.Future[bool] | None = turn.stored
+            opening = True  # until the reply's first words are out
             while True:
                 async for part in provider.stream(request):
-                    if stored is not None:  # the first part waits for the turn to be stored
-                        if not await stored:
-                            raise asyncio.CancelledError
-                        stored = None
+                    if opening:
+                        opening = await self._opening(turn, part, add)
+                        continue
                     add(part)  # the hot path: no await from part to event
                 batch.flush()
                 if not state.call_ended(bool(turn.enabled)):
@@ -398,6 +400,20 @@ class Turns:
             )
         batch.flush()  # text held when the turn was stopped or failed is part of the reply
         await asyncio.shield(self._finish(turn, status, error))
+
+    @staticmethod
+    async def _opening(turn: Turn, part: Part, add: Callable[[Part], None]) -> bool:
+        """A part before the reply's first words; whether the opening goes on. The call
+        started while the turn was stored: its parts wait for that. The first words then
+        leave before the rest of the read that brought them is parsed (the task yields
+        once, so the connections' writers send them)."""
+        if not await turn.stored:
+            raise asyncio.CancelledError  # nothing stored: the turn is being dropped
+        add(part)
+        if type(part) in FIRST_WORDS:
+            await asyncio.sleep(0)
+            return False
+        return True
 
     async def _tool_step(self, turn: Turn, request: ChatRequest) -> None:
         """Run the calls of the step that just ended, then extend the request for the next one."""
