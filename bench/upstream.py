@@ -23,7 +23,9 @@ Phases (one JSON object on stdout, progress on stderr):
   first chat.send after a fresh launch vs later ones made the same way, each after a
   pause of PAUSE seconds (a person's messages come after a pause too, and waking a
   process that slept costs on its own: back-to-back sends would make any first one look
-  slow), also reported against the back-to-back ones; and the added time again with an
+  slow), also reported against the back-to-back ones, and the same ratio for the direct
+  reader: its first request on a new connection against later ones, each after the same
+  pause (what a new connection costs any client); and the added time again with an
   upstream that takes THINK ms before it answers, as every real model does (what the
   sidecar does while the model reads the prompt is not on the path to the first token);
 - peers (BENCH_PEERS=litellm): the same full-speed and paced phases through a LiteLLM
@@ -465,6 +467,7 @@ async def run(
     rounds = 1 if quick else 3
     tries = 10 if quick else 20
     paused = 3 if quick else 7  # later sends, each after PAUSE
+    fresh_tries = 2 if quick else 4  # direct requests on a new connection, each after PAUSE
     result: dict[str, Any] = {"bench": "upstream", "quick": quick, "loadAvg1m": os.getloadavg()[0]}
     upstream, url = start_upstream()
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -486,6 +489,17 @@ async def run(
                         after_pause.append(await sidecar.ttft(conv))
                     paused_ms = statistics.median(after_pause)
                     await direct_ttft(http, url)
+                    # what a new connection costs any client: the direct reader's first
+                    # request on a fresh httpx client against its later ones, each after
+                    # the same pause
+                    fresh, reused = [], []
+                    for _ in range(fresh_tries):
+                        await asyncio.sleep(PAUSE)
+                        async with httpx.AsyncClient(timeout=60) as new_client:
+                            fresh.append(await direct_ttft(new_client, url))
+                        await asyncio.sleep(PAUSE)
+                        reused.append(await direct_ttft(http, url))
+                    new_connection = statistics.median(fresh) / statistics.median(reused)
                     via, direct = [], []
                     for conv in convs[:tries]:
                         via.append(await sidecar.ttft(conv))
@@ -507,6 +521,7 @@ async def run(
                         "afterPauseMsMedian": round(paused_ms, 3),
                         "firstSendRatio": round(first_ms / paused_ms, 2),
                         "firstOverBackToBack": round(first_ms / later, 2),
+                        "directNewConnectionRatio": round(new_connection, 2),
                         "thinkMs": THINK,
                         "addedMsMedianThinking": round(thinking, 3),
                     }
