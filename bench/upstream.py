@@ -19,7 +19,9 @@ Phases (one JSON object on stdout, progress on stderr):
   sidecar's added latency (its percentile minus direct's), the spread of per-stream
   p99s (a starved stream shows there), CPU per chunk;
 - setup: the sidecar's CPU for one chat.send of a 1-chunk reply (request, store, events);
-- ttft: chat.send -> first delta vs POST -> first content chunk, interleaved; and the
+- ttft: chat.send (into a conversation with one exchange already, stored by chat.record,
+  with a clientRequestId as the app's client sends it) -> first delta vs POST -> first
+  content chunk, interleaved; and the
   first chat.send after a fresh launch vs later ones made the same way, each after a
   pause of PAUSE seconds (a person's messages come after a pause too, and waking a
   process that slept costs on its own: back-to-back sends would make any first one look
@@ -291,11 +293,30 @@ class Sidecar:
         self.convs += n
         return [c["conversation"]["id"] for c in created]
 
+    async def histories(self, convs: list[str]) -> None:
+        """One earlier exchange in each conversation, as a person's messages have: stored
+        with chat.record, so no provider call is made before the first chat.send."""
+        reply = {"content": "Earlier answer.", "modelId": "bench", "status": "complete"}
+        await asyncio.gather(
+            *(
+                self.client.request(
+                    "chat.record",
+                    {"conversationId": c, "content": "Earlier question", "reply": reply},
+                )
+                for c in convs
+            )
+        )
+
     async def send(self, conv: str, n: int, rate: int, think: int = 0) -> tuple[int, str]:
-        """chat.send; returns (perf_counter_ns before sending, assistant message id)."""
+        """chat.send as the app's client sends it (with a clientRequestId); returns
+        (perf_counter_ns before sending, assistant message id)."""
         start = time.perf_counter_ns()
-        content = f"n={n} rate={rate} think={think}"
-        sent = await self.client.request("chat.send", {"conversationId": conv, "content": content})
+        params = {
+            "conversationId": conv,
+            "content": f"n={n} rate={rate} think={think}",
+            "clientRequestId": secrets.token_hex(8),
+        }
+        sent = await self.client.request("chat.send", params)
         return start, sent["assistantMessageId"]
 
     async def phase(self, streams: int, n: int, rate: int) -> dict[str, Any]:
@@ -479,6 +500,7 @@ async def run(
                 sidecar = await first
                 try:
                     convs = await sidecar.conversations(2 * tries + 1 + paused)
+                    await sidecar.histories(convs)
                     log("ttft: the first chat.send after launch, then interleaved tries")
                     # an app's first message comes a moment after its launch, as here
                     await asyncio.sleep(PAUSE)

@@ -377,6 +377,39 @@ async def test_client_request_id_makes_send_idempotent(tmp_path):
         assert await env.send("Once", clientRequestId="req-1") == first
 
 
+async def test_send_sends_the_branch_it_follows(tmp_path):
+    """The request carries the stored branch up to the parent (the active leaf by
+    default, or `parentId`, or none for a new root), then the new message."""
+    async with chat_env(tmp_path) as env:
+
+        def sent() -> list[tuple[str, str]]:
+            messages = env.fake.requests[-1].body["messages"]
+            return [(m["role"], m["content"]) for m in messages if m["role"] != "system"]
+
+        first = await env.send("One")
+        await env.settled(first["assistantMessageId"])
+        second = await env.send("Two")
+        await env.settled(second["assistantMessageId"])
+        assert sent() == [("user", "One"), ("assistant", "You said: One"), ("user", "Two")]
+        after_first = await env.send("Again", parentId=first["assistantMessageId"])
+        await env.settled(after_first["assistantMessageId"])
+        assert sent() == [("user", "One"), ("assistant", "You said: One"), ("user", "Again")]
+        root = await env.send("Fresh", parentId=None)
+        await env.settled(root["assistantMessageId"])
+        assert sent() == [("user", "Fresh")]
+        other = (await env.client.request("conversations.create", {"modelId": env.model_id}))[
+            "conversation"
+        ]["id"]
+        seen = len(env.client.events)
+        with pytest.raises(RpcFailure) as err:  # a message of another conversation
+            await env.client.request(
+                "chat.send",
+                {"conversationId": other, "content": "x", "parentId": first["userMessageId"]},
+            )
+        assert err.value.reason == "NOT_FOUND" and env.client.events[seen:] == []
+        assert len(env.fake.requests) == 4
+
+
 async def test_many_streams_at_once_stay_independent(tmp_path):
     async with chat_env(tmp_path, default=None) as env:
         convs = [env.conversation_id] + [

@@ -31,6 +31,7 @@ from sidecar.protocol.events import (
 from sidecar.protocol.objects import ErrorInfo, Message
 from sidecar.providers.types import Part, ProviderError, TextDelta, ThinkingDelta, ToolSpec
 from sidecar.store.errors import storage_problem
+from sidecar.store.message_repo import Leaf
 
 if TYPE_CHECKING:
     from sidecar.engine import Engine
@@ -82,37 +83,36 @@ class Turns:
         """A user message and a reply to it: (user message id, assistant message id)."""
         e = self._e
         await e.mcp.loaded()  # the MCP servers' tools can be named
-        async with (
-            self._send_lock
-        ):  # two sends with one clientRequestId: the second finds the first
-            if p.client_request_id is not None:
-                earlier = await e.repos.messages.client_request(p.client_request_id)
-                if earlier is not None:
-                    return earlier
-            async with e.lock:
-                conversation = await e.conversations.require(p.conversation_id)
-                parent_id = (
-                    p.parent_id
-                    if "parent_id" in p.model_fields_set
-                    else conversation.active_leaf_id
-                )
-                await self.check_parent(
-                    conversation.id, parent_id, known=parent_id == conversation.active_leaf_id
-                )
-                system = p.system_prompt
-                if p.system_prompt_id is not None:
-                    system = (await e.system_prompts.require(p.system_prompt_id)).content
-                enabled = e.tools.enable(p.tools, connection)
-                return await self._begin(
-                    conversation,
-                    p.model_id,
-                    parent_id,
-                    p.content,
-                    p.attachments,
-                    p.client_request_id,
-                    enabled,
-                    system=system,
-                )
+        # two sends with one clientRequestId: the second finds the first
+        async with self._send_lock, e.lock:
+            given = "parent_id" in p.model_fields_set
+            reads = await e.repos.messages.before_turn(
+                p.conversation_id, p.parent_id if given else Leaf.ACTIVE, p.client_request_id
+            )
+            if reads.earlier is not None:
+                return reads.earlier
+            conversation = reads.conversation
+            if conversation is None or conversation.id in e.conversations.deleting:
+                raise not_found("conversation", p.conversation_id)
+            parent_id = p.parent_id if given else conversation.active_leaf_id
+            if parent_id is not None and not reads.branch:
+                raise not_found("message", parent_id)
+            await self.check_parent(conversation.id, parent_id, known=True)
+            system = p.system_prompt
+            if p.system_prompt_id is not None:
+                system = (await e.system_prompts.require(p.system_prompt_id)).content
+            enabled = e.tools.enable(p.tools, connection)
+            return await self._begin(
+                conversation,
+                p.model_id,
+                parent_id,
+                p.content,
+                p.attachments,
+                p.client_request_id,
+                enabled,
+                system=system,
+                branch=reads.branch,
+            )
 
     async def regenerate(self, p: ChatRegenerateParams, connection: str = "") -> str:
         """A new sibling of an assistant message: the same user message, answered again."""
@@ -182,11 +182,13 @@ class Turns:
         enabled: dict[str, Enabled] | None = None,
         *,
         system: str | None = None,
+        branch: list[Message] | None = None,
     ) -> tuple[str, str]:
         """Store the turn's messages, publish them and start the reply (under the engine lock).
 
         With `content` None there is no new user message: the reply answers `parent_id`.
         `system`: this turn's system prompt ("" for none), else the conversation's.
+        `branch`: the stored messages up to `parent_id`, when the caller read them.
         Everything is checked before anything is stored or sent, so a refused call changes
         nothing. The provider call starts while the messages are stored, its parts held
         until they are (storing overlaps the connect and the model's first token); when
@@ -233,9 +235,12 @@ class Turns:
             updated_at=now,
         )
         # The request: the stored branch the reply follows, and the new user message.
-        path = (
-            await e.repos.messages.branch_messages(conversation.id, parent_id) if parent_id else []
-        )
+        if branch is not None:
+            path = list(branch)
+        elif parent_id is not None:
+            path = await e.repos.messages.branch_messages(conversation.id, parent_id)
+        else:
+            path = []
         if user is not None:
             path.append(user)
         if system is None:

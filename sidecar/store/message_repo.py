@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING
 
 import aiosqlite
@@ -24,7 +26,15 @@ from sidecar.protocol.objects import (
     UsageRecord,
 )
 from sidecar.store.rows import CONVERSATIONS, MESSAGES, USAGE, from_json
-from sidecar.store.sql import exists, fetch_all, fetch_one, get_row, run, run_many
+from sidecar.store.sql import (
+    exists,
+    fetch_all,
+    fetch_one,
+    fetch_together,
+    get_row,
+    run,
+    run_many,
+)
 from sidecar.store.tree import preview, summarize_branches
 
 if TYPE_CHECKING:
@@ -59,6 +69,36 @@ _ACTIVE_PATH = _PATH.format(
     start="SELECT active_leaf_id, 0 FROM conversations WHERE id = :conversation_id"
 )
 _PATH_TO = _PATH.format(start="SELECT :leaf_id, 0")
+
+_CONVERSATION = f"SELECT {CONVERSATIONS.select()} FROM conversations WHERE id = ?"
+_CLIENT_REQUEST = (
+    "SELECT user_message_id, assistant_message_id FROM client_requests WHERE client_request_id = ?"
+)
+
+
+def _branch(conversation_id: str, leaf_id: str | None) -> tuple[str, dict[str, str | None]]:
+    """The statement reading the branch ending at `leaf_id` (None: the active one), root
+    first, without siblings."""
+    return (
+        f"{_ACTIVE_PATH if leaf_id is None else _PATH_TO} SELECT {MESSAGES.select('m')} "
+        "FROM path JOIN messages m ON m.id = path.id "
+        "WHERE m.conversation_id = :conversation_id ORDER BY path.depth DESC",
+        {"conversation_id": conversation_id, "leaf_id": leaf_id},
+    )
+
+
+class Leaf(Enum):
+    ACTIVE = "active"  # the conversation's active leaf, whichever it is
+
+
+@dataclass(frozen=True, slots=True)
+class TurnReads:
+    """What a new turn reads first (`MessageRepo.before_turn`)."""
+
+    earlier: tuple[str, str] | None  # (user, assistant) ids of an earlier send with its id
+    conversation: Conversation | None
+    branch: list[Message]  # root first; empty when the leaf is not in the conversation
+
 
 _IS_NAMED = "SELECT 1 FROM branch_names WHERE conversation_id = ? AND leaf_id = ?"
 _IS_LEAF = """
@@ -115,12 +155,7 @@ class MessageRepo:
     async def client_request(self, client_request_id: str) -> tuple[str, str] | None:
         """(user message id, assistant message id) of an earlier chat.send with this id."""
         async with self._db.locked() as db:
-            row = await fetch_one(
-                db,
-                "SELECT user_message_id, assistant_message_id FROM client_requests "
-                "WHERE client_request_id = ?",
-                (client_request_id,),
-            )
+            row = await fetch_one(db, _CLIENT_REQUEST, (client_request_id,))
         return None if row is None else (row[0], row[1])
 
     async def flush_streams(self, rows: list[tuple[str, str | None, str, str, str]]) -> None:
@@ -198,14 +233,30 @@ class MessageRepo:
         conversation has no such message): what a new turn after it sends. One statement
         (atomic by itself), so one round trip, where `path` takes four."""
         async with self._db.locked() as db:
-            rows = await fetch_all(
-                db,
-                f"{_PATH_TO} SELECT {MESSAGES.select('m')} "
-                "FROM path JOIN messages m ON m.id = path.id "
-                "WHERE m.conversation_id = :conversation_id ORDER BY path.depth DESC",
-                {"conversation_id": conversation_id, "leaf_id": leaf_id},
-            )
+            rows = await fetch_all(db, *_branch(conversation_id, leaf_id))
         return [MESSAGES.load(row) for row in rows]
+
+    async def before_turn(
+        self, conversation_id: str, leaf: str | Leaf | None, client_request_id: str | None
+    ) -> TurnReads:
+        """What `chat.send` reads before it starts a turn, in about one round trip: the
+        conversation, the earlier send with `client_request_id` (if any) and the branch
+        the turn follows, ending at `leaf` (`Leaf.ACTIVE`: the active one; None: none, the
+        turn starts a new root)."""
+        statements = [(_CONVERSATION, (conversation_id,))]
+        if client_request_id is not None:
+            statements.append((_CLIENT_REQUEST, (client_request_id,)))
+        if leaf is not None:
+            statements.append(_branch(conversation_id, None if leaf is Leaf.ACTIVE else leaf))
+        async with self._db.locked() as db:
+            found = await fetch_together(db, *statements)
+        conversation = found.pop(0)
+        earlier = found.pop(0) if client_request_id is not None else []
+        return TurnReads(
+            conversation=CONVERSATIONS.load(conversation[0]) if conversation else None,
+            earlier=(earlier[0][0], earlier[0][1]) if earlier else None,
+            branch=[MESSAGES.load(row) for row in found[0]] if found else [],
+        )
 
     async def path(self, conversation_id: str, leaf_id: str) -> list[BranchMessage]:
         """The branch ending at `leaf_id` (any message of the conversation), root first,

@@ -12,6 +12,7 @@ They take the connection a repository got from `Database.locked()` or
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -44,6 +45,16 @@ async def fetch_all(
     db: aiosqlite.Connection, sql: str, params: SqlParams = ()
 ) -> list[sqlite3.Row]:
     return list(await db.execute_fetchall(sql, params))
+
+
+async def fetch_together(
+    db: aiosqlite.Connection, *statements: tuple[str, SqlParams]
+) -> list[list[sqlite3.Row]]:
+    """Several reads in about one round trip: all are queued to the database thread at
+    once and run there back to back, where awaiting each in turn pays a hand-off each.
+    Each statement is atomic on its own; hold `Database.locked()` for them to see one
+    state (no write of this process comes between)."""
+    return list(await asyncio.gather(*(fetch_all(db, sql, params) for sql, params in statements)))
 
 
 async def exists(db: aiosqlite.Connection, sql: str, params: SqlParams) -> bool:
