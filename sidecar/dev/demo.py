@@ -40,6 +40,7 @@ async def _chat(ready: dict, provider: dict | None, model: tuple[str, str]) -> N
     headers = {"Authorization": f"Bearer {ready['token']}"}
     async with connect(ready["url"], additional_headers=headers) as ws:
         ids = iter(range(1, 1_000_000))
+        events: list[dict] = []  # events that came while waiting for a response, in order
 
         async def call(method: str, params: dict) -> dict:
             ident = next(ids)
@@ -52,6 +53,11 @@ async def _chat(ready: dict, provider: dict | None, model: tuple[str, str]) -> N
                     if "error" in message:
                         raise RuntimeError(f"{method}: {message['error']['message']}")
                     return message["result"]
+                if "method" in message:  # a reply's first events may come before its ids
+                    events.append(message["params"])
+
+        async def next_event() -> dict:
+            return events.pop(0) if events else json.loads(await ws.recv()).get("params", {})
 
         await call("initialize", {"protocolVersion": 1, "clientInfo": {"name": "demo"}})
         await call("events.subscribe", {})
@@ -69,7 +75,7 @@ async def _chat(ready: dict, provider: dict | None, model: tuple[str, str]) -> N
             "chat.send", {"conversationId": conv["conversation"]["id"], "content": question}
         )
         while True:
-            event = json.loads(await ws.recv()).get("params", {})
+            event = await next_event()
             if event.get("messageId") != sent["assistantMessageId"]:
                 continue
             if event["type"] == "assistant.stream.delta":

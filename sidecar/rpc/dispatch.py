@@ -19,6 +19,7 @@ Around it, each for a reason the library cannot serve:
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +88,9 @@ def _serve(method: Method) -> Callable[..., Any]:
         return Success(result.model_dump(mode="json"))
 
     call.__name__ = name
+    # The library binds each call's arguments to the handler's signature: computed once
+    # here, where `inspect.signature` would build it anew for every request.
+    call.__signature__ = inspect.signature(call)  # type: ignore[attr-defined]
     return call
 
 
