@@ -337,6 +337,13 @@ class Sidecar:
         result = arrivals.figures(streams * n)
         result["sidecarCpuMicrosPerChunk"] = round((cpu1 - cpu0) / (streams * n) * 1e6, 1)
         result["deltaEvents"] = sum(client.streams[mid].deltas for mid in ids)
+        # what each of the people sending at once waits for their first words, and for
+        # the whole reply (chat.send -> first delta, -> last delta)
+        firsts = [(client.streams[mid].first_ns - start) / 1e6 for start, mid in sent]
+        lasts = [(client.streams[mid].last_ns - start) / 1e6 for start, mid in sent]
+        result["sendToFirstDeltaMsP50"] = round(statistics.median(firsts), 2)
+        result["sendToFirstDeltaMsMax"] = round(max(firsts), 2)
+        result["sendToLastDeltaMsMax"] = round(max(lasts), 2)
         result["kernelMicrosPerChunk"] = round((sys1 - sys0) / (streams * n) * 1e6, 1)
         per_thread = {k: v - threads0.get(k, 0.0) for k, v in threads1.items()}
         loop = per_thread.pop("loop", 0.0)

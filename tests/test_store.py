@@ -454,6 +454,30 @@ async def test_add_message_refuses_bad_links(repos: Repositories) -> None:
     assert (await repos.conversations.get(a.id)).active_leaf_id == root.id
 
 
+async def test_a_turn_that_breaks_a_constraint_halfway_stores_nothing(
+    repos: Repositories,
+) -> None:
+    """A turn's statements are queued together: when one in the middle fails, the ones
+    after it have run too, and the transaction takes them all back."""
+    c = await repos.conversations.create()
+    root = await add(repos, c.id, None, "root")
+    before = await repos.conversations.get(c.id)
+    user = message(c.id, root.id, "question")
+    duplicate = message(c.id, user.id, "reply", role="assistant").model_copy(
+        update={"id": root.id}  # taken: the second insert fails, the leaf move after it runs
+    )
+    with pytest.raises(ValueError, match="cannot add message"):
+        await repos.messages.add_turn(user, duplicate, "request-1")
+    assert await repos.conversations.get(c.id) == before
+    assert [m.id for m in await repos.messages.in_conversation(c.id)] == [root.id]
+    assert await repos.messages.client_request("request-1") is None
+    # and the next turn is stored whole
+    reply = message(c.id, user.id, "reply", role="assistant")
+    after = await repos.messages.add_turn(user, reply, "request-1")
+    assert after.active_leaf_id == reply.id
+    assert await repos.messages.client_request("request-1") == (user.id, reply.id)
+
+
 async def build_tree(repos: Repositories):
     """u1 -> a1 -> u2 -> a2 (main), then u2b -> a2b under a1, then a1b under u1."""
     c = await repos.conversations.create(title="tree")

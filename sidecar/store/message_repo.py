@@ -27,13 +27,14 @@ from sidecar.protocol.objects import (
 )
 from sidecar.store.rows import CONVERSATIONS, MESSAGES, USAGE, from_json
 from sidecar.store.sql import (
+    SqlParams,
     exists,
     fetch_all,
     fetch_one,
-    fetch_together,
     get_row,
     run,
     run_many,
+    run_together,
 )
 from sidecar.store.tree import preview, summarize_branches
 
@@ -70,6 +71,20 @@ _ACTIVE_PATH = _PATH.format(
 )
 _PATH_TO = _PATH.format(start="SELECT :leaf_id, 0")
 
+# A new message's parent was a named branch's leaf: the name follows the branch down.
+_NAME_FOLLOWS = (
+    "UPDATE branch_names SET leaf_id = :id "
+    "WHERE conversation_id = :conversation_id AND leaf_id = :parent_id "
+    "AND (NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = :conversation_id "
+    "                 AND parent_id = :parent_id AND id <> :id) "
+    "     OR EXISTS (SELECT 1 FROM conversations WHERE id = :conversation_id "
+    "                AND active_leaf_id = :parent_id))"
+)
+_TO_LEAF = (
+    "UPDATE conversations SET active_leaf_id = :id, "
+    "updated_at = max(updated_at, :now) WHERE id = :conversation_id "
+    f"RETURNING {CONVERSATIONS.select()}"
+)
 _CONVERSATION = f"SELECT {CONVERSATIONS.select()} FROM conversations WHERE id = ?"
 _CLIENT_REQUEST = (
     "SELECT user_message_id, assistant_message_id FROM client_requests WHERE client_request_id = ?"
@@ -130,16 +145,16 @@ class MessageRepo:
         records (a turn recorded whole), in one transaction, remembering
         `client_request_id` so a repeated call finds them. Returns the conversation as
         it now is (its new active leaf and time)."""
-        async with self._db.transaction(write=True) as db:
-            if user is not None:
-                await insert_message(db, user, leaf=False)  # the reply is the new leaf
-            conversation = await insert_message(db, assistant)
-            assert conversation is not None
-            for record in usage:
-                await run(db, USAGE.insert_sql, USAGE.params(record))
-            if client_request_id is not None:
-                await run(
-                    db,
+        messages = [assistant] if user is None else [user, assistant]
+        statements = [  # the reply, not its question, becomes the conversation's leaf
+            *(_insert_statements(user, leaf=False) if user is not None else ()),
+            *_insert_statements(assistant, leaf=True),
+        ]
+        returned = len(statements) - 1
+        statements += [(USAGE.insert_sql, USAGE.params(record)) for record in usage]
+        if client_request_id is not None:
+            statements.append(
+                (
                     "INSERT INTO client_requests (client_request_id, conversation_id, "
                     "user_message_id, assistant_message_id, created_at) VALUES (?, ?, ?, ?, ?)",
                     (
@@ -150,7 +165,10 @@ class MessageRepo:
                         assistant.created_at,
                     ),
                 )
-        return conversation
+            )
+        async with self._db.transaction(write=True) as db:
+            rows = await _added(db, messages, statements)
+        return CONVERSATIONS.load(rows[returned][0])
 
     async def client_request(self, client_request_id: str) -> tuple[str, str] | None:
         """(user message id, assistant message id) of an earlier chat.send with this id."""
@@ -249,7 +267,7 @@ class MessageRepo:
         if leaf is not None:
             statements.append(_branch(conversation_id, None if leaf is Leaf.ACTIVE else leaf))
         async with self._db.locked() as db:
-            found = await fetch_together(db, *statements)
+            found = await run_together(db, *statements)
         conversation = found.pop(0)
         earlier = found.pop(0) if client_request_id is not None else []
         return TurnReads(
@@ -452,40 +470,41 @@ async def insert_message(
 
     `leaf=False` when the same transaction inserts its child next: the child moves the
     conversation's leaf and time (one statement fewer); None is returned."""
-    try:
-        await run(db, MESSAGES.insert_sql, MESSAGES.params(message))
-    except sqlite3.IntegrityError as exc:
-        raise ValueError(
-            f"cannot add message {message.id} to conversation "
-            f"{message.conversation_id} under parent {message.parent_id}: {exc}"
-        ) from exc
+    rows = await _added(db, [message], _insert_statements(message, leaf=leaf))
+    return CONVERSATIONS.load(rows[-1][0]) if leaf else None
+
+
+def _insert_statements(message: Message, *, leaf: bool) -> list[tuple[str, SqlParams]]:
+    """What `insert_message` runs, in order (the last one, with `leaf`, returns the
+    conversation)."""
     keys = {
         "id": message.id,
         "conversation_id": message.conversation_id,
         "parent_id": message.parent_id,
         "now": now_iso(),
     }
+    statements: list[tuple[str, SqlParams]] = [(MESSAGES.insert_sql, MESSAGES.params(message))]
     if message.parent_id is not None:
-        await run(
-            db,
-            "UPDATE branch_names SET leaf_id = :id "
-            "WHERE conversation_id = :conversation_id AND leaf_id = :parent_id "
-            "AND (NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = :conversation_id "
-            "                 AND parent_id = :parent_id AND id <> :id) "
-            "     OR EXISTS (SELECT 1 FROM conversations WHERE id = :conversation_id "
-            "                AND active_leaf_id = :parent_id))",
-            keys,
-        )
-    if not leaf:
-        return None
-    [row] = await fetch_all(
-        db,
-        "UPDATE conversations SET active_leaf_id = :id, "
-        "updated_at = max(updated_at, :now) WHERE id = :conversation_id "
-        f"RETURNING {CONVERSATIONS.select()}",
-        keys,
-    )
-    return CONVERSATIONS.load(row)
+        statements.append((_NAME_FOLLOWS, keys))
+    if leaf:
+        statements.append((_TO_LEAF, keys))
+    return statements
+
+
+async def _added(
+    db: aiosqlite.Connection, messages: list[Message], statements: list[tuple[str, SqlParams]]
+) -> list[list[sqlite3.Row]]:
+    """`statements`, which add `messages`, in one round trip (`run_together`); a
+    constraint they break is a ValueError naming the messages."""
+    try:
+        return await run_together(db, *statements)
+    except sqlite3.IntegrityError as exc:
+        first = messages[0]
+        ids = ", ".join(m.id for m in messages)
+        raise ValueError(
+            f"cannot add message {ids} to conversation "
+            f"{first.conversation_id} under parent {first.parent_id}: {exc}"
+        ) from exc
 
 
 async def _branches(db: aiosqlite.Connection, conversation_id: str) -> list[Branch]:

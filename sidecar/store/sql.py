@@ -47,14 +47,22 @@ async def fetch_all(
     return list(await db.execute_fetchall(sql, params))
 
 
-async def fetch_together(
+async def run_together(
     db: aiosqlite.Connection, *statements: tuple[str, SqlParams]
 ) -> list[list[sqlite3.Row]]:
-    """Several reads in about one round trip: all are queued to the database thread at
-    once and run there back to back, where awaiting each in turn pays a hand-off each.
-    Each statement is atomic on its own; hold `Database.locked()` for them to see one
-    state (no write of this process comes between)."""
-    return list(await asyncio.gather(*(fetch_all(db, sql, params) for sql, params in statements)))
+    """Several statements in about one round trip: all are queued to the database thread
+    at once and run there back to back, in order, where awaiting each in turn pays a
+    hand-off each. Returns the rows each one gave. When some fail, every one has still
+    run: the first failure (in their order) is raised, for the caller's transaction to
+    roll back; so never use it for BEGIN, whose failure would leave the rest outside a
+    transaction. Hold `Database.locked()` or `transaction()` around it."""
+    results = await asyncio.gather(
+        *(fetch_all(db, sql, params) for sql, params in statements), return_exceptions=True
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results  # type: ignore[return-value]
 
 
 async def exists(db: aiosqlite.Connection, sql: str, params: SqlParams) -> bool:
