@@ -157,7 +157,7 @@ class Turns:
         self, conversation_id: str, parent_id: str | None, *, known: bool = False
     ) -> None:
         """A new turn may follow `parent_id`: a message of the conversation, not streaming.
-        `known`: it is the conversation's active leaf, read with it just now (no lookup)."""
+        `known`: the caller found it in the conversation just now (no lookup)."""
         if parent_id is None:
             return
         if not known:
