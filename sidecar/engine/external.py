@@ -31,17 +31,16 @@ class ExternalTurns:
         id, reply id)."""
         e = self._e
         async with e.lock:  # the repeat check and the write in one step
-            if p.client_request_id is not None:
-                earlier = await e.repos.messages.client_request(p.client_request_id)
-                if earlier is not None:
-                    return earlier
-            conversation = await e.conversations.require(p.conversation_id)
-            parent_id = (
-                p.parent_id if "parent_id" in p.model_fields_set else conversation.active_leaf_id
-            )
-            await e.turns.check_parent(conversation.id, parent_id)
-            if p.content is None:
-                await self._answers_user_message(parent_id)
+            place = await e.turns.place(p)
+            if isinstance(place, tuple):
+                return place
+            conversation, parent_id = place.conversation, place.parent_id
+            if p.content is None and (not place.branch or place.branch[-1].role != "user"):
+                # without content the reply answers its parent again: a user message
+                raise InvalidParams(
+                    "without content, parentId must be the user message the reply answers",
+                    ("parentId",),
+                )
             reply = p.reply
             model = await e.models.recorded(reply.model_id)  # an id, an alias, a retired id
             reply_id = new_id()
@@ -93,12 +92,3 @@ class ExternalTurns:
         answered = user.id if user is not None else assistant.parent_id
         assert answered is not None  # checked above: a reply always answers a user message
         return answered, assistant.id
-
-    async def _answers_user_message(self, parent_id: str | None) -> None:
-        """Without content the reply answers `parent_id` again: it must be a user message."""
-        parent = await self._e.repos.messages.get(parent_id) if parent_id else None
-        if parent is None or parent.role != "user":
-            raise InvalidParams(
-                "without content, parentId must be the user message the reply answers",
-                ("parentId",),
-            )

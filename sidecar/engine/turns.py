@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sidecar.engine.attachments import load_images, prepare
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from sidecar.protocol.methods import (
         AttachmentInput,
         ChatEditParams,
+        ChatRecordParams,
         ChatRegenerateParams,
         ChatSendParams,
     )
@@ -69,6 +71,15 @@ class Turn:
         self.folders: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a new turn goes (`Turns.place`)."""
+
+    conversation: Conversation
+    parent_id: str | None
+    branch: list[Message]  # stored, root first, up to parent_id (empty when None)
+
+
 class Turns:
     def __init__(self, engine: Engine, http: SharedHttp) -> None:
         self._e = engine
@@ -85,34 +96,52 @@ class Turns:
         await e.mcp.loaded()  # the MCP servers' tools can be named
         # two sends with one clientRequestId: the second finds the first
         async with self._send_lock, e.lock:
-            given = "parent_id" in p.model_fields_set
-            reads = await e.repos.messages.before_turn(
-                p.conversation_id, p.parent_id if given else Leaf.ACTIVE, p.client_request_id
-            )
-            if reads.earlier is not None:
-                return reads.earlier
-            conversation = reads.conversation
-            if conversation is None or conversation.id in e.conversations.deleting:
-                raise not_found("conversation", p.conversation_id)
-            parent_id = p.parent_id if given else conversation.active_leaf_id
-            if parent_id is not None and not reads.branch:
-                raise not_found("message", parent_id)
-            await self.check_parent(conversation.id, parent_id, known=True)
+            place = await self.place(p)
+            if isinstance(place, tuple):
+                return place
             system = p.system_prompt
             if p.system_prompt_id is not None:
                 system = (await e.system_prompts.require(p.system_prompt_id)).content
             enabled = e.tools.enable(p.tools, connection)
             return await self._begin(
-                conversation,
+                place.conversation,
                 p.model_id,
-                parent_id,
+                place.parent_id,
                 p.content,
                 p.attachments,
                 p.client_request_id,
                 enabled,
                 system=system,
-                branch=reads.branch,
+                branch=place.branch,
             )
+
+    async def place(self, p: ChatSendParams | ChatRecordParams) -> Place | tuple[str, str]:
+        """Where a new turn goes, read in one round trip and checked (under the engine
+        lock): the conversation, the parent it follows (`parentId`, else the active leaf)
+        and the stored branch up to it. NOT_FOUND for an unknown conversation or a parent
+        outside it, CONFLICT while the parent still streams. An earlier call with the
+        same `clientRequestId` gives its (user, assistant) ids instead, to return as they
+        are."""
+        e = self._e
+        given = "parent_id" in p.model_fields_set
+        reads = await e.repos.messages.before_turn(
+            p.conversation_id, p.parent_id if given else Leaf.ACTIVE, p.client_request_id
+        )
+        if reads.earlier is not None:
+            return reads.earlier
+        conversation = reads.conversation
+        if conversation is None or conversation.id in e.conversations.deleting:
+            raise not_found("conversation", p.conversation_id)
+        parent_id = p.parent_id if given else conversation.active_leaf_id
+        if parent_id is not None and not reads.branch:
+            raise not_found("message", parent_id)
+        if parent_id in self.active:
+            raise RpcError(
+                Reason.CONFLICT,
+                "that reply is still streaming: cancel it or wait",
+                messageId=parent_id,
+            )
+        return Place(conversation, parent_id, reads.branch)
 
     async def regenerate(self, p: ChatRegenerateParams, connection: str = "") -> str:
         """A new sibling of an assistant message: the same user message, answered again."""
@@ -152,24 +181,6 @@ class Turns:
         if message.role != role:
             raise InvalidParams(f"message {message_id} is not a {role} message", ("messageId",))
         return message
-
-    async def check_parent(
-        self, conversation_id: str, parent_id: str | None, *, known: bool = False
-    ) -> None:
-        """A new turn may follow `parent_id`: a message of the conversation, not streaming.
-        `known`: the caller found it in the conversation just now (no lookup)."""
-        if parent_id is None:
-            return
-        if not known:
-            parent = await self._e.repos.messages.get(parent_id)
-            if parent is None or parent.conversation_id != conversation_id:
-                raise not_found("message", parent_id)
-        if parent_id in self.active:
-            raise RpcError(
-                Reason.CONFLICT,
-                "that reply is still streaming: cancel it or wait",
-                messageId=parent_id,
-            )
 
     async def _begin(
         self,
