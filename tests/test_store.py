@@ -478,6 +478,42 @@ async def test_a_turn_that_breaks_a_constraint_halfway_stores_nothing(
     assert await repos.messages.client_request("request-1") == (user.id, reply.id)
 
 
+async def test_before_turn_reads_what_is_committed_without_waiting(repos: Repositories) -> None:
+    """A turn's first reads run at once on the loop's thread (`Database.read_now`): they
+    see what is committed, never a write still open, and never wait for it."""
+    c = await repos.conversations.create()
+    root = await add(repos, c.id, None, "root")
+    user = message(c.id, root.id, "question")
+    reply = message(c.id, user.id, "reply", role="assistant")
+    await repos.messages.add_turn(user, reply, "request-1")
+
+    reads = repos.messages.before_turn(c.id, store_messages.Leaf.ACTIVE, "request-1")
+    assert reads.earlier == (user.id, reply.id)
+    assert reads.conversation == await repos.conversations.get(c.id)
+    assert [m.id for m in reads.branch] == [root.id, user.id, reply.id]
+    assert [m.id for m in repos.messages.before_turn(c.id, user.id, None).branch] == [
+        root.id,
+        user.id,
+    ]
+    assert repos.messages.before_turn(c.id, None, "request-2").branch == []
+
+    # A write transaction held open by the store's own connection: the reads neither
+    # wait for it nor see its rows; once it commits they do.
+    later = message(c.id, reply.id, "not yet")
+    async with repos.database.transaction(write=True) as db:
+        await store_messages.insert_message(db, later)  # and the leaf moves to it
+        meanwhile = repos.messages.before_turn(c.id, store_messages.Leaf.ACTIVE, None)
+        assert meanwhile.branch[-1].id == reply.id
+        assert meanwhile.conversation is not None
+        assert meanwhile.conversation.active_leaf_id == reply.id
+    after = repos.messages.before_turn(c.id, store_messages.Leaf.ACTIVE, None)
+    assert [m.id for m in after.branch][-2:] == [reply.id, later.id]
+
+    await repos.database.close()
+    with pytest.raises(sqlite3.ProgrammingError):  # its connection closed with the store
+        repos.messages.before_turn(c.id, None, None)
+
+
 async def build_tree(repos: Repositories):
     """u1 -> a1 -> u2 -> a2 (main), then u2b -> a2b under a1, then a1b under u1."""
     c = await repos.conversations.create(title="tree")

@@ -31,7 +31,7 @@ class ExternalTurns:
         id, reply id)."""
         e = self._e
         async with e.lock:  # the repeat check and the write in one step
-            place = await e.turns.place(p)
+            place = e.turns.place(p)
             if isinstance(place, tuple):
                 return place
             conversation, parent_id = place.conversation, place.parent_id

@@ -96,7 +96,7 @@ class Turns:
         await e.mcp.loaded()  # the MCP servers' tools can be named
         # two sends with one clientRequestId: the second finds the first
         async with self._send_lock, e.lock:
-            place = await self.place(p)
+            place = self.place(p)
             if isinstance(place, tuple):
                 return place
             system = p.system_prompt
@@ -115,16 +115,16 @@ class Turns:
                 branch=place.branch,
             )
 
-    async def place(self, p: ChatSendParams | ChatRecordParams) -> Place | tuple[str, str]:
-        """Where a new turn goes, read in one round trip and checked (under the engine
-        lock): the conversation, the parent it follows (`parentId`, else the active leaf)
-        and the stored branch up to it. NOT_FOUND for an unknown conversation or a parent
+    def place(self, p: ChatSendParams | ChatRecordParams) -> Place | tuple[str, str]:
+        """Where a new turn goes, read at once and checked (under the engine lock): the
+        conversation, the parent it follows (`parentId`, else the active leaf) and the
+        stored branch up to it. NOT_FOUND for an unknown conversation or a parent
         outside it, CONFLICT while the parent still streams. An earlier call with the
         same `clientRequestId` gives its (user, assistant) ids instead, to return as they
         are."""
         e = self._e
         given = "parent_id" in p.model_fields_set
-        reads = await e.repos.messages.before_turn(
+        reads = e.repos.messages.before_turn(
             p.conversation_id, p.parent_id if given else Leaf.ACTIVE, p.client_request_id
         )
         if reads.earlier is not None:

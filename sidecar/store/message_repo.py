@@ -254,20 +254,19 @@ class MessageRepo:
             rows = await fetch_all(db, *_branch(conversation_id, leaf_id))
         return [MESSAGES.load(row) for row in rows]
 
-    async def before_turn(
+    def before_turn(
         self, conversation_id: str, leaf: str | Leaf | None, client_request_id: str | None
     ) -> TurnReads:
-        """What `chat.send` reads before it starts a turn, in about one round trip: the
-        conversation, the earlier send with `client_request_id` (if any) and the branch
-        the turn follows, ending at `leaf` (`Leaf.ACTIVE`: the active one; None: none, the
-        turn starts a new root)."""
+        """What a new turn reads first, at once (`Database.read_now`: call it under the
+        engine's lock, which the writes of turns hold): the conversation, the earlier
+        send with `client_request_id` (if any) and the branch the turn follows, ending at
+        `leaf` (`Leaf.ACTIVE`: the active one; None: none, the turn starts a new root)."""
         statements = [(_CONVERSATION, (conversation_id,))]
         if client_request_id is not None:
             statements.append((_CLIENT_REQUEST, (client_request_id,)))
         if leaf is not None:
             statements.append(_branch(conversation_id, None if leaf is Leaf.ACTIVE else leaf))
-        async with self._db.locked() as db:
-            found = await run_together(db, *statements)
+        found = self._db.read_now(*statements)
         conversation = found.pop(0)
         earlier = found.pop(0) if client_request_id is not None else []
         return TurnReads(
