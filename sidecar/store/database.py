@@ -36,6 +36,7 @@ def _open_reader(path: pathlib.Path) -> sqlite3.Connection:
     reader = sqlite3.connect(path, timeout=0, isolation_level=None)
     reader.row_factory = sqlite3.Row
     reader.execute("PRAGMA query_only = ON")
+    reader.execute("SELECT 1 FROM messages WHERE 0")  # reads the schema now, not in a chat
     return reader
 
 
