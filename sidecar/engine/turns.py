@@ -86,7 +86,6 @@ class Turns:
         self._http = http
         self.active: dict[str, Turn] = {}
         self._writer = StreamWriter(engine.repos.messages)
-        self._send_lock = asyncio.Lock()
 
     # -- commands -------------------------------------------------------------
 
@@ -94,8 +93,9 @@ class Turns:
         """A user message and a reply to it: (user message id, assistant message id)."""
         e = self._e
         await e.mcp.loaded()  # the MCP servers' tools can be named
-        # two sends with one clientRequestId: the second finds the first
-        async with self._send_lock, e.lock:
+        # the check and the write in one step: of two sends with one clientRequestId,
+        # the second finds the first
+        async with e.lock:
             place = self.place(p)
             if isinstance(place, tuple):
                 return place
